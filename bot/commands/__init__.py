@@ -1,0 +1,1 @@
+"""One module per CLI subcommand: parse nothing, call the core, print."""

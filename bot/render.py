@@ -1,0 +1,47 @@
+"""Jinja2 templates -> terminal text and Slack Block Kit JSON.
+
+One template family serves every door: `*.txt.j2` render plain text (terminal, Slack fallback text),
+`*.blocks.j2` render a JSON list of Block Kit blocks. The core never builds Slack payloads by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+
+def escape_mrkdwn(text: object) -> str:
+    """Escape what Slack treats as markup, so quoted user text can never ping (<!channel>, <@U…>)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "templates"),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["mrkdwn"] = escape_mrkdwn
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return env
+
+
+def render_text(template: str, **context: Any) -> str:
+    """Render `template` (e.g. "answer.txt.j2") to text."""
+    return environment().get_template(template).render(**context).strip()
+
+
+def render_blocks(template: str, **context: Any) -> list[dict[str, Any]]:
+    """Render `template` (e.g. "answer.blocks.j2"), which must produce a JSON list of blocks."""
+    text = environment().get_template(template).render(**context)
+    blocks = json.loads(text)
+    if not isinstance(blocks, list):
+        raise ValueError(f"{template} must render a JSON list of blocks")
+    return blocks
