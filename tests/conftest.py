@@ -1,0 +1,39 @@
+"""Shared fixtures. Area-specific fixtures live in the area's own test modules.
+
+Tests that need a real Docker engine use `docker_client`: without an engine they skip with the reason
+locally, and fail under CI=true (CI must prove the demos on a real engine).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+KNOWLEDGE = REPO / "knowledge"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        import docker
+
+        client = docker.from_env(timeout=15)
+        client.ping()
+    except Exception as exc:  # any failure means "no usable engine"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no Docker engine is reachable: {exc}")
+        pytest.skip(f"no Docker engine reachable: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def knowledge_copy(tmp_path: Path) -> Path:
+    """A private copy of the repo's knowledge/ that a test may edit."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, target)
+    return target
