@@ -1,0 +1,49 @@
+"""`dockbot stats [--json] [--suggest]`: what the admins should write next, from the store at DOCKBOT_DB."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.config import Settings
+from bot.render import render_text
+from bot.stats import StatsReport, build_report
+
+log = logging.getLogger(__name__)
+
+
+def run_stats(as_json: bool = False, suggest: bool = False) -> int:
+    """Print the stats report; exit 1 when there is no store to read (DOCKBOT_DB unset)."""
+    settings = Settings.from_env()
+    if settings.db_path is None:
+        report = StatsReport(available=False, suggestions=[] if suggest else None)
+        _print(report, as_json)
+        return 1
+    if not settings.db_path.exists():
+        print(f"DOCKBOT_DB={settings.db_path}: 파일이 없습니다 (기록된 질문 없음).", file=sys.stderr)
+        return 1
+    from bot.store import Store
+
+    store = Store.open(settings.db_path, retention_days=settings.retention_days)
+    kb = matcher = None
+    try:
+        from bot.live_knowledge import LiveKnowledge
+
+        snapshot = LiveKnowledge.load(settings.knowledge_dir).current
+        kb, matcher = snapshot.kb, snapshot.matcher
+    except Exception as exc:  # stats still help while the knowledge base is broken: ids stay untitled
+        log.warning("knowledge base not loaded for stats: %s", exc)
+        print(f"경고: 지식 베이스를 읽지 못해 제목과 YAML 제안 없이 보여 줍니다 ({exc})", file=sys.stderr)
+    try:
+        report = build_report(store, kb, matcher=matcher, suggest=suggest)
+    finally:
+        store.close()
+    _print(report, as_json)
+    return 0
+
+
+def _print(report: StatsReport, as_json: bool) -> None:
+    if as_json:
+        print(report.to_json())
+    else:
+        print(render_text("stats.txt.j2", report=report))

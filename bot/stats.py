@@ -1,0 +1,386 @@
+"""What the admins should write next: unanswered questions grouped by similarity, 👎 per entry, demo health.
+
+The report is plain data (`StatsReport`) rendered by templates (stats.txt.j2 for the terminal, stats.blocks.j2
+for Slack) or dumped as JSON. `suggest=True` adds, for the top groups, a YAML snippet in the knowledge format
+that an admin pastes as is: more example questions for the entry the matcher almost chose, or a new entry
+stub when nothing came close.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import question_key
+from bot.korean import QUESTION_TOKEN, STOPWORDS, clean_text, raw_tokens
+from bot.yamlfile import YamlFileError, display_path, read_yaml
+
+if TYPE_CHECKING:
+    from bot.knowledge import Entry, KnowledgeBase
+    from bot.matcher import Matcher
+    from bot.store import Store
+
+# Outcomes an admin should act on: nothing found, or only a low-confidence guess.
+GAP_OUTCOMES = ("no_answer", "suggested")
+# Two questions belong to one group at this rapidfuzz WRatio (0-100) or above. WRatio mixes whole-string,
+# partial and token-set similarity, which copes with Korean particles and word order ("볼륨 백업 방법" vs
+# "볼륨은 어떻게 백업해요"); 70 keeps unrelated one-word fragments apart on the questions we tried.
+GROUP_SIMILARITY = 70.0
+MAX_GROUPS = 10
+MAX_SUGGESTIONS = 5
+MAX_EXAMPLES_PER_GROUP = 8
+
+_SPACES = re.compile(r"\s+")
+_ASCII_WORD = re.compile(r"[a-z][a-z0-9]+")
+# Words too generic to name a new entry.
+_GENERIC_WORDS = frozenset(
+    {"docker", "k8s", "kubernetes", "kubectl", "container", "the", "and", "how", "what"}
+)
+
+
+def grouping_key(text: str) -> str:
+    """The words that carry a question: the matcher's own cleaning and particle stripping, minus filler.
+
+    "볼륨 백업은 어떻게 하나요?" and "볼륨을 백업하는 방법 알려줘" both become "볼륨 백업 ...", so their
+    similarity reflects the topic rather than the grammar.
+    """
+    tokens = raw_tokens(clean_text(text))
+    kept = [t for t in tokens if t not in STOPWORDS and t != QUESTION_TOKEN]
+    return " ".join(kept or tokens)
+
+
+@dataclass(frozen=True)
+class QuestionGroup:
+    """Similar questions that went unanswered or got only a low-confidence guess."""
+
+    representative: str
+    count: int
+    examples: tuple[str, ...]  # distinct texts, most asked first
+    outcomes: dict[str, int]
+    entry_id: str | None  # the entry the matcher most often guessed, if any
+    entry_title: str | None
+    last_asked: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    kind: str  # "add_questions" | "new_entry"
+    group: str  # the group's representative question
+    entry_id: str | None
+    path: str
+    where: str  # where to paste, in words an admin follows
+    snippet: str
+
+
+@dataclass(frozen=True)
+class EntryFeedback:
+    entry_id: str
+    title: str
+    up: int
+    down: int
+
+
+@dataclass(frozen=True)
+class DemoHealth:
+    scenario: str
+    runs: int
+    failures: int
+    failure_rate: float
+    avg_duration_s: float
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class TopicCount:
+    entry_id: str
+    title: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    available: bool  # False when no store is configured or it cannot be read
+    total_questions: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    groups: list[QuestionGroup] = field(default_factory=list)
+    feedback: list[EntryFeedback] = field(default_factory=list)
+    demos: list[DemoHealth] = field(default_factory=list)
+    top_topics: list[TopicCount] = field(default_factory=list)
+    suggestions: list[Suggestion] | None = None
+
+    @property
+    def answered_rate(self) -> float:
+        return self.outcomes.get("answered", 0) / self.total_questions if self.total_questions else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["answered_rate"] = round(self.answered_rate, 4)
+        if self.suggestions is None:
+            del data["suggestions"]
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+def group_questions(
+    rows: Sequence[tuple[str, str, str | None, str]], *, threshold: float = GROUP_SIMILARITY
+) -> list[dict[str, Any]]:
+    """Group (text, outcome, entry_id, asked_at) rows by text similarity, biggest group first.
+
+    Greedy single pass over distinct texts, most frequent first, so each group is represented by its most
+    asked wording. Quadratic only in the number of groups, which stays small.
+    """
+    by_text: dict[str, list[tuple[str, str, str | None, str]]] = {}
+    for row in rows:
+        key = grouping_key(row[0])
+        if key:
+            by_text.setdefault(key, []).append(row)
+    ordered = sorted(by_text.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    groups: list[dict[str, Any]] = []
+    representatives: list[str] = []
+    for key, members in ordered:
+        found = process.extractOne(key, representatives, scorer=fuzz.WRatio, score_cutoff=threshold)
+        if found is None:
+            representatives.append(key)
+            groups.append({"members": list(members), "texts": Counter()})
+            target = groups[-1]
+        else:
+            target = groups[found[2]]
+            target["members"].extend(members)
+        for text, *_ in members:
+            target["texts"][text.strip()] += 1
+    groups.sort(key=lambda g: -len(g["members"]))  # stable: ties keep the most-asked-wording order
+    return groups
+
+
+def build_report(
+    store: Store | None,
+    kb: KnowledgeBase | None,
+    *,
+    matcher: Matcher | None = None,
+    suggest: bool = False,
+    max_groups: int = MAX_GROUPS,
+    max_suggestions: int = MAX_SUGGESTIONS,
+) -> StatsReport:
+    """Read the store and describe the gaps. With `suggest`, `matcher` (the current one) proposes snippets."""
+    if store is None:
+        return StatsReport(available=False, suggestions=[] if suggest else None)
+    counts = store.outcome_counts()
+    rows = [(q.text, q.outcome, q.entry_id, q.asked_at) for q in store.questions(GAP_OUTCOMES)]
+    groups = [_describe_group(g, kb) for g in group_questions(rows)[:max_groups]]
+
+    def title(entry_id: str) -> str:
+        entry = kb.get(entry_id) if kb is not None else None
+        return entry.title if entry is not None else entry_id
+
+    feedback = [EntryFeedback(v.entry_id, title(v.entry_id), v.up, v.down) for v in store.votes_by_entry()]
+    demos = [
+        DemoHealth(
+            t.scenario, t.runs, t.failures, round(t.failure_rate, 4), round(t.avg_duration_s, 2), t.last_error
+        )
+        for t in store.demo_tallies()
+    ]
+    topics = [TopicCount(e, title(e), n) for e, n in store.top_entries(5)]
+    suggestions = None
+    if suggest:
+        suggestions = suggest_snippets(groups[:max_suggestions], kb, matcher) if kb is not None else []
+    return StatsReport(
+        available=True,
+        total_questions=counts.total,
+        outcomes={
+            "answered": counts.answered,
+            "suggested": counts.suggested,
+            "no_answer": counts.no_answer,
+            "invalid": counts.invalid,
+        },
+        groups=groups,
+        feedback=feedback,
+        demos=demos,
+        top_topics=topics,
+        suggestions=suggestions,
+    )
+
+
+def _describe_group(group: dict[str, Any], kb: KnowledgeBase | None) -> QuestionGroup:
+    members = group["members"]
+    texts: Counter[str] = group["texts"]
+    guesses = Counter(m[2] for m in members if m[2])
+    entry_id = guesses.most_common(1)[0][0] if guesses else None
+    entry = kb.get(entry_id) if kb is not None and entry_id else None
+    examples = tuple(text for text, _ in texts.most_common(MAX_EXAMPLES_PER_GROUP))
+    return QuestionGroup(
+        representative=examples[0],
+        count=len(members),
+        examples=examples,
+        outcomes=dict(Counter(m[1] for m in members)),
+        entry_id=entry_id,
+        entry_title=entry.title if entry is not None else None,
+        last_asked=max(m[3] for m in members),
+    )
+
+
+# ---- suggestions ---------------------------------------------------------------------------------
+
+
+def suggest_snippets(
+    groups: Sequence[QuestionGroup], kb: KnowledgeBase, matcher: Matcher | None
+) -> list[Suggestion]:
+    """One ready-to-paste snippet per group: the knowledge as it is NOW decides (it may have been fixed)."""
+    suggestions: list[Suggestion] = []
+    known = {question_key(q) for entry in kb.entries for q in entry.questions}
+    for group in groups:
+        fresh = list({question_key(q): q for q in group.examples if question_key(q) not in known}.values())
+        if not fresh:
+            continue  # every wording is already an example question somewhere
+        outcomes, guesses = _ask_again(fresh, matcher) if matcher is not None else (Counter(), Counter())
+        if matcher is not None and outcomes and outcomes.most_common(1)[0][0] == "answered":
+            continue  # the knowledge base answers these now: nothing to write
+        if matcher is None:
+            outcomes = Counter(group.outcomes)
+            guesses = Counter({group.entry_id: 1}) if group.entry_id else Counter()
+        target = kb.get(guesses.most_common(1)[0][0]) if guesses else None
+        low_confidence = outcomes.get("suggested", 0) >= outcomes.get("no_answer", 0)
+        if target is not None and low_confidence:
+            suggestion = _add_questions(group, target, fresh, kb)
+        else:
+            related = [kb.get(e) for e, _ in guesses.most_common(3)]
+            suggestion = _new_entry(group, fresh, [e for e in related if e is not None], kb)
+        if suggestion is not None:
+            suggestions.append(suggestion)
+    return suggestions
+
+
+def _ask_again(questions: Sequence[str], matcher: Matcher) -> tuple[Counter[str], Counter[str]]:
+    outcomes: Counter[str] = Counter()
+    guesses: Counter[str] = Counter()
+    for question in questions:
+        answer = matcher.match(question)
+        outcomes[answer.outcome] += 1
+        best = answer.match or (answer.alternatives[0] if answer.alternatives else None)
+        if best is not None:
+            guesses[best.entry.id] += 1
+    return outcomes, guesses
+
+
+def _entry_file(entry: Entry, kb: KnowledgeBase) -> Path:
+    path = Path(entry.path)
+    if not path.is_absolute() and not path.exists():
+        path = Path(kb.directory) / path.name
+    return path
+
+
+def _add_questions(
+    group: QuestionGroup, entry: Entry, questions: Sequence[str], kb: KnowledgeBase
+) -> Suggestion:
+    path = _entry_file(entry, kb)
+    located = _last_question_line(path, entry.id)
+    shown = display_path(path)
+    lines = [f"{located.indent}- {_yaml_scalar(q)}" for q in questions] if located else []
+    if located is None:
+        # The file moved or changed shape since loading: still give the snippet, with a looser location.
+        lines = [f"      - {_yaml_scalar(q)}" for q in questions]
+        where = f"{shown}: under `questions:` of entry `{entry.id}`"
+    else:
+        where = f"{shown}: after line {located.line} (the last example question of `{entry.id}`)"
+    snippet = "\n".join([f"# {where}", *lines])
+    return Suggestion("add_questions", group.representative, entry.id, shown, where, snippet)
+
+
+def _new_entry(
+    group: QuestionGroup, questions: Sequence[str], related: Sequence[Entry], kb: KnowledgeBase
+) -> Suggestion:
+    path = _entry_file(related[0], kb) if related else Path(kb.directory) / "practices.yaml"
+    indent = _entries_indent(path)
+    taken = {entry.id for entry in kb.entries}
+    entry_id = _new_id(questions, path.stem, taken)
+    shown = display_path(path)
+    where = f"{shown}: at the end of the `entries:` list"
+    inner = indent + "  "
+    lines = [
+        f"# {where} — write the answer and keywords, then `dockbot validate`",
+        f"{indent}- id: {entry_id}",
+        f"{inner}title: {_yaml_scalar(questions[0])}   # TODO: a short Korean title",
+        f"{inner}answer: |",
+        f"{inner}  TODO: 2-6 short lines of Korean",
+        f"{inner}commands: []",
+        f"{inner}related: [{', '.join(e.id for e in related)}]",
+        f"{inner}keywords: []",
+        f"{inner}questions:",
+        *(f"{inner}  - {_yaml_scalar(q)}" for q in questions),
+    ]
+    return Suggestion("new_entry", group.representative, None, shown, where, "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class _Located:
+    line: int
+    indent: str
+
+
+def _last_question_line(path: Path, entry_id: str) -> _Located | None:
+    try:
+        doc = read_yaml(path)
+    except YamlFileError:
+        return None
+    entries = doc.data.get("entries") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        return None
+    for index, item in enumerate(entries):
+        if isinstance(item, dict) and item.get("id") == entry_id:
+            questions = item.get("questions")
+            if not isinstance(questions, list) or not questions:
+                return None
+            line = doc.line_of(("entries", index, "questions", len(questions) - 1))
+            text = path.read_text(encoding="utf-8").splitlines()
+            if not 0 < line <= len(text):
+                return None
+            source = text[line - 1]
+            indent = source[: len(source) - len(source.lstrip())]
+            return _Located(line, indent)
+    return None
+
+
+def _entries_indent(path: Path) -> str:
+    try:
+        doc = read_yaml(path)
+        line = doc.line_of(("entries", 0))
+        source = path.read_text(encoding="utf-8").splitlines()[line - 1]
+        return source[: len(source) - len(source.lstrip())]
+    except (YamlFileError, OSError, IndexError):
+        return "  "
+
+
+def _new_id(questions: Sequence[str], area: str, taken: set[str]) -> str:
+    words = Counter(
+        word
+        for q in questions
+        for word in _ASCII_WORD.findall(unicodedata.normalize("NFKC", q).casefold())
+        if word not in _GENERIC_WORDS
+    )
+    stem = "-".join(w for w, _ in words.most_common(2)) or "new-topic"
+    base = f"{area.rstrip('s')}-{stem}" if area and not stem.startswith(area.rstrip("s")) else stem
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _yaml_scalar(text: str) -> str:
+    """One line of YAML that reads back as exactly `text` (plain when safe, else JSON-quoted)."""
+    text = _SPACES.sub(" ", text).strip()
+    try:
+        if yaml.safe_load(f"- {text}") == [text]:
+            return text
+    except yaml.YAMLError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
