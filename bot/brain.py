@@ -7,15 +7,17 @@ methods and render the results; they never reach past it to YAML, SQL or the doc
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.demos.service import DemoService
-    from bot.live_knowledge import LiveKnowledge
+    from bot.live_knowledge import LiveKnowledge, ReloadResult
     from bot.matcher import Answer
+    from bot.reloader import KnowledgeReloader, Notify
+    from bot.stats import StatsReport
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ class Brain:
     knowledge: LiveKnowledge
     demos: DemoService | None = None
     store: Store | None = None
+    reloader: KnowledgeReloader | None = field(default=None, repr=False)
 
     def ask(self, text: str, *, user: str = "", channel: str = "", source: str = "cli") -> Answer:
         """Answer one question with the knowledge base as it is now (one snapshot for the whole question)."""
@@ -36,8 +39,69 @@ class Brain:
             self.store.record_question(answer, user=user, channel=channel, source=source)
         return answer
 
+    # ---- the admins' loop (bot/reloader.py, bot/store.py, bot/stats.py) ----------------------------
 
-def build_brain(settings: Settings | None = None, *, with_demos: bool = True, with_store: bool = True) -> Brain:
+    def is_admin(self, user: str) -> bool:
+        """Only DOCKBOT_ADMINS may reload the knowledge base and read stats."""
+        return bool(user) and user in self.settings.admins
+
+    def _knowledge_reloader(self) -> KnowledgeReloader:
+        if self.reloader is None:
+            from bot.reloader import KnowledgeReloader
+
+            self.reloader = KnowledgeReloader(self.knowledge, self.settings.knowledge_dir)
+        return self.reloader
+
+    def reload(self) -> ReloadResult:
+        """Reload knowledge/ now (`/dockbot reload`); a bad edit keeps the last good knowledge serving."""
+        return self._knowledge_reloader().reload("command")
+
+    def start_watching(self, notify: Notify | None = None, *, force_polling: bool = False) -> None:
+        """Hot-reload knowledge/ on every edit; `notify(text)` tells the admins about broken/fixed edits."""
+        reloader = self._knowledge_reloader()
+        reloader.notify = notify
+        reloader.force_polling = force_polling
+        reloader.start()
+
+    def stop_watching(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
+
+    def stats(self, *, suggest: bool = False) -> StatsReport:
+        """Unanswered question groups, 👎 per entry, demo health (admins only: check is_admin first)."""
+        from bot.stats import build_report
+
+        snapshot = self.knowledge.current
+        return build_report(self.store, snapshot.kb, matcher=snapshot.matcher, suggest=suggest)
+
+    def vote(self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = "") -> bool:
+        """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old."""
+        if self.store is None:
+            return False
+        return self.store.record_vote(
+            user=user, entry_id=entry_id, value=value, message=message, channel=channel
+        )
+
+    def record_demo(self, run: Any, *, user: str, channel: str) -> None:
+        """Audit a finished demo run (a DemoRun): who, where, which scenario, result, duration, error."""
+        if self.store is None:
+            return
+        try:
+            self.store.record_demo(
+                user=user,
+                channel=channel,
+                scenario=str(run.demo),
+                ok=bool(run.ok),
+                duration_s=float(run.duration_s or 0.0),
+                error=run.error,
+            )
+        except Exception:  # the audit must never break the demo reply
+            log.exception("could not audit demo run")
+
+
+def build_brain(
+    settings: Settings | None = None, *, with_demos: bool = True, with_store: bool = True
+) -> Brain:
     """Wire a Brain from the environment. Demos and the store are optional so `dockbot ask` stays light."""
     from bot.live_knowledge import LiveKnowledge
 
