@@ -1,0 +1,76 @@
+# dockbot: the Slack bot's image.
+#
+#   docker build -t dockbot .
+#   docker build --secret id=ca,src=/path/to/corporate-ca.pem -t dockbot .    # TLS-intercepting networks
+#
+# BASE_IMAGE is any Debian-like image with python3 >= 3.11 and the venv module: the official slim image by
+# default; CI (no registry reachable) passes a debootstrapped Debian with python3 (.ci/image.sh).
+# No "# syntax=" line on purpose: it would pull a frontend image; the engine's built-in Dockerfile frontend
+# already knows RUN --mount (secrets, caches).
+ARG BASE_IMAGE=python:3.11-slim
+
+# ---- builder: resolve, download and build every wheel; install them into a self-contained venv -------------------
+# The venv leaves without pip and setuptools: the running bot installs nothing.
+FROM ${BASE_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1
+# The venv is made with the base's own python3, so the final stage (same base) runs it unchanged.
+RUN python3 -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot/ bot/
+COPY handlers/ handlers/
+# The extra CA bundle (if any) exists only while this RUN runs, at /run/secrets/ca: it is never written to a layer
+# and the variables pointing at it die with the shell. The pip cache is a build cache mount, not a layer either.
+RUN --mount=type=secret,id=ca \
+    --mount=type=cache,target=/root/.cache/pip \
+    if [ -s /run/secrets/ca ]; then \
+      export PIP_CERT=/run/secrets/ca REQUESTS_CA_BUNDLE=/run/secrets/ca SSL_CERT_FILE=/run/secrets/ca; \
+    fi \
+    && /opt/venv/bin/pip wheel --wheel-dir /wheels . \
+    && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools
+
+# ---- final: the base, the venv, the knowledge; no compiler, no wheels, no source tree -----------------------------
+FROM ${BASE_IMAGE}
+ARG VERSION=0.1.0
+ARG VCS_REF=unknown
+ARG BUILD_DATE=unknown
+LABEL org.opencontainers.image.title="dockbot" \
+      org.opencontainers.image.description="Slack bot answering Docker/Kubernetes questions asked in Korean, with live Docker demos" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${VCS_REF}" \
+      org.opencontainers.image.created="${BUILD_DATE}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}" \
+      org.opencontainers.image.documentation="docs/deploy.ko.md"
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DOCKBOT_KNOWLEDGE_DIR=/app/knowledge \
+    DOCKBOT_DB=/data/dockbot.db \
+    DOCKBOT_HEARTBEAT_FILE=/tmp/dockbot.heartbeat \
+    PORT=3000
+
+# A fixed, unprivileged uid/gid so that volume ownership is predictable; /data is where a named volume holds
+# the SQLite database (a fresh named volume copies this directory's owner).
+RUN groupadd --system --gid 10001 dockbot \
+    && useradd --system --no-log-init --uid 10001 --gid dockbot --home-dir /app --shell /usr/sbin/nologin dockbot \
+    && mkdir -p /app /data \
+    && chown dockbot:dockbot /data
+
+COPY --from=builder /opt/venv /opt/venv
+# Baked-in knowledge, owned by root and read-only for the bot; mount a directory over /app/knowledge (or set
+# DOCKBOT_KNOWLEDGE_DIR) to serve the admins' live copy instead.
+COPY knowledge/ /app/knowledge/
+
+# Numeric, so that runtimes (and Kubernetes runAsNonRoot) can tell it is not root without reading /etc/passwd.
+USER 10001:10001
+WORKDIR /app
+EXPOSE 3000
+# HTTP mode: GET /healthz on PORT; Socket Mode: the heartbeat file is fresh (see bot/healthcheck.py).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "bot.healthcheck"]
+ENTRYPOINT ["dockbot"]
+CMD ["serve"]
