@@ -168,7 +168,7 @@ class Store:
             return None
         try:
             self._conn = self._connect()
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:  # whatever breaks here must not break the answer
             self._next_open_attempt = time.monotonic() + REOPEN_AFTER_S
             self._failed("open", exc)
             return None
@@ -268,7 +268,7 @@ class Store:
             try:
                 with self._transaction(conn) as tx:
                     result = work(tx)
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # whatever breaks here must not break the answer
                 self._failed(action, exc)
                 if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
                     self._drop_connection()
@@ -283,7 +283,7 @@ class Store:
                 return default
             try:
                 return work(conn)
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # whatever breaks here must not break the answer
                 self._failed(action, exc)
                 return default
 

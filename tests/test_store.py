@@ -1,0 +1,310 @@
+"""The SQLite store: schema and migrations, questions/votes/demo audit, retention, threads, crashes, failures.
+
+Failure cases and how they are produced (tests run as root, where chmod 0444 does not stop writes):
+- read-only database: for real, a child process running as uid `nobody` against a 0444 file
+  (test_a_read_only_database_file_does_not_stop_answers), and at the SQLite layer with `PRAGMA query_only`
+  on the store's open connection (the file turning read-only under a running bot);
+- disk full: `PRAGMA max_page_count` pinned to the current size, so SQLite itself returns SQLITE_FULL;
+- locked: a second connection holding an EXCLUSIVE transaction;
+- unopenable: the database path is a directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import store as store_module
+from bot.knowledge import Entry
+from bot.matcher import Answer, Match
+from bot.store import SCHEMA_VERSION, Store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def entry(entry_id: str) -> Entry:
+    return Entry(
+        id=entry_id, title=entry_id, answer="", commands=(), related=(), demo=None, keywords=(),
+        questions=(), path="knowledge/x.yaml", line=1,
+    )
+
+
+def answer(text: str, outcome: str, entry_id: str | None = None, score: float = 0.0) -> Answer:
+    if outcome == "answered":
+        return Answer(text, "answered", Match(entry(entry_id or "x"), score), ())
+    if outcome == "suggested":
+        return Answer(text, "suggested", None, (Match(entry(entry_id or "x"), score),))
+    return Answer(text, outcome, None, ())
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path)
+
+
+def test_new_database_uses_wal_and_the_current_schema_version(tmp_path):
+    db = tmp_path / "sub" / "dockbot.db"
+    store = Store.open(db)
+    assert store.schema_version() == SCHEMA_VERSION
+    conn = raw(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"schema_version", "questions", "votes", "demo_runs"} <= tables
+    store.close()
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path, caplog):
+    db = tmp_path / "dockbot.db"
+    first = Store.open(db)
+    first.record_question(answer("볼륨이 뭐야", "answered", "volume-named", 0.9), user="U1", channel="C1")
+    first.close()
+    with caplog.at_level(logging.INFO, logger="bot.store"):
+        second = Store.open(db)
+    assert not [r for r in caplog.records if "migrated" in r.getMessage()]
+    assert [q.text for q in second.questions()] == ["볼륨이 뭐야"]
+
+
+def test_a_failing_migration_leaves_the_previous_version_and_the_bot_running(tmp_path, monkeypatch, caplog):
+    db = tmp_path / "dockbot.db"
+    Store.open(db).close()
+    broken = (*store_module.MIGRATIONS, ("CREATE TABLE extra (x INTEGER)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(store_module, "MIGRATIONS", broken)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(broken))
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        store = Store.open(db)
+        # The store is unavailable but answering code calling it does not notice.
+        assert store.record_question(answer("q", "no_answer"), user="U1") is None
+    assert any("unavailable" in r.getMessage() for r in caplog.records)
+    conn = raw(db)
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "extra" not in tables  # the half-applied migration was rolled back
+
+
+def test_every_question_is_recorded_with_its_outcome_entry_and_score(tmp_path):
+    store = Store.open(tmp_path / "dockbot.db")
+    store.record_question(answer("명명된 볼륨?", "answered", "volume-named", 0.91), user="U1", channel="C1",
+                          source="slack")
+    store.record_question(answer("볼륨 백업", "suggested", "volume-named", 0.42), user="U2", channel="D2")
+    store.record_question(answer("점심 뭐 먹지", "no_answer"), user="U3", channel="C1", source="chat")
+    rows = {q.text: q for q in store.questions()}
+    assert rows["명명된 볼륨?"].outcome == "answered"
+    assert rows["명명된 볼륨?"].entry_id == "volume-named"
+    assert rows["명명된 볼륨?"].score == pytest.approx(0.91)
+    assert (rows["명명된 볼륨?"].user, rows["명명된 볼륨?"].channel, rows["명명된 볼륨?"].source) == (
+        "U1", "C1", "slack")
+    assert (rows["볼륨 백업"].outcome, rows["볼륨 백업"].entry_id) == ("suggested", "volume-named")
+    assert (rows["점심 뭐 먹지"].entry_id, rows["점심 뭐 먹지"].score) == (None, None)
+    assert datetime.fromisoformat(rows["점심 뭐 먹지"].asked_at) <= datetime.now(UTC)
+    counts = store.outcome_counts()
+    assert (counts.total, counts.answered, counts.suggested, counts.no_answer) == (3, 1, 1, 1)
+    assert [q.text for q in store.questions(("no_answer", "suggested"))] == ["점심 뭐 먹지", "볼륨 백업"]
+
+
+def test_a_huge_question_is_stored_clipped(tmp_path):
+    store = Store.open(tmp_path / "dockbot.db")
+    store.record_question(answer("볼" * 100_000, "no_answer"), user="U1")
+    (row,) = store.questions()
+    assert len(row.text) == store_module.MAX_TEXT_CHARS + 1
+
+
+def test_one_vote_per_user_per_answer_and_it_can_change(tmp_path):
+    store = Store.open(tmp_path / "dockbot.db")
+    ts = "1700000000.000100"
+    assert store.record_vote(user="U1", entry_id="volume-named", value=1, message=ts, channel="C1")
+    assert store.record_vote(user="U1", entry_id="volume-named", value=-1, message=ts, channel="C1")
+    assert store.vote_of(user="U1", entry_id="volume-named", message=ts) == -1
+    # Another answer message of the same entry is another vote; without a message, one per entry.
+    assert store.record_vote(user="U1", entry_id="volume-named", value=-1, message="1700000001.000200")
+    assert store.record_vote(user="U2", entry_id="volume-named", value=1)
+    assert store.record_vote(user="U2", entry_id="volume-named", value=1)
+    assert store.record_vote(user="U2", entry_id="bind-mount", value=-1)
+    assert not store.record_vote(user="U3", entry_id="bind-mount", value=5)  # malformed: ignored
+    votes = {v.entry_id: (v.up, v.down) for v in store.votes_by_entry()}
+    assert votes == {"volume-named": (1, 2), "bind-mount": (0, 1)}
+    assert store.votes_by_entry()[0].entry_id == "volume-named"  # most 👎 first
+
+
+def test_demo_runs_are_audited(tmp_path):
+    store = Store.open(tmp_path / "dockbot.db")
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    store.record_demo(user="U1", channel="C1", scenario="volumes", ok=True, duration_s=4.5,
+                      started_at=started)
+    store.record_demo(user="U2", channel="C2", scenario="volumes", ok=False, duration_s=30.0,
+                      error="step 2 timed out")
+    store.record_demo(user="U1", channel="C1", scenario="network", ok=True, duration_s=3.0)
+    runs = store.demo_runs()
+    assert runs[-1] == {"started_at": "2026-01-02T03:04:05.000+00:00", "user_id": "U1", "channel": "C1",
+                        "scenario": "volumes", "ok": 1, "duration_s": 4.5, "error": None}
+    tallies = {t.scenario: t for t in store.demo_tallies()}
+    assert (tallies["volumes"].runs, tallies["volumes"].failures) == (2, 1)
+    assert tallies["volumes"].failure_rate == 0.5
+    assert tallies["volumes"].last_error == "step 2 timed out"
+    assert tallies["volumes"].avg_duration_s == pytest.approx(17.25)
+    assert tallies["network"].failure_rate == 0.0
+
+
+def test_retention_forgets_old_question_texts_but_keeps_counts(tmp_path):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    clock = {"now": now - timedelta(days=100)}
+    store = Store.open(tmp_path / "dockbot.db", retention_days=90, clock=lambda: clock["now"])
+    store.record_question(answer("오래된 질문", "no_answer"), user="U1")
+    clock["now"] = now - timedelta(days=10)
+    store.record_question(answer("최근 질문", "no_answer"), user="U1")
+    clock["now"] = now
+    assert store.prune() == 1
+    assert [q.text for q in store.questions()] == ["최근 질문"]
+    assert store.outcome_counts().no_answer == 2
+    assert store.prune() == 0
+
+
+def test_threads_writing_at_once_lose_nothing(tmp_path):
+    store = Store.open(tmp_path / "dockbot.db")
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(100):
+                store.record_question(answer(f"질문 {n}-{i}", "no_answer"), user=f"U{n}")
+                vote = 1 if i % 2 else -1
+                store.record_vote(user=f"U{n}", entry_id="volume-named", value=vote, message="m")
+                store.record_demo(user=f"U{n}", channel="C", scenario="volumes", ok=True, duration_s=0.1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.outcome_counts().total == 800
+    assert sum(t.runs for t in store.demo_tallies()) == 800
+    assert sum(v.up + v.down for v in store.votes_by_entry()) == 8  # one changeable vote per user
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from bot.store import Store
+    from tests.test_store import answer
+    store = Store.open(sys.argv[1])
+    i = 0
+    while True:
+        i += 1
+        store.record_question(answer(f"질문 {i} " + "x" * (i % 500), "no_answer"), user="U1", channel="C1")
+        store.record_vote(user=f"U{i % 50}", entry_id="volume-named", value=1 if i % 3 else -1, message="m")
+        store.record_demo(user="U1", channel="C1", scenario="volumes", ok=i % 4 != 0, duration_s=i / 10)
+        if i == 20:
+            print("writing", flush=True)
+    """
+)
+
+
+def test_sigkill_during_writes_leaves_a_consistent_database(tmp_path):
+    db = tmp_path / "dockbot.db"
+    observed = 0
+    for round_ in range(4):
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None and child.stdout.readline().strip() == "writing"
+        # Read committed rows from another connection while the child writes, then kill it mid-stream.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with raw(db) as conn:
+                count = conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
+            if count >= observed + 200:
+                break
+        time.sleep(0.01 * round_)  # vary the moment of the kill
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert child.returncode == -signal.SIGKILL
+        conn = raw(db)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        now = conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
+        assert now >= count >= observed  # nothing committed was lost
+        # Every question row is whole: text, outcome and user all written by the same transaction.
+        assert conn.execute(
+            "SELECT COUNT(*) FROM questions WHERE text IS NULL OR outcome != 'no_answer' OR user_id != 'U1'"
+        ).fetchone()[0] == 0
+        conn.close()
+        observed = now
+    store = Store.open(db)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.record_question(answer("재시작 후", "no_answer"), user="U9") is not None
+
+
+def test_read_only_database_under_a_running_store_is_logged_not_raised(tmp_path, caplog):
+    store = Store.open(tmp_path / "dockbot.db")
+    store.record_question(answer("before", "no_answer"), user="U1")
+    assert store._conn is not None
+    # SQLite now refuses writes: "attempt to write a readonly database".
+    store._conn.execute("PRAGMA query_only = ON")
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        for _ in range(5):
+            assert store.record_question(answer("during", "no_answer"), user="U1") is None
+        assert store.record_vote(user="U1", entry_id="e", value=1) is False
+        assert store.record_demo(user="U1", channel="C", scenario="volumes", ok=True, duration_s=1) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("readonly" in w for w in warnings)
+    assert len(warnings) <= 3  # logged once per kind of failure, not once per question
+    assert [q.text for q in store.questions()] == ["before"]  # reads still work
+    store._conn.execute("PRAGMA query_only = OFF")
+    assert store.record_question(answer("after", "no_answer"), user="U1") is not None
+
+
+def test_disk_full_is_logged_not_raised(tmp_path, caplog):
+    store = Store.open(tmp_path / "dockbot.db")
+    assert store._conn is not None
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite now answers SQLITE_FULL
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        results = [store.record_question(answer("가" * 1500, "no_answer"), user="U1") for _ in range(20)]
+    assert None in results
+    assert any("full" in r.getMessage() for r in caplog.records)
+    assert raw(tmp_path / "dockbot.db").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_locked_database_is_logged_not_raised(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
+    db = tmp_path / "dockbot.db"
+    store = Store.open(db)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.store"):
+            assert store.record_question(answer("q", "no_answer"), user="U1") is None
+        assert any("locked" in r.getMessage() for r in caplog.records)
+    finally:
+        other.execute("ROLLBACK")
+    assert store.record_question(answer("q", "no_answer"), user="U1") is not None
+
+
+def test_an_unopenable_path_gives_an_inert_store(tmp_path, caplog):
+    (tmp_path / "dir.db").mkdir()
+    with caplog.at_level(logging.WARNING, logger="bot.store"):
+        store = Store.open(tmp_path / "dir.db")
+        assert store.record_question(answer("q", "no_answer"), user="U1") is None
+        assert store.record_vote(user="U1", entry_id="e", value=1) is False
+        assert store.questions() == []
+        assert store.outcome_counts().total == 0
+    assert any("unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_file_that_is_not_a_database_gives_an_inert_store(tmp_path):
+    db = tmp_path / "dockbot.db"
+    db.write_bytes(os.urandom(8192))
+    store = Store.open(db)
+    assert store.record_question(answer("q", "no_answer"), user="U1") is None
+    assert store.demo_tallies() == []
