@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,7 +133,10 @@ class StatsReport:
 
 
 def group_questions(
-    rows: Sequence[tuple[str, str, str | None, str]], *, threshold: float = GROUP_SIMILARITY
+    rows: Sequence[tuple[str, str, str | None, str]],
+    *,
+    key: Callable[[str], str] = grouping_key,
+    threshold: float = GROUP_SIMILARITY,
 ) -> list[dict[str, Any]]:
     """Group (text, outcome, entry_id, asked_at) rows by text similarity, biggest group first.
 
@@ -142,16 +145,16 @@ def group_questions(
     """
     by_text: dict[str, list[tuple[str, str, str | None, str]]] = {}
     for row in rows:
-        key = grouping_key(row[0])
-        if key:
-            by_text.setdefault(key, []).append(row)
+        folded = key(row[0])
+        if folded:
+            by_text.setdefault(folded, []).append(row)
     ordered = sorted(by_text.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     groups: list[dict[str, Any]] = []
     representatives: list[str] = []
-    for key, members in ordered:
-        found = process.extractOne(key, representatives, scorer=fuzz.WRatio, score_cutoff=threshold)
+    for folded, members in ordered:
+        found = process.extractOne(folded, representatives, scorer=fuzz.WRatio, score_cutoff=threshold)
         if found is None:
-            representatives.append(key)
+            representatives.append(folded)
             groups.append({"members": list(members), "texts": Counter()})
             target = groups[-1]
         else:
@@ -177,7 +180,8 @@ def build_report(
         return StatsReport(available=False, suggestions=[] if suggest else None)
     counts = store.outcome_counts()
     rows = [(q.text, q.outcome, q.entry_id, q.asked_at) for q in store.questions(GAP_OUTCOMES)]
-    groups = [_describe_group(g, kb) for g in group_questions(rows)[:max_groups]]
+    key = _matcher_key(matcher) if matcher is not None else grouping_key
+    groups = [_describe_group(g, kb) for g in group_questions(rows, key=key)[:max_groups]]
 
     def title(entry_id: str) -> str:
         entry = kb.get(entry_id) if kb is not None else None
@@ -193,7 +197,8 @@ def build_report(
     topics = [TopicCount(e, title(e), n) for e, n in store.top_entries(5)]
     suggestions = None
     if suggest:
-        suggestions = suggest_snippets(groups[:max_suggestions], kb, matcher) if kb is not None else []
+        can_suggest = kb is not None and matcher is not None
+        suggestions = suggest_snippets(groups[:max_suggestions], kb, matcher) if can_suggest else []
     return StatsReport(
         available=True,
         total_questions=counts.total,
@@ -209,6 +214,19 @@ def build_report(
         top_topics=topics,
         suggestions=suggestions,
     )
+
+
+def _matcher_key(matcher: Matcher) -> Callable[[str], str]:
+    """Group by the matcher's own analysis: synonyms and typo fixes make 보륨/volume/볼륨 one word."""
+
+    def key(text: str) -> str:
+        try:
+            tokens = [t for t in matcher.analyse(text) if t != QUESTION_TOKEN]
+        except Exception:  # grouping is best effort; never lose the report over one odd question
+            tokens = []
+        return " ".join(tokens) or grouping_key(text)
+
+    return key
 
 
 def _describe_group(group: dict[str, Any], kb: KnowledgeBase | None) -> QuestionGroup:
@@ -233,43 +251,42 @@ def _describe_group(group: dict[str, Any], kb: KnowledgeBase | None) -> Question
 
 
 def suggest_snippets(
-    groups: Sequence[QuestionGroup], kb: KnowledgeBase, matcher: Matcher | None
+    groups: Sequence[QuestionGroup], kb: KnowledgeBase, matcher: Matcher
 ) -> list[Suggestion]:
-    """One ready-to-paste snippet per group: the knowledge as it is NOW decides (it may have been fixed)."""
+    """One ready-to-paste snippet per group, decided by the knowledge as it is NOW (it may have been fixed).
+
+    More example questions for an existing entry only when the matcher already leans to that entry: it is
+    the top guess for most of the group and scores closer to the answer threshold than to the suggestion
+    threshold. Scattered or weak guesses mean the topic is missing: a new entry stub, related to them.
+    """
     suggestions: list[Suggestion] = []
     known = {question_key(q) for entry in kb.entries for q in entry.questions}
+    thresholds = getattr(matcher, "thresholds", None)
+    leaning = (thresholds.suggest + thresholds.answer) / 2 if thresholds is not None else 0.0
     for group in groups:
         fresh = list({question_key(q): q for q in group.examples if question_key(q) not in known}.values())
         if not fresh:
             continue  # every wording is already an example question somewhere
-        outcomes, guesses = _ask_again(fresh, matcher) if matcher is not None else (Counter(), Counter())
-        if matcher is not None and outcomes and outcomes.most_common(1)[0][0] == "answered":
+        answers = [matcher.match(q) for q in fresh]
+        if sum(a.outcome == "answered" for a in answers) * 2 > len(answers):
             continue  # the knowledge base answers these now: nothing to write
-        if matcher is None:
-            outcomes = Counter(group.outcomes)
-            guesses = Counter({group.entry_id: 1}) if group.entry_id else Counter()
-        target = kb.get(guesses.most_common(1)[0][0]) if guesses else None
-        low_confidence = outcomes.get("suggested", 0) >= outcomes.get("no_answer", 0)
-        if target is not None and low_confidence:
-            suggestion = _add_questions(group, target, fresh, kb)
+        scores: dict[str, list[float]] = {}
+        for a in answers:
+            best = a.match or (a.alternatives[0] if a.alternatives else None)
+            if best is not None:
+                scores.setdefault(best.entry.id, []).append(best.score)
+        ranked = sorted(scores.items(), key=lambda kv: (-len(kv[1]), -max(kv[1])))
+        target = kb.get(ranked[0][0]) if ranked else None
+        if (
+            target is not None
+            and len(ranked[0][1]) * 2 > len(fresh)
+            and sum(ranked[0][1]) / len(ranked[0][1]) >= leaning
+        ):
+            suggestions.append(_add_questions(group, target, fresh, kb))
         else:
-            related = [kb.get(e) for e, _ in guesses.most_common(3)]
-            suggestion = _new_entry(group, fresh, [e for e in related if e is not None], kb)
-        if suggestion is not None:
-            suggestions.append(suggestion)
+            related = [e for e in (kb.get(i) for i, _ in ranked[:3]) if e is not None]
+            suggestions.append(_new_entry(group, fresh, related, kb))
     return suggestions
-
-
-def _ask_again(questions: Sequence[str], matcher: Matcher) -> tuple[Counter[str], Counter[str]]:
-    outcomes: Counter[str] = Counter()
-    guesses: Counter[str] = Counter()
-    for question in questions:
-        answer = matcher.match(question)
-        outcomes[answer.outcome] += 1
-        best = answer.match or (answer.alternatives[0] if answer.alternatives else None)
-        if best is not None:
-            guesses[best.entry.id] += 1
-    return outcomes, guesses
 
 
 def _entry_file(entry: Entry, kb: KnowledgeBase) -> Path:
@@ -299,10 +316,11 @@ def _add_questions(
 def _new_entry(
     group: QuestionGroup, questions: Sequence[str], related: Sequence[Entry], kb: KnowledgeBase
 ) -> Suggestion:
-    path = _entry_file(related[0], kb) if related else Path(kb.directory) / "practices.yaml"
+    # The file most of the related entries live in: a new volume topic goes next to the volume entries.
+    files = Counter(_entry_file(e, kb) for e in related)
+    path = files.most_common(1)[0][0] if files else Path(kb.directory) / "practices.yaml"
     indent = _entries_indent(path)
-    taken = {entry.id for entry in kb.entries}
-    entry_id = _new_id(questions, path.stem, taken)
+    entry_id = _new_id(questions, path, kb)
     shown = display_path(path)
     where = f"{shown}: at the end of the `entries:` list"
     inner = indent + "  "
@@ -360,15 +378,19 @@ def _entries_indent(path: Path) -> str:
         return "  "
 
 
-def _new_id(questions: Sequence[str], area: str, taken: set[str]) -> str:
+def _new_id(questions: Sequence[str], path: Path, kb: KnowledgeBase) -> str:
+    """An id in the style of the file's own ids (`volume-…` in volumes.yaml) from the English words asked."""
+    prefixes = Counter(e.id.split("-")[0] for e in kb.entries if _entry_file(e, kb) == path)
+    prefix = prefixes.most_common(1)[0][0] if prefixes else path.stem.rstrip("s")
     words = Counter(
         word
         for q in questions
         for word in _ASCII_WORD.findall(unicodedata.normalize("NFKC", q).casefold())
-        if word not in _GENERIC_WORDS
+        if word not in _GENERIC_WORDS and not word.startswith(prefix)
     )
     stem = "-".join(w for w, _ in words.most_common(2)) or "new-topic"
-    base = f"{area.rstrip('s')}-{stem}" if area and not stem.startswith(area.rstrip("s")) else stem
+    base = f"{prefix}-{stem}"
+    taken = {entry.id for entry in kb.entries}
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
