@@ -1,0 +1,184 @@
+"""Load and validate demo scenarios (knowledge/demos/*.yaml) into immutable `Scenario`s.
+
+A scenario is data an admin can read: a name, a Korean title/explanation/conclusion, the knowledge entry it
+belongs to, and steps from the fixed vocabulary of bot/demos/operations.py. Every problem is reported as
+`path:line: message`, and a file with problems contributes no scenario (the others still load).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.demos.operations import OPERATIONS, RESERVED_NETWORKS, SANDBOX_KEYS, Operation
+from bot.yamlfile import Problem, YamlDocument, YamlFileError, read_yaml
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+DEFAULT_DEMO_TIMEOUT_S = 60.0
+DEFAULT_STEP_TIMEOUT_S = 15.0
+MAX_STEPS = 40
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One demo. `steps` are validated operations; `path`/`line` say where it was defined."""
+
+    name: str
+    title: str
+    entry: str
+    explanation: str
+    conclusion: str
+    steps: tuple[Operation, ...]
+    timeout_s: float
+    step_timeout_s: float
+    path: str
+    line: int
+
+
+class _Header(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Annotated[str, Field(pattern=NAME_PATTERN.pattern)]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    entry: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+    explanation: Annotated[str, Field(min_length=1, max_length=3000)]
+    conclusion: Annotated[str, Field(min_length=1, max_length=3000)]
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = DEFAULT_DEMO_TIMEOUT_S
+    step_timeout_s: Annotated[float, Field(gt=0, le=120)] = DEFAULT_STEP_TIMEOUT_S
+    steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]
+
+
+def is_plain_name(text: object) -> bool:
+    """True when `text` could be a scenario name at all (`volumes; rm -rf /` is not)."""
+    return isinstance(text, str) and bool(NAME_PATTERN.fullmatch(text))
+
+
+def load_scenarios(directory: Path) -> tuple[dict[str, Scenario], list[Problem]]:
+    """All valid scenarios of `directory/*.yaml` by name, and the problems of the invalid ones.
+
+    A missing directory is no scenarios and no problem (demos are optional).
+    """
+    scenarios: dict[str, Scenario] = {}
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        return scenarios, problems
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            doc = read_yaml(path)
+        except YamlFileError as exc:
+            problems.extend(exc.problems)
+            continue
+        scenario, found = parse_scenario(doc)
+        if scenario is not None and scenario.name in scenarios:
+            first = scenarios[scenario.name]
+            found.append(doc.problem(("name",), f"demo '{scenario.name}' is already defined in {first.path}:{first.line}"))
+        problems.extend(found)
+        if scenario is not None and not found:
+            scenarios[scenario.name] = scenario
+    return scenarios, problems
+
+
+def parse_scenario(doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
+    """Validate one scenario document; the Scenario is None when the header itself is unusable."""
+    if not isinstance(doc.data, Mapping):
+        return None, [doc.problem((), "a demo file must be a mapping with name, title, entry, explanation, steps")]
+    try:
+        header = _Header.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, [_problem(doc, (), err, "demo") for err in exc.errors()]
+    problems: list[Problem] = []
+    steps: list[Operation] = []
+    for index, raw in enumerate(header.steps):
+        step = _parse_step(doc, index, raw, problems)
+        if step is not None:
+            steps.append(step)
+    if not problems:
+        problems.extend(_check_references(doc, steps))
+    scenario = Scenario(
+        name=header.name,
+        title=header.title,
+        entry=header.entry,
+        explanation=header.explanation.strip(),
+        conclusion=header.conclusion.strip(),
+        steps=tuple(steps),
+        timeout_s=header.timeout_s,
+        step_timeout_s=header.step_timeout_s,
+        path=doc.path,
+        line=doc.line_of(("name",)),
+    )
+    return scenario, problems
+
+
+def _parse_step(doc: YamlDocument, index: int, raw: object, problems: list[Problem]) -> Operation | None:
+    where = ("steps", index)
+    if not isinstance(raw, Mapping):
+        problems.append(doc.problem(where, f"step {index + 1} must be a mapping with an 'op'"))
+        return None
+    op = raw.get("op")
+    cls = OPERATIONS.get(op) if isinstance(op, str) else None
+    if cls is None:
+        known = ", ".join(sorted(OPERATIONS))
+        what = "has no 'op'" if op is None else f"has unknown operation '{op}'"
+        problems.append(doc.problem((*where, "op"), f"step {index + 1} {what} (known: {known})"))
+        return None
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_problem(doc, where, err, f"step {index + 1} ({op})", cls) for err in exc.errors())
+        return None
+
+
+def _problem(doc: YamlDocument, where: tuple, err: Any, what: str, cls: type[BaseModel] | None = None) -> Problem:
+    loc = tuple(err["loc"])
+    field = ".".join(str(part) for part in loc) or "(file)"
+    if err["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        message = f"{what}: unknown field '{field}'"
+        if key in SANDBOX_KEYS or key.lower() in SANDBOX_KEYS:
+            message += (
+                f" — '{key}' is refused: demos never get privileged mode, host paths, host networking, "
+                "devices or extra capabilities"
+            )
+        elif cls is not None and len(loc) == 1:
+            allowed = ", ".join(name for name in cls.model_fields if name != "op")
+            message += f" (allowed: {allowed})"
+        return doc.problem((*where, *loc), message)
+    if err["type"] == "missing":
+        return doc.problem((*where, *loc[:-1]), f"{what}: missing field '{field}'")
+    if err["type"] == "literal_error" and loc and loc[-1] == "type":
+        message = (
+            f"{what}: {field}: mount type must be volume, anonymous or tempdir "
+            "(host paths are never mounted; 'tempdir' is a fresh temporary directory per run)"
+        )
+        return doc.problem((*where, *loc), message)
+    message = err["msg"].removeprefix("Value error, ")
+    return doc.problem((*where, *loc), f"{what}: {field}: {message}")
+
+
+def _check_references(doc: YamlDocument, steps: list[Operation]) -> list[Problem]:
+    """Every alias a step uses exists at that point: created by an earlier step and not removed since."""
+    problems: list[Problem] = []
+    alive: dict[str, set[str]] = {"volume": set(), "network": set(), "container": set()}
+    for index, step in enumerate(steps):
+        label = f"step {index + 1} ({step.name})"
+        for kind, alias, loc in step.uses():
+            if alias in alive[kind]:
+                continue
+            if kind == "container":
+                message = f"{label}: container '{alias}' is not started by an earlier run step (or was removed)"
+            else:
+                message = f"{label}: {kind} '{alias}' is not created by an earlier create_{kind} step (or was removed)"
+            if kind == "network" and alias in RESERVED_NETWORKS:
+                message += "; demos only use their own internal networks, never host or bridge"
+            problems.append(doc.problem(("steps", index, *loc), message))
+        for kind, alias in step.removes().items():
+            alive[kind].discard(alias)
+        for kind, alias in step.creates().items():
+            if alias in alive[kind]:
+                problems.append(doc.problem(("steps", index), f"{label}: {kind} '{alias}' already exists"))
+            alive[kind].add(alias)
+    return problems
