@@ -66,7 +66,9 @@ def sweep(api: docker.APIClient, *, active: Collection[str] | None = None) -> li
                 if _remove(lambda c=container: api.remove_container(c["Id"], v=True, force=True)):
                     removed.append(f"container {name}")
         for network in api.networks(filters=selector):
-            if is_stale(network.get("Labels"), active=active) and _remove(lambda n=network: api.remove_network(n["Id"])):
+            if is_stale(network.get("Labels"), active=active) and _remove(
+                lambda n=network: api.remove_network(n["Id"])
+            ):
                 removed.append(f"network {network['Name']}")
         for volume in api.volumes(filters=selector).get("Volumes") or []:
             if is_stale(volume.get("Labels"), active=active) and _remove(

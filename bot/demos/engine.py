@@ -35,7 +35,9 @@ def engine_unavailable(detail: object) -> EngineUnavailable:
 def connect_engine() -> docker.APIClient:
     """A low-level client that has answered a ping; raises EngineUnavailable (Korean message) otherwise."""
     try:
-        api = docker.APIClient(timeout=CONNECT_TIMEOUT_S, max_pool_size=MAX_POOL_SIZE, **docker.utils.kwargs_from_env())
+        api = docker.APIClient(
+            timeout=CONNECT_TIMEOUT_S, max_pool_size=MAX_POOL_SIZE, **docker.utils.kwargs_from_env()
+        )
         api.ping()
     except ENGINE_ERRORS as exc:
         raise engine_unavailable(exc) from None

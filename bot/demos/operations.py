@@ -28,9 +28,32 @@ RESERVED_NETWORKS = frozenset({"host", "bridge", "none", "default"})
 # tells an admin why the field is refused, not just that it is unknown.
 SANDBOX_KEYS = frozenset(
     {
-        "privileged", "cap_add", "capabilities", "devices", "device", "network_mode", "net", "pid", "pid_mode",
-        "ipc", "ipc_mode", "userns", "userns_mode", "security_opt", "volumes_from", "binds", "bind", "host_path",
-        "volumes", "user", "sysctls", "runtime", "cgroup_parent", "uts_mode", "ports", "publish",
+        "privileged",
+        "cap_add",
+        "capabilities",
+        "devices",
+        "device",
+        "network_mode",
+        "net",
+        "pid",
+        "pid_mode",
+        "ipc",
+        "ipc_mode",
+        "userns",
+        "userns_mode",
+        "security_opt",
+        "volumes_from",
+        "binds",
+        "bind",
+        "host_path",
+        "volumes",
+        "user",
+        "sysctls",
+        "runtime",
+        "cgroup_parent",
+        "uts_mode",
+        "ports",
+        "publish",
     }
 )
 HOST_DIR_SHOWN = "demo"  # how the per-run temporary directory appears in the shown commands
@@ -94,7 +117,12 @@ class Mount(BaseModel):
     @classmethod
     def _container_path(cls, value: str) -> str:
         parts = value.split("/")
-        if not value.startswith("/") or value == "/" or ".." in parts or not re.fullmatch(r"[A-Za-z0-9_./-]+", value):
+        if (
+            not value.startswith("/")
+            or value == "/"
+            or ".." in parts
+            or not re.fullmatch(r"[A-Za-z0-9_./-]+", value)
+        ):
             raise ValueError("target must be an absolute path inside the container such as /data")
         if parts[1] in {"proc", "sys", "dev", "etc", "bin"}:
             raise ValueError(f"target may not be under /{parts[1]}")
@@ -182,7 +210,9 @@ class CreateNetwork(Operation):
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_NETWORKS:
-            raise ValueError(f"'{value}' is Docker's own network; demos only create their own internal networks")
+            raise ValueError(
+                f"'{value}' is Docker's own network; demos only create their own internal networks"
+            )
         return value
 
     def command(self, image: str) -> str:
@@ -243,7 +273,13 @@ class Run(Operation):
 
     def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
         return ctx.run_container(
-            self.container, self.argv, self.mounts, self.network, detach=self.detach, remove=self.rm, deadline=deadline
+            self.container,
+            self.argv,
+            self.mounts,
+            self.network,
+            detach=self.detach,
+            remove=self.rm,
+            deadline=deadline,
         )
 
     def creates(self) -> dict[str, str]:
@@ -251,7 +287,9 @@ class Run(Operation):
 
     def uses(self) -> list[tuple[str, str, tuple[str | int, ...]]]:
         used: list[tuple[str, str, tuple[str | int, ...]]] = [
-            ("volume", m.source, ("mounts", i, "source")) for i, m in enumerate(self.mounts) if m.type == "volume"
+            ("volume", m.source, ("mounts", i, "source"))
+            for i, m in enumerate(self.mounts)
+            if m.type == "volume"
         ]
         if self.network:
             used.append(("network", self.network, ("network",)))
@@ -305,7 +343,7 @@ class ListContainers(Operation):
 
 
 class RemoveAnonymousVolumes(Operation):
-    """`docker volume rm` of this run's anonymous volumes (never a prune: on Engine 20.10 it takes named ones too)."""
+    """`docker volume rm` of this run's anonymous volumes (never a prune: 20.10 prunes named ones too)."""
 
     name: ClassVar[str] = "remove_anonymous_volumes"
     op: Literal["remove_anonymous_volumes"]
@@ -317,7 +355,9 @@ class RemoveAnonymousVolumes(Operation):
         return Outcome("\n".join(ctx.remove_anonymous_volumes()))
 
 
-HostPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}){0,3}$")]
+HostPath = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}){0,3}$")
+]
 
 
 class WriteHostFile(Operation):
@@ -354,7 +394,16 @@ class ReadHostFile(Operation):
 OPERATIONS: dict[str, type[Operation]] = {
     cls.name: cls
     for cls in (
-        CreateVolume, RemoveVolume, CreateNetwork, RemoveNetwork, Run, RemoveContainer,
-        ListVolumes, ListContainers, RemoveAnonymousVolumes, WriteHostFile, ReadHostFile,
+        CreateVolume,
+        RemoveVolume,
+        CreateNetwork,
+        RemoveNetwork,
+        Run,
+        RemoveContainer,
+        ListVolumes,
+        ListContainers,
+        RemoveAnonymousVolumes,
+        WriteHostFile,
+        ReadHostFile,
     )
 }

@@ -4,20 +4,21 @@ Stable contract (the Slack app renders these into Block Kit; keep field names an
 
 - `StepResult(title, command, output, expectations, ok, duration_s, error)`
     title: Korean step title from the scenario.
-    command: the equivalent `docker` CLI command with the scenario's friendly names (what people should learn).
-    output: the step's real output, truncated for display (at most OUTPUT_MAX_LINES lines / OUTPUT_MAX_CHARS chars).
-    expectations: list of (Korean text, held?) pairs, e.g. ("종료 코드 0", True); empty when the step checks nothing.
+    command: the equivalent `docker` CLI command with the scenario's friendly names (people learn these).
+    output: the step's real output, truncated for display (OUTPUT_MAX_LINES lines / OUTPUT_MAX_CHARS chars).
+    expectations: (Korean text, held?) pairs, e.g. ("종료 코드 0", True); empty when nothing is checked.
     ok: every expectation held and the step did not fail.
     duration_s: wall time of the step.
     error: a Korean sentence when the step itself failed (deadline, engine error), else None.
 - `DemoRun(demo, title, ok, steps, duration_s, error, finished, conclusion, run_id, explanation, total_steps)`
-    demo: scenario name; title: Korean title; steps: the StepResults so far (progress callbacks see a growing list).
+    demo: scenario name; title: Korean title; steps: the StepResults so far (progress sees a growing list).
     ok: finished, no error and every step ok. error: a Korean sentence when the run stopped early, else None.
     finished: False while the run is in progress (progress callbacks), True at the end (cleanup done).
     conclusion: the scenario's closing sentence (say it only when ok). explanation: its Korean introduction.
-    run_id: the value of the `dockbot.demo` label on everything this run created. total_steps: len(scenario.steps).
-- `.to_json()` -> {"demo", "title", "ok", "steps": [{"title","command","output","expectations":[{"text","ok"}],
-  "ok","duration_s","error"}], "duration_s", "error", "finished", "conclusion", "run_id"}.
+    run_id: the `dockbot.demo` label value on everything this run created. total_steps: len(scenario.steps).
+- `.to_json()` -> {"demo", "title", "ok", "steps": [{"title", "command", "output",
+  "expectations": [{"text", "ok"}], "ok", "duration_s", "error"}], "duration_s", "error", "finished",
+  "conclusion", "run_id"}.
 """
 
 from __future__ import annotations

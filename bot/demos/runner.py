@@ -88,7 +88,9 @@ def lockdown_host_config(api: docker.APIClient, *, network_mode: str, mounts: li
     )
 
 
-def check_lockdown(host_config: dict[str, Any], *, allowed_networks: Iterable[str], tempdir: str | None) -> None:
+def check_lockdown(
+    host_config: dict[str, Any], *, allowed_networks: Iterable[str], tempdir: str | None
+) -> None:
     """Refuse any host config that is not exactly as locked down as `lockdown_host_config` makes it."""
     problems = []
     expected = {
@@ -104,8 +106,21 @@ def check_lockdown(host_config: dict[str, Any], *, allowed_networks: Iterable[st
     for key, value in expected.items():
         if host_config.get(key) != value:
             problems.append(f"{key}={host_config.get(key)!r}")
-    for key in ("Privileged", "CapAdd", "Devices", "Binds", "VolumesFrom", "PidMode", "IpcMode", "UsernsMode",
-                "PortBindings", "Sysctls", "DeviceRequests", "Links", "Runtime"):
+    for key in (
+        "Privileged",
+        "CapAdd",
+        "Devices",
+        "Binds",
+        "VolumesFrom",
+        "PidMode",
+        "IpcMode",
+        "UsernsMode",
+        "PortBindings",
+        "Sysctls",
+        "DeviceRequests",
+        "Links",
+        "Runtime",
+    ):
         if host_config.get(key):
             problems.append(f"{key} is set")
     if host_config.get("NetworkMode") not in {"none", *allowed_networks}:
@@ -156,7 +171,9 @@ class DemoContext:
     def create_network(self, alias: str) -> None:
         real = self.real_name(alias)
         # internal: containers on it reach each other by name but nothing outside the host.
-        self.api.create_network(real, driver="bridge", internal=True, labels=self.labels, check_duplicate=True)
+        self.api.create_network(
+            real, driver="bridge", internal=True, labels=self.labels, check_duplicate=True
+        )
         self._networks[alias] = real
 
     def remove_network(self, alias: str) -> None:
@@ -234,7 +251,7 @@ class DemoContext:
         exit_code = self._wait(container, deadline)
         output = self.api.logs(container, stdout=True, stderr=True)[:OUTPUT_READ_MAX]
         if remove:
-            # What `--rm` does: the container and its anonymous volumes go (docker-py's run(remove=True) leaks them).
+            # What `--rm` does: container and anonymous volumes go (docker-py's run(remove=True) leaks them).
             self.api.remove_container(container, v=True, force=True)
             self._containers.pop(alias, None)
         return Outcome(output.decode("utf-8", "replace"), exit_code)
@@ -300,15 +317,23 @@ class DemoContext:
 
     # cleanup ---------------------------------------------------------------------------------------------
     def cleanup(self) -> list[str]:
-        """Remove everything labelled with this run id, and the temp dir. Returns what could not be removed."""
+        """Remove everything labelled with this run id and the temp dir; returns what could not be removed."""
         failures: list[str] = []
         filters = self._label_filter()
         steps: list[tuple[str, Callable[[], list[dict]], Callable[[str], object], str]] = [
-            ("container", lambda: self.api.containers(all=True, filters=filters),
-             lambda ident: self.api.remove_container(ident, v=True, force=True), "Id"),
+            (
+                "container",
+                lambda: self.api.containers(all=True, filters=filters),
+                lambda ident: self.api.remove_container(ident, v=True, force=True),
+                "Id",
+            ),
             ("network", lambda: self.api.networks(filters=filters), self.api.remove_network, "Id"),
-            ("volume", lambda: self.api.volumes(filters=filters).get("Volumes") or [],
-             lambda name: self.api.remove_volume(name, force=True), "Name"),
+            (
+                "volume",
+                lambda: self.api.volumes(filters=filters).get("Volumes") or [],
+                lambda name: self.api.remove_volume(name, force=True),
+                "Name",
+            ),
         ]
         for kind, listing, remove, key in steps:
             try:
@@ -324,7 +349,9 @@ class DemoContext:
                 except ENGINE_ERRORS as exc:
                     failures.append(f"{kind} {item[key]}: {exc}")
         if self._tempdir is not None:
-            shutil.rmtree(self._tempdir, onerror=lambda *args: failures.append(f"tempdir {args[1]}: {args[2][1]}"))
+            shutil.rmtree(
+                self._tempdir, onerror=lambda *args: failures.append(f"tempdir {args[1]}: {args[2][1]}")
+            )
         return failures
 
 
@@ -366,7 +393,9 @@ def run_scenario(
                 run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
                 break
             step_timeout = step.timeout_s or scenario.step_timeout_s
-            result = _run_step(ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image)
+            result = _run_step(
+                ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image
+            )
             run.steps.append(result)
             _report(on_progress, run)
             if result.error:

@@ -75,7 +75,11 @@ def load_scenarios(directory: Path) -> tuple[dict[str, Scenario], list[Problem]]
         scenario, found = parse_scenario(doc)
         if scenario is not None and scenario.name in scenarios:
             first = scenarios[scenario.name]
-            found.append(doc.problem(("name",), f"demo '{scenario.name}' is already defined in {first.path}:{first.line}"))
+            found.append(
+                doc.problem(
+                    ("name",), f"demo '{scenario.name}' is already defined in {first.path}:{first.line}"
+                )
+            )
         problems.extend(found)
         if scenario is not None and not found:
             scenarios[scenario.name] = scenario
@@ -85,7 +89,9 @@ def load_scenarios(directory: Path) -> tuple[dict[str, Scenario], list[Problem]]
 def parse_scenario(doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
     """Validate one scenario document; the Scenario is None when the header itself is unusable."""
     if not isinstance(doc.data, Mapping):
-        return None, [doc.problem((), "a demo file must be a mapping with name, title, entry, explanation, steps")]
+        return None, [
+            doc.problem((), "a demo file must be a mapping with name, title, entry, explanation, steps")
+        ]
     try:
         header = _Header.model_validate(doc.data)
     except ValidationError as exc:
@@ -132,7 +138,9 @@ def _parse_step(doc: YamlDocument, index: int, raw: object, problems: list[Probl
         return None
 
 
-def _problem(doc: YamlDocument, where: tuple, err: Any, what: str, cls: type[BaseModel] | None = None) -> Problem:
+def _problem(
+    doc: YamlDocument, where: tuple, err: Any, what: str, cls: type[BaseModel] | None = None
+) -> Problem:
     loc = tuple(err["loc"])
     field = ".".join(str(part) for part in loc) or "(file)"
     if err["type"] == "extra_forbidden":
@@ -169,9 +177,11 @@ def _check_references(doc: YamlDocument, steps: list[Operation]) -> list[Problem
             if alias in alive[kind]:
                 continue
             if kind == "container":
-                message = f"{label}: container '{alias}' is not started by an earlier run step (or was removed)"
+                message = (
+                    f"{label}: container '{alias}' is not started by an earlier run step (or was removed)"
+                )
             else:
-                message = f"{label}: {kind} '{alias}' is not created by an earlier create_{kind} step (or was removed)"
+                message = f"{label}: {kind} '{alias}' is not made by an earlier create_{kind} step"
             if kind == "network" and alias in RESERVED_NETWORKS:
                 message += "; demos only use their own internal networks, never host or bridge"
             problems.append(doc.problem(("steps", index, *loc), message))

@@ -32,8 +32,8 @@ Runner = Callable[..., DemoRun]
 
 class DemoService:
     """Runs demos with a concurrency cap. `engine` returns a connected docker APIClient or raises
-    EngineUnavailable; `runner` executes one scenario. Both are injectable so the logic above the runner can be
-    unit-tested; by default they are the real docker SDK ones."""
+    EngineUnavailable; `runner` executes one scenario. Both are injectable so the logic above the runner
+    can be unit-tested; by default they are the real docker SDK ones."""
 
     def __init__(
         self,
@@ -73,7 +73,7 @@ class DemoService:
         return sorted(self._scenarios().values(), key=lambda scenario: scenario.name)
 
     def get(self, name: object) -> Scenario:
-        """The scenario called `name`; UnknownDemo for anything else (including non-names like `a; rm -rf /`)."""
+        """The scenario called `name`; UnknownDemo for anything else (also non-names like `a; rm -rf /`)."""
         scenarios = self._scenarios()
         if not is_plain_name(name) or name not in scenarios:
             raise UnknownDemo(str(name)[:80], sorted(scenarios))
@@ -86,10 +86,14 @@ class DemoService:
         scenario = self.get(name)
         with self._lock:
             if user in self._users:
-                raise DemoBusy("이미 실행 중인 데모가 있습니다. 그 데모가 끝난 뒤에 다시 시도해 주세요.", f"user {user} busy")
+                raise DemoBusy(
+                    "이미 실행 중인 데모가 있습니다. 그 데모가 끝난 뒤에 다시 시도해 주세요.",
+                    f"user {user} busy",
+                )
             if self._running >= self.max_concurrent:
                 raise DemoBusy(
-                    f"지금은 데모가 {self.max_concurrent}개 실행 중이라 더 시작할 수 없습니다. 잠시 뒤에 다시 시도해 주세요.",
+                    f"지금은 데모가 {self.max_concurrent}개 실행 중이라 더 시작할 수 없습니다. "
+                    "잠시 뒤에 다시 시도해 주세요.",
                     "demo host at capacity",
                 )
             self._running += 1
