@@ -1,0 +1,617 @@
+"""The Slack door: builds the Bolt App from Settings, and `serve()` runs it (Socket Mode or HTTP).
+
+This is the only module that imports slack_bolt / slack_sdk. It owns
+- the Web API client (SLACK_API_URL as base_url; 429s retried after Retry-After, connection errors retried),
+- `Messenger`, the one place with the reply policy for Web API errors (`not_in_channel` falls back to the
+  response_url, anything else is logged with context and the user gets a short Korean apology),
+- middleware: dedupe of retried events by event_id, and the Brain + Messenger in `context`,
+- `serve()`: Socket Mode with a liveness watchdog and a heartbeat file, or a threaded HTTP server with
+  Bolt's /slack/events and GET /healthz.
+Handlers (handlers/*.py) are plain functions that get Bolt's injected arguments; they never import Slack SDKs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from bot.config import ConfigError, Settings
+from handlers import admin, ask, demo, feedback
+from handlers.payload import Origin
+from handlers.recent import RecentKeys
+
+if TYPE_CHECKING:
+    from bot.brain import Brain
+
+log = logging.getLogger("dockbot.slack")
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_HEARTBEAT_FILE = "/tmp/dockbot.heartbeat"
+# Listeners only match questions and call the Web API (demos run on the DemoService's own pool), but 50
+# concurrent requests must still be acknowledged quickly: Bolt's default of 5 workers is too few.
+LISTENER_WORKERS = 16
+APOLOGY_KO = "죄송해요, 답을 보내는 중에 문제가 생겼어요. 잠시 후 다시 시도해 주세요. :pray:"
+# Errors after which a reply can still reach the user through the response_url of a command or button.
+FALLBACK_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+RESPONSE_URL_USES = 5  # Slack accepts at most 5 messages per response_url (within 30 minutes)
+
+
+# ---- tokens ------------------------------------------------------------------------------------------
+
+
+def check_tokens(settings: Settings) -> None:
+    """Raise ConfigError naming the variable when a token the chosen mode needs is missing or malformed."""
+    if not settings.slack_bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…, from OAuth & Permissions)"
+        )
+    if not settings.slack_bot_token.startswith("xoxb-") or re.search(r"\s", settings.slack_bot_token):
+        raise ConfigError("SLACK_BOT_TOKEN is malformed: a bot token starts with xoxb- (OAuth & Permissions)")
+    if settings.slack_app_token:
+        if not settings.slack_app_token.startswith("xapp-") or re.search(r"\s", settings.slack_app_token):
+            raise ConfigError(
+                "SLACK_APP_TOKEN is malformed: an app-level token starts with xapp- "
+                "(Basic Information > App-Level Tokens, scope connections:write)"
+            )
+        return
+    if not settings.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it (Basic Information > Signing Secret); "
+            "or set SLACK_APP_TOKEN for Socket Mode"
+        )
+    if re.search(r"\s", settings.slack_signing_secret):
+        raise ConfigError("SLACK_SIGNING_SECRET is malformed: it contains whitespace")
+
+
+def build_web_client(settings: Settings) -> WebClient:
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url or DEFAULT_API_URL,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+# ---- replies -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Posted:
+    """Where a message lives so that it can be edited later."""
+
+    channel: str
+    ts: str | None = None  # posted with chat.postMessage: editable with chat.update
+    response_url: str | None = None  # posted through a response_url: editable a few times only
+    uses: int = 0
+
+    @property
+    def edits_left(self) -> int | None:
+        """None: as many as the rate limit allows; otherwise what is left of the response_url budget."""
+        return None if self.ts else max(RESPONSE_URL_USES - self.uses, 0)
+
+
+class Messenger:
+    """Sends replies with one error policy, so that no handler can fail silently."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._retry_handlers = [
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+        ]
+
+    def post(
+        self,
+        *,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        user: str = "",
+        response_url: str | None = None,
+    ) -> Posted | None:
+        """Post a message; when the bot may not post there, fall back to the response_url (in channel)."""
+        try:
+            resp = self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            return Posted(channel=str(resp.get("channel") or channel), ts=str(resp["ts"]))
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in FALLBACK_ERRORS and response_url:
+                log.info(
+                    "chat.postMessage in %s failed with %s: replying through the response_url", channel, code
+                )
+                if self.respond(response_url, text=text, blocks=blocks, in_channel=True):
+                    return Posted(channel=channel, response_url=response_url, uses=1)
+            _log_failure("chat.postMessage", exc, channel=channel, user=user)
+        except (SlackClientError, OSError) as exc:
+            _log_failure("chat.postMessage", exc, channel=channel, user=user)
+        self.apologize(
+            channel=channel, user=user, thread_ts=thread_ts, response_url=response_url, failed="post"
+        )
+        return None
+
+    def update(self, posted: Posted, *, text: str, blocks: list[dict[str, Any]] | None = None) -> bool:
+        """Edit a posted message. Returns False when it could not be edited (logged)."""
+        if posted.ts is None:
+            if not posted.response_url or posted.uses >= RESPONSE_URL_USES:
+                return False
+            posted.uses += 1
+            return self.respond(
+                posted.response_url, text=text, blocks=blocks, in_channel=True, replace_original=True
+            )
+        try:
+            self.client.chat_update(channel=posted.channel, ts=posted.ts, text=text, blocks=blocks)
+            return True
+        except (SlackClientError, OSError) as exc:
+            _log_failure("chat.update", exc, channel=posted.channel)
+            return False
+
+    def ephemeral(
+        self,
+        *,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        response_url: str | None = None,
+        replace_original: bool = False,
+    ) -> bool:
+        """A message only `user` sees: through the response_url when there is one (works where the bot is
+        not a member), otherwise chat.postEphemeral."""
+        if response_url and self.respond(
+            response_url, text=text, blocks=blocks, replace_original=replace_original
+        ):
+            return True
+        try:
+            self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts
+            )
+            return True
+        except (SlackClientError, OSError) as exc:
+            _log_failure("chat.postEphemeral", exc, channel=channel, user=user)
+            return False
+
+    def respond(
+        self,
+        response_url: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        in_channel: bool = False,
+        replace_original: bool = False,
+        delete_original: bool = False,
+    ) -> bool:
+        webhook = WebhookClient(response_url, timeout=15, retry_handlers=self._retry_handlers)
+        try:
+            resp = webhook.send(
+                text=text,
+                blocks=blocks,
+                response_type="in_channel" if in_channel else "ephemeral",
+                replace_original=replace_original,
+                delete_original=delete_original,
+            )
+        except (SlackClientError, OSError) as exc:
+            # The response_url itself is a credential of sorts: log only that it failed.
+            log.error("response_url reply failed: %s: %s", type(exc).__name__, exc)
+            return False
+        if resp.status_code != 200:
+            log.error("response_url reply failed: HTTP %s %s", resp.status_code, (resp.body or "")[:200])
+            return False
+        return True
+
+    def apologize(
+        self,
+        *,
+        channel: str = "",
+        user: str = "",
+        thread_ts: str | None = None,
+        response_url: str | None = None,
+        failed: str = "",
+    ) -> None:
+        """Tell the user something went wrong, by whichever route still works; never raises."""
+        if response_url and self.respond(response_url, text=APOLOGY_KO):
+            return
+        routes: list[Callable[[], Any]] = []
+        if channel and user:
+            routes.append(
+                lambda: self.client.chat_postEphemeral(
+                    channel=channel, user=user, text=APOLOGY_KO, thread_ts=thread_ts
+                )
+            )
+        if channel and failed != "post":
+            routes.append(
+                lambda: self.client.chat_postMessage(channel=channel, text=APOLOGY_KO, thread_ts=thread_ts)
+            )
+        for route in routes:
+            try:
+                route()
+                return
+            except (SlackClientError, OSError) as exc:
+                log.warning("apology not delivered (channel=%s user=%s): %s", channel, user, _describe(exc))
+
+
+def _error_code(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or "")
+    except Exception:
+        return ""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack API error {_error_code(exc) or '?'}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _log_failure(method: str, exc: BaseException, *, channel: str = "", user: str = "") -> None:
+    log.error("%s failed (channel=%s user=%s): %s", method, channel or "-", user or "-", _describe(exc))
+
+
+# ---- the App -----------------------------------------------------------------------------------------
+
+
+def build_app(
+    settings: Settings,
+    brain: Brain,
+    *,
+    client: WebClient | None = None,
+    recent: RecentKeys | None = None,
+) -> App:
+    """The Bolt App with dockbot's middleware and listeners registered."""
+    client = client or build_web_client(settings)
+    messenger = Messenger(client)
+    recent = recent or RecentKeys()
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or None,
+        # serve() already called auth.test (for a clear error line); Bolt calls it again lazily and caches it.
+        token_verification_enabled=False,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_WORKERS, thread_name_prefix="bolt-listener"
+        ),
+        logger=logging.getLogger("dockbot.bolt"),
+    )
+
+    @app.middleware
+    def answer_each_event_once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
+        body = req.body if isinstance(req.body, dict) else {}
+        event_id = body.get("event_id")
+        if body.get("type") == "event_callback" and event_id and not recent.first_time(f"event:{event_id}"):
+            retry = _first_header(req.headers, "x-slack-retry-num")
+            log.info("duplicate delivery of %s ignored (retry %s)", event_id, retry or "-")
+            return BoltResponse(status=200, body="")
+        return next()
+
+    @app.middleware
+    def provide_core(context: Any, next: Callable[[], Any]) -> Any:
+        context["brain"] = brain
+        context["messenger"] = messenger
+        context["recent"] = recent
+        return next()
+
+    @app.error
+    def apologize_for_errors(error: Exception, body: dict[str, Any]) -> None:
+        origin = Origin.from_body(body)
+        log.error(
+            "listener failed (payload=%s channel=%s user=%s): %s",
+            body.get("type") or ("command" if "command" in body else "?"),
+            origin.channel or "-",
+            origin.user or "-",
+            f"{type(error).__name__}: {error}",
+            exc_info=error,
+        )
+        messenger.apologize(
+            channel=origin.channel,
+            user=origin.user,
+            thread_ts=origin.thread_ts or origin.message_ts,
+            response_url=origin.response_url,
+        )
+
+    register_listeners(app)
+    return app
+
+
+def register_listeners(app: App) -> None:
+    app.event("app_mention")(ask.on_mention)
+    app.event("message")(ask.on_message)
+    app.command("/docker")(ask.on_docker_command)
+    app.action(ask.SHARE_ACTION)(ask.on_share)
+    app.action(re.compile(ask.PICK_ACTION_PATTERN))(ask.on_pick)
+    app.command("/demo")(demo.on_demo_command)
+    app.action(re.compile(demo.RUN_DEMO_ACTION_PATTERN))(demo.on_demo_button)
+    app.action(re.compile(feedback.VOTE_ACTION_PATTERN))(feedback.on_vote)
+    app.command("/dockbot")(admin.on_dockbot_command)
+    app.event("app_home_opened")(_app_home_listener())
+
+
+def _app_home_listener() -> Callable[..., None]:
+    """App Home belongs to the admin loop (handlers/home.py); until it exists, accept the event quietly."""
+    try:
+        from handlers import home  # type: ignore[attr-defined]
+
+        return home.on_home_opened
+    except (ImportError, AttributeError):
+
+        def on_home_opened() -> None:
+            return None
+
+        return on_home_opened
+
+
+def _first_header(headers: dict[str, Any], name: str) -> str:
+    value = headers.get(name)
+    if isinstance(value, list | tuple):
+        return str(value[0]) if value else ""
+    return str(value or "")
+
+
+# ---- HTTP mode ---------------------------------------------------------------------------------------
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    # 50 simultaneous requests must not overflow the listen backlog (the default is 5).
+    request_queue_size = 256
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+
+def wsgi_app(app: App, brain: Brain) -> Callable[..., Iterable[bytes]]:
+    """Bolt's /slack/events plus GET /healthz (for load balancers and the container HEALTHCHECK)."""
+    bolt = SlackRequestHandler(app)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            body = json.dumps(health(brain, mode="http")).encode()
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        return bolt(environ, start_response)
+
+    return application
+
+
+def health(brain: Brain, *, mode: str) -> dict[str, Any]:
+    status: dict[str, Any] = {"ok": True, "mode": mode}
+    try:
+        status["knowledge_version"] = str(brain.knowledge.current.version)
+        status["entries"] = len(brain.knowledge.current.kb.entries)
+    except Exception as exc:  # health must answer even if a part is odd
+        status["knowledge_error"] = type(exc).__name__
+    status["demos"] = brain.demos is not None
+    return status
+
+
+def make_http_server(app: App, brain: Brain, *, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
+    return make_server(
+        host, port, wsgi_app(app, brain), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+
+
+# ---- Socket Mode -------------------------------------------------------------------------------------
+
+
+class SocketModeWatchdog:
+    """Notices a Socket Mode connection that is dead or silently deaf and replaces it.
+
+    slack_sdk reconnects on close and on missed pongs; this adds what production needs on top: a heartbeat
+    file touched only while healthy (for the container HEALTHCHECK), a fresh connection after a long silence
+    (sessions that stopped delivering events after a reconnect: bolt-python#1529, python-slack-sdk#1701), and
+    giving up with a non-zero exit after repeated failures so the supervisor restarts the process.
+    """
+
+    def __init__(
+        self,
+        handler: SocketModeHandler,
+        *,
+        heartbeat: Path | None,
+        check_every_s: float = 10.0,
+        stale_after_s: float = 60.0,
+        idle_refresh_s: float = 3600.0,
+        max_failures: int = 6,
+    ) -> None:
+        self.handler = handler
+        self.heartbeat = heartbeat
+        self.check_every_s = check_every_s
+        self.stale_after_s = stale_after_s
+        self.idle_refresh_s = idle_refresh_s
+        self.max_failures = max_failures
+        self.connected_at = time.time()
+        self.last_message_at = time.time()
+        self.failures = 0
+        self.reconnects = 0
+        handler.client.on_message_listeners.append(self._on_message)
+
+    def _on_message(self, message: str) -> None:
+        self.last_message_at = time.time()
+
+    def last_sign_of_life(self) -> float:
+        session = self.handler.client.current_session
+        pong = getattr(session, "last_ping_pong_time", None) or 0.0
+        return max(self.connected_at, self.last_message_at, pong)
+
+    def check(self) -> bool:
+        """One round: True when healthy, otherwise the connection was replaced (or that failed)."""
+        now = time.time()
+        client = self.handler.client
+        silent_for = now - self.last_sign_of_life()
+        if not client.is_connected():
+            return self._reconnect("not connected")
+        if silent_for > self.stale_after_s:
+            return self._reconnect(f"no frame or pong for {silent_for:.0f} s")
+        if now - max(self.last_message_at, self.connected_at) > self.idle_refresh_s:
+            return self._reconnect(f"no envelope for {self.idle_refresh_s:.0f} s: refreshing the session")
+        self.failures = 0
+        self._touch_heartbeat()
+        return True
+
+    def _reconnect(self, reason: str) -> bool:
+        log.warning("socket mode: %s; opening a new connection", reason)
+        try:
+            self.handler.client.connect_to_new_endpoint(force=True)
+        except Exception as exc:
+            self.failures += 1
+            log.error("socket mode: reconnect %d failed: %s", self.failures, _describe(exc))
+            return False
+        self.connected_at = time.time()
+        self.reconnects += 1
+        self.failures = 0
+        self._touch_heartbeat()
+        return True
+
+    def _touch_heartbeat(self) -> None:
+        if self.heartbeat is None:
+            return
+        try:
+            self.heartbeat.touch()
+        except OSError as exc:
+            log.warning("cannot touch heartbeat file %s: %s", self.heartbeat, exc)
+
+    def run(self, stop: threading.Event) -> int:
+        """Check until `stop` is set; returns the exit code (1 when the connection could not be restored)."""
+        self._touch_heartbeat()
+        while not stop.wait(self.check_every_s):
+            self.check()
+            if self.failures >= self.max_failures:
+                log.error("socket mode: giving up after %d failed reconnects", self.failures)
+                return 1
+        return 0
+
+
+def start_socket_mode(app: App, settings: Settings, *, ping_interval: float = 10.0) -> SocketModeHandler:
+    """Connect to Slack over Socket Mode (apps.connections.open on SLACK_API_URL, then the websocket)."""
+    handler = SocketModeHandler(app, settings.slack_app_token, ping_interval=ping_interval)
+    handler.connect()
+    return handler
+
+
+# ---- serve -------------------------------------------------------------------------------------------
+
+
+def serve(settings: Settings | None = None) -> int:
+    """`dockbot serve`: exit 2 with one line naming the variable when a token is missing or malformed."""
+    logging.basicConfig(
+        level=os.environ.get("DOCKBOT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = settings or Settings.from_env()
+        check_tokens(settings)
+    except ConfigError as exc:
+        print(f"dockbot: {exc}", file=sys.stderr)
+        return 2
+    client = build_web_client(settings)
+    try:
+        auth = client.auth_test()
+    except SlackApiError as exc:
+        print(
+            f"dockbot: SLACK_BOT_TOKEN was rejected by Slack ({_error_code(exc) or 'error'})", file=sys.stderr
+        )
+        return 2
+    except (SlackClientError, OSError) as exc:
+        print(
+            f"dockbot: cannot reach the Slack Web API at {client.base_url}: {_describe(exc)}", file=sys.stderr
+        )
+        return 1
+    log.info("authenticated as bot user %s in team %s", auth.get("user_id"), auth.get("team_id"))
+
+    from bot.brain import build_brain
+
+    try:
+        brain = build_brain(settings)
+    except Exception as exc:  # knowledge errors print path:line problems; anything else one line
+        problems = getattr(exc, "problems", None)
+        for problem in problems or [exc]:
+            print(f"dockbot: {problem}", file=sys.stderr)
+        return 1
+    _warm_up(brain)
+    app = build_app(settings, brain, client=client)
+    if settings.slack_app_token:
+        return _serve_socket_mode(app, settings)
+    return _serve_http(app, brain, settings)
+
+
+def _warm_up(brain: Brain) -> None:
+    """Pay any lazy start-up cost now, so the first real question still acks within 3 s."""
+    try:
+        brain.knowledge.current.matcher.match("도커 볼륨")
+    except Exception as exc:
+        log.warning("warm-up question failed: %s", exc)
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    def handler(signum: int, frame: Any) -> None:
+        log.info("signal %d: shutting down", signum)
+        threading.Thread(target=stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _serve_http(app: App, brain: Brain, settings: Settings) -> int:
+    server = make_http_server(app, brain, port=settings.port)
+    _stop_on_signals(server.shutdown)
+    log.info("HTTP mode: listening on port %d (POST /slack/events, GET /healthz)", settings.port)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    return 0
+
+
+def _serve_socket_mode(app: App, settings: Settings) -> int:
+    try:
+        handler = start_socket_mode(app, settings)
+    except SlackApiError as exc:
+        print(
+            f"dockbot: SLACK_APP_TOKEN was rejected by Slack ({_error_code(exc) or 'error'})", file=sys.stderr
+        )
+        return 2
+    except Exception as exc:
+        print(f"dockbot: cannot open a Socket Mode connection: {_describe(exc)}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    heartbeat = Path(os.environ.get("DOCKBOT_HEARTBEAT_FILE", "").strip() or DEFAULT_HEARTBEAT_FILE)
+    watchdog = SocketModeWatchdog(handler, heartbeat=heartbeat)
+    log.info("Socket Mode: connected (heartbeat file %s)", heartbeat)
+    try:
+        return watchdog.run(stop)
+    finally:
+        handler.close()

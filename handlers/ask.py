@@ -1,0 +1,156 @@
+"""Questions: @mentions (answer in the question's thread), DMs (answer in the DM), `/docker 질문` (answer
+only the asker sees, with a "채널에 공유" button), and the buttons that post a chosen answer.
+
+Bolt-style listeners: they get Bolt's injected arguments and the core from `context` (brain, messenger,
+recent). Events are acknowledged by Bolt before they run; commands and actions call `ack()` first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.payload import Origin
+from handlers.slack_text import question_from_slack
+from handlers.views import PICK_ACTION, answer_message, entry_message, notice_message
+
+log = logging.getLogger("dockbot.handlers.ask")
+
+PICK_ACTION_PATTERN = rf"^{PICK_ACTION}_\d+$"
+EMPTY_MENTION_KO = (
+    "무엇이 궁금하세요? :wave: 멘션 뒤에 질문을 적어 주세요.\n예: `@dockbot 명명된 볼륨이 뭐야?`"
+)
+MARKUP_ONLY_KO = (
+    "멘션(@channel, @here, 사람 이름)만 있고 질문이 없어요. 궁금한 내용을 글로 적어 주세요.\n"
+    "예: `@dockbot 컨테이너끼리 이름으로 통신하려면?`"
+)
+EMPTY_COMMAND_KO = (
+    "`/docker` 뒤에 질문을 적어 주세요. 예: `/docker 명명된 볼륨이 뭐야?` (도움말: `/dockbot help`)"
+)
+ENTRY_GONE_KO = "그 답변은 지식 베이스에서 바뀌었거나 사라졌어요. 질문을 다시 해 주세요."
+SHARED_KO = ":white_check_mark: 채널에 공유했어요."
+
+# Subtypes that are still a person writing a new message; everything else (edits, deletes, joins, bots…)
+# is ignored so that the bot never loops or answers twice.
+_ANSWERABLE_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
+
+
+def _is_from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    if event.get("subtype") not in _ANSWERABLE_SUBTYPES:
+        return False
+    if event.get("bot_id") or event.get("bot_profile"):
+        return False
+    user = event.get("user")
+    return bool(user) and user != bot_user_id
+
+
+def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None, source: str) -> None:
+    recent = context["recent"]
+    # One message can reach us twice under different event ids (app_mention + message.im): answer it once.
+    if not recent.first_time(f"message:{event.get('channel')}:{event.get('ts')}"):
+        return
+    brain, messenger = context["brain"], context["messenger"]
+    channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
+    question = question_from_slack(str(event.get("text") or ""), context.get("bot_user_id"))
+    if not question.text:
+        message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_MENTION_KO)
+    else:
+        answer = brain.ask(question.text, user=user, channel=channel, source=source)
+        message = answer_message(answer, kb=brain.knowledge.current.kb, broadcast_note=question.had_broadcast)
+    messenger.post(channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
+
+
+def on_mention(event: dict[str, Any], context: Any) -> None:
+    """@dockbot in a channel: answer in the thread of the question."""
+    if not _is_from_a_person(event, context.get("bot_user_id")):
+        return
+    _answer_event(event, context, thread_ts=event.get("thread_ts") or event.get("ts"), source="slack_mention")
+
+
+def on_message(event: dict[str, Any], context: Any) -> None:
+    """Message events: only DMs to the bot are questions (channel mentions arrive as app_mention)."""
+    if event.get("channel_type") != "im" or not _is_from_a_person(event, context.get("bot_user_id")):
+        return
+    _answer_event(event, context, thread_ts=event.get("thread_ts"), source="slack_dm")
+
+
+def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
+    """`/docker 질문`: an answer only the asker sees, with a button to share it in the channel."""
+    ack()
+    brain, messenger = context["brain"], context["messenger"]
+    origin = Origin.from_body(command)
+    question = question_from_slack(str(command.get("text") or ""), context.get("bot_user_id"))
+    if not question.text:
+        message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_COMMAND_KO)
+    else:
+        answer = brain.ask(question.text, user=origin.user, channel=origin.channel, source="slack_command")
+        message = answer_message(
+            answer, kb=brain.knowledge.current.kb, ephemeral=True, broadcast_note=question.had_broadcast
+        )
+    messenger.ephemeral(
+        channel=origin.channel,
+        user=origin.user,
+        text=message.text,
+        blocks=message.blocks,
+        response_url=origin.response_url,
+    )
+
+
+def _entry_from_button(action: dict[str, Any], context: Any) -> Any:
+    return context["brain"].knowledge.current.kb.get(str(action.get("value") or ""))
+
+
+def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
+    """ "채널에 공유" on an ephemeral answer: post it for everyone, then mark the private copy as shared."""
+    ack()
+    messenger = context["messenger"]
+    origin = Origin.from_body(body)
+    entry = _entry_from_button(action, context)
+    if entry is None:
+        messenger.ephemeral(
+            channel=origin.channel, user=origin.user, text=ENTRY_GONE_KO, response_url=origin.response_url
+        )
+        return
+    message = entry_message(entry, kb=context["brain"].knowledge.current.kb, shared_by=origin.user)
+    posted = messenger.post(
+        channel=origin.channel,
+        user=origin.user,
+        text=message.text,
+        blocks=message.blocks,
+        response_url=origin.response_url,
+    )
+    if posted is not None and posted.ts and origin.response_url:
+        messenger.respond(origin.response_url, text=SHARED_KO, replace_original=True)
+
+
+def on_pick(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
+    """A suggestion or related-entry button: post that answer where the question was asked."""
+    ack()
+    brain, messenger = context["brain"], context["messenger"]
+    origin = Origin.from_body(body)
+    entry = _entry_from_button(action, context)
+    if entry is None:
+        messenger.ephemeral(
+            channel=origin.channel, user=origin.user, text=ENTRY_GONE_KO, response_url=origin.response_url
+        )
+        return
+    if origin.ephemeral:
+        # The question was private (/docker): keep the chosen answer private too, in place of the suggestions.
+        message = entry_message(entry, kb=brain.knowledge.current.kb, ephemeral=True)
+        if origin.response_url and messenger.respond(
+            origin.response_url, text=message.text, blocks=message.blocks, replace_original=True
+        ):
+            return
+        messenger.ephemeral(
+            channel=origin.channel, user=origin.user, text=message.text, blocks=message.blocks
+        )
+        return
+    message = entry_message(entry, kb=brain.knowledge.current.kb)
+    messenger.post(
+        channel=origin.channel,
+        user=origin.user,
+        text=message.text,
+        blocks=message.blocks,
+        thread_ts=origin.reply_thread,
+        response_url=origin.response_url,
+    )

@@ -1,0 +1,57 @@
+"""Slack message text -> the question a person asked, and safe one-line quotes of user text.
+
+Slack encodes user input: typed "&", "<", ">" arrive as &amp; &lt; &gt;, and "@channel" arrives as
+<!channel>. We strip the markup before asking the core (the bot's own mention is not part of the question)
+and always re-escape when quoting back, so nothing a user typed can ping anyone through the bot.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.render import escape_mrkdwn
+
+_USER = re.compile(r"<@([UWB][A-Z0-9]+)(?:\|[^>]*)?>")
+_BROADCAST = re.compile(r"<!(?:channel|here|everyone|group)(?:\|[^>]*)?>")
+_SPECIAL = re.compile(r"<!(?:subteam\^[^>|]+|date\^[^>|]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto|ftp):[^|>]*)(?:\|([^>]*))?>")
+_SPACES = re.compile(r"\s+")
+
+QUOTE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class SlackQuestion:
+    text: str  # the question as typed, Slack markup removed and entities decoded
+    had_broadcast: bool  # the message carried <!channel>/<!here>/<!everyone>
+    only_markup: bool  # there was markup but no words
+
+
+def question_from_slack(raw: str, bot_user_id: str | None = None) -> SlackQuestion:
+    """The question inside a Slack message text (mention, DM or slash command)."""
+    raw = raw or ""
+    had_broadcast = bool(_BROADCAST.search(raw))
+    had_markup = had_broadcast or bool(_USER.search(raw) or _SPECIAL.search(raw) or _CHANNEL.search(raw))
+    text = _BROADCAST.sub(" ", raw)
+    text = _USER.sub(" ", text)  # the bot's own mention and other people are not part of a question
+    text = _SPECIAL.sub(lambda m: f" {m.group(1) or ''} ", text)
+    text = _CHANNEL.sub(lambda m: f" #{m.group(2)} " if m.group(2) else " ", text)
+    text = _LINK.sub(lambda m: f" {m.group(2) or m.group(1)} ", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = text.strip()
+    return SlackQuestion(text=text, had_broadcast=had_broadcast, only_markup=had_markup and not text)
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """User text made safe to show inside mrkdwn: one line, no control characters, escaped, short."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text or ""
+    )
+    cleaned = _SPACES.sub(" ", cleaned).strip()
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1] + "…"
+    # Escape after cutting so an entity such as &lt; is never cut in half.
+    return escape_mrkdwn(cleaned)

@@ -1,0 +1,181 @@
+"""Slack messages (Block Kit + fallback text) from core results, through the bot/templates/*.blocks.j2.
+
+Python here only prepares safe strings (escaped user text, code blocks, section-sized parts); the layout
+lives in the templates; every message is passed through `fit_message` so Slack never rejects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.matcher import Answer, Match
+from bot.render import escape_mrkdwn, render_blocks, render_text
+from handlers.blockkit import code_block, fit_message, split_for_sections
+from handlers.slack_text import quote
+
+SHARE_ACTION = "dockbot_share"
+PICK_ACTION = "dockbot_pick"  # + "_<n>": action_ids must be unique within a message
+RUN_DEMO_ACTION = "dockbot_run_demo"  # + "_<n>" on the demo list
+VOTE_UP_ACTION = "dockbot_vote_up"
+VOTE_DOWN_ACTION = "dockbot_vote_down"
+MAX_BUTTONS = 5
+
+
+@dataclass(frozen=True)
+class Message:
+    blocks: list[dict[str, Any]]
+    text: str  # plain-text fallback for notifications and clients without Block Kit
+
+
+def _message(template: str, text_template: str, **context: Any) -> Message:
+    blocks, text = fit_message(render_blocks(template, **context), render_text(text_template, **context))
+    return Message(blocks=blocks, text=text)
+
+
+def _entry_view(entry: Any) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        # Admin-written mrkdwn is kept as is (links like <https://…|docs> are allowed there).
+        "parts": split_for_sections(entry.answer.strip()),
+        "commands": [code_block(command, limit=2500) for command in entry.commands],
+        "demo": entry.demo,
+    }
+
+
+def _buttons(entries: Iterable[Any], *, start: int = 0) -> list[dict[str, str]]:
+    seen: set[str] = set()
+    out: list[dict[str, str]] = []
+    for entry in entries:
+        if entry is None or entry.id in seen:
+            continue
+        seen.add(entry.id)
+        out.append(
+            {"action_id": f"{PICK_ACTION}_{start + len(out)}", "label": entry.title, "value": entry.id}
+        )
+        if len(out) >= MAX_BUTTONS:
+            break
+    return out
+
+
+def answer_message(
+    answer: Any,
+    *,
+    kb: Any = None,
+    ephemeral: bool = False,
+    shared_by: str = "",
+    broadcast_note: bool = False,
+    show_score: bool = True,
+) -> Message:
+    """An Answer (answered / suggested / no_answer / invalid) as a Slack message.
+
+    `kb` resolves related entry ids to titles; `ephemeral` adds the "채널에 공유" button; `shared_by` marks
+    a message shared into the channel by that user.
+    """
+    entry = answer.match.entry if answer.match is not None else None
+    related: list[Any] = []
+    if entry is not None and kb is not None:
+        related = [kb.get(rid) for rid in entry.related]
+    alternatives = [m.entry for m in answer.alternatives]
+    picks = _buttons(alternatives) if entry is None else _buttons(related)
+    context = {
+        "outcome": answer.outcome,
+        "question": quote(answer.question),
+        "reason": escape_mrkdwn(answer.reason or ""),
+        "entry": _entry_view(entry) if entry is not None else None,
+        "score_pct": round(answer.match.score * 100) if answer.match is not None and show_score else None,
+        "picks": picks,
+        "ephemeral": ephemeral,
+        "shared_by": shared_by,
+        "broadcast_note": broadcast_note,
+        "actions": {
+            "share": SHARE_ACTION,
+            "run_demo": RUN_DEMO_ACTION,
+            "vote_up": VOTE_UP_ACTION,
+            "vote_down": VOTE_DOWN_ACTION,
+        },
+    }
+    return _message("answer.blocks.j2", "answer.slack.txt.j2", **context)
+
+
+def entry_message(entry: Any, *, kb: Any = None, ephemeral: bool = False, shared_by: str = "") -> Message:
+    """One knowledge entry as an answer (a pressed suggestion, a shared answer): no score shown."""
+    picked = Answer(question=entry.title, outcome="answered", match=Match(entry, 1.0), alternatives=())
+    return answer_message(picked, kb=kb, ephemeral=ephemeral, shared_by=shared_by, show_score=False)
+
+
+def notice_message(text: str, *, context_line: str = "") -> Message:
+    """A short notice; `text` is mrkdwn the caller made safe (escape anything quoted from a user)."""
+    return _message("notice.blocks.j2", "notice.txt.j2", text=text, context_line=context_line)
+
+
+def demo_list_message(scenarios: Iterable[Any], *, notice: str = "", can_run_here: bool = True) -> Message:
+    items = [
+        {
+            "name": s.name,
+            "title": s.title,
+            "explanation": " ".join(str(getattr(s, "explanation", "")).split())[:300],
+            "action_id": f"{RUN_DEMO_ACTION}_{i}",
+        }
+        for i, s in enumerate(scenarios)
+    ]
+    return _message(
+        "demo_list.blocks.j2", "demo_list.txt.j2", demos=items, notice=notice, can_run_here=can_run_here
+    )
+
+
+def demo_message(run: Any | None, *, name: str, title: str, user: str, total_steps: int = 0) -> Message:
+    """The live demo message: the steps so far with commands, outputs and ✅/❌, then the conclusion."""
+    steps = []
+    for number, step in enumerate(getattr(run, "steps", None) or [], start=1):
+        steps.append(
+            {
+                "number": number,
+                "title": step.title,
+                "command": code_block(step.command, limit=600),
+                "output": code_block(step.output, limit=900) if step.output.strip() else "",
+                "expectations": [(escape_mrkdwn(text), held) for text, held in step.expectations],
+                "ok": step.ok,
+                "error": escape_mrkdwn(step.error or ""),
+                "duration": f"{step.duration_s:.1f}",
+            }
+        )
+    finished = bool(run is not None and run.finished)
+    context = {
+        "name": name,
+        "title": title,
+        "user": user,
+        "explanation": getattr(run, "explanation", "") if run is not None else "",
+        "steps": steps,
+        "total_steps": (getattr(run, "total_steps", 0) if run is not None else 0) or total_steps,
+        "finished": finished,
+        "ok": bool(run is not None and run.ok),
+        "error": escape_mrkdwn(run.error or "") if run is not None else "",
+        "conclusion": getattr(run, "conclusion", "") if run is not None else "",
+        "duration": f"{run.duration_s:.1f}" if run is not None else "0",
+    }
+    return _message("demo.blocks.j2", "demo.slack.txt.j2", **context)
+
+
+def help_message(*, is_admin: bool, demos: Iterable[Any] = ()) -> Message:
+    items = [{"name": s.name, "title": s.title} for s in demos]
+    return _message("help.blocks.j2", "help.slack.txt.j2", is_admin=is_admin, demos=items)
+
+
+def text_message(text: str) -> Message:
+    """Preformatted text (e.g. a reload report) shown safely: escaped, split into sections."""
+    safe = escape_mrkdwn(text)
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in split_for_sections(safe)
+    ]
+    fitted, fallback = fit_message(blocks, safe)
+    return Message(blocks=fitted, text=fallback)
+
+
+def stats_message(report: Any) -> Message:
+    blocks, text = fit_message(
+        render_blocks("stats.blocks.j2", report=report, max_groups=8), "dockbot 통계 요약"
+    )
+    return Message(blocks=blocks, text=text)
