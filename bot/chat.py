@@ -1,0 +1,136 @@
+"""The terminal door (`dockbot chat`, or bare `dockbot` without tokens): same answers and demos as Slack.
+
+Lines starting with `/` are commands (/help, /demo list, /demo NAME, /quit); anything else is a question.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot.render import render_text
+
+if TYPE_CHECKING:
+    from bot.brain import Brain
+
+log = logging.getLogger(__name__)
+
+PROMPT = "질문> "
+GREETING = "dockbot 터미널 채팅이에요. 질문을 입력하세요. (/help 도움말, /quit 끝내기)"
+
+
+def _demos_of(brain: Brain) -> list[Any] | None:
+    if brain.demos is None:
+        return None
+    try:
+        return brain.demos.scenarios()
+    except Exception:  # a broken demo setup must not break the chat
+        log.exception("listing demos failed")
+        return None
+
+
+def _render_demo(run: Any, total_steps: int | None) -> str:
+    context: dict[str, Any] = {}
+    with contextlib.suppress(Exception):  # any run-like object renders, even without to_json()
+        context.update(run.to_json())
+    for name in ("demo", "title", "ok", "steps", "duration_s", "error", "finished", "conclusion"):
+        context.setdefault(name, getattr(run, name, None))
+    context.update(run=run, total_steps=total_steps)
+    try:
+        return render_text("demo.txt.j2", **context)
+    except Exception:  # the demo owner's template may not exist yet in this checkout
+        log.debug("demo.txt.j2 unavailable", exc_info=True)
+        done = len(getattr(run, "steps", []) or [])
+        state = "완료" if getattr(run, "finished", False) else "진행 중"
+        return f"데모 {getattr(run, 'title', '')}: {done} 단계 {state}"
+
+
+def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
+    """`/demo list` or `/demo NAME`; the name only picks a scenario, nothing typed is ever executed."""
+    demos = _demos_of(brain)
+    if demos is None:
+        out.write("지금은 데모를 쓸 수 없어요 (데모 기능이 꺼져 있거나 준비되지 않았어요).\n")
+        return
+    name = argument.strip()
+    if not name or name in ("list", "목록", "--list"):
+        out.write(render_text("demo_list.txt.j2", demos=demos) + "\n")
+        return
+    from bot.demos.errors import DemoError
+
+    scenario = next((s for s in demos if getattr(s, "name", None) == name), None)
+    total = len(getattr(scenario, "steps", ()) or ()) or None
+
+    def progress(run: Any) -> None:
+        out.write(_render_demo(run, total) + "\n")
+        out.flush()
+
+    try:
+        future = brain.demos.submit(name, user="terminal", channel="terminal", on_progress=progress)
+        run = future.result()
+    except DemoError as exc:
+        out.write(exc.message_ko + "\n")
+        return
+    except Exception:
+        log.exception("demo %s failed", name[:80])
+        out.write("데모를 실행하다가 문제가 생겼어요. 잠시 뒤 다시 시도해 주세요.\n")
+        return
+    if hasattr(brain, "record_demo"):
+        try:
+            brain.record_demo(run, user="terminal", channel="terminal")
+        except Exception:
+            log.debug("record_demo failed", exc_info=True)
+    out.write(_render_demo(run, total) + "\n")
+
+
+def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = True) -> int:
+    stdout.write(GREETING + "\n")
+    while True:
+        if prompt:
+            stdout.write(PROMPT)
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            stdout.write("\n안녕히 가세요!\n")
+            return 0
+        text = line.strip()
+        if not text:
+            continue
+        command, _, argument = text.partition(" ")
+        if command in ("/quit", "/exit", "/q", "/끝"):
+            stdout.write("안녕히 가세요!\n")
+            return 0
+        if command in ("/help", "/도움말", "help", "도움말"):
+            stdout.write(render_text("help.txt.j2", demos=_demos_of(brain)) + "\n")
+            continue
+        if command == "/demo":
+            handle_demo(brain, argument, stdout)
+            continue
+        answer = brain.ask(text, user="terminal", channel="terminal", source="chat")
+        stdout.write(render_text("answer.txt.j2", answer=answer) + "\n")
+        stdout.flush()
+
+
+def run_chat(stdin: TextIO, stdout: TextIO) -> int:
+    from bot.brain import build_brain
+    from bot.config import ConfigError
+    from bot.knowledge import KnowledgeError
+
+    try:
+        try:
+            brain = build_brain(with_demos=True)
+        except (ImportError, RuntimeError, OSError) as exc:
+            log.warning("demos unavailable: %s", exc)
+            brain = build_brain(with_demos=False)
+    except ConfigError as exc:
+        stdout.write(f"설정 오류: {exc}\n")
+        return 2
+    except KnowledgeError as exc:
+        stdout.write("지식 베이스(knowledge/)에 문제가 있어서 시작할 수 없어요:\n")
+        stdout.writelines(f"{p}\n" for p in exc.problems)
+        return 1
+    try:
+        return chat_loop(brain, stdin, stdout, prompt=stdin.isatty())
+    finally:
+        if brain.demos is not None and hasattr(brain.demos, "close"):
+            brain.demos.close()

@@ -1,0 +1,67 @@
+"""`dockbot ask "질문"` / `dockbot ask --json "질문"` / `dockbot ask --json -` (one question per stdin line).
+
+Stays light on purpose (cold start <= 0.5 s): no Slack, docker or store imports on this path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from bot.matcher import Answer, Match
+
+
+def answer_json(answer: Answer) -> dict:
+    """The CLI contract: {"question", "match": {"id","title","score"}|null, "alternatives": [...]}."""
+
+    def one(match: Match) -> dict:
+        return {"id": match.entry.id, "title": match.entry.title, "score": round(float(match.score), 4)}
+
+    return {
+        "question": answer.question,
+        "match": one(answer.match) if answer.match is not None else None,
+        "alternatives": [one(m) for m in answer.alternatives],
+    }
+
+
+def answer_text(answer: Answer) -> str:
+    from bot.render import render_text
+
+    return render_text("answer.txt.j2", answer=answer)
+
+
+def run_ask(
+    question: str, *, as_json: bool = False, stdin: TextIO | None = None, stdout: TextIO | None = None
+) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    from bot.config import ConfigError, Settings
+    from bot.knowledge import KnowledgeError
+    from bot.live_knowledge import LiveKnowledge
+
+    try:
+        knowledge = LiveKnowledge.load(Settings.from_env().knowledge_dir)
+    except ConfigError as exc:
+        print(f"설정 오류: {exc}", file=sys.stderr)
+        return 2
+    except KnowledgeError as exc:
+        print(
+            "지식 베이스(knowledge/)에 문제가 있어서 답할 수 없어요. `dockbot validate`로 확인하세요:",
+            file=sys.stderr,
+        )
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        return 1
+    matcher = knowledge.current.matcher
+    questions = (line.rstrip("\r\n") for line in stdin) if question == "-" else iter([question])
+    for text in questions:
+        answer = matcher.match(text)
+        if as_json:
+            stdout.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
+        else:
+            stdout.write(answer_text(answer) + "\n")
+            if question == "-":
+                stdout.write("\n")
+        stdout.flush()
+    return 0

@@ -1,0 +1,73 @@
+"""`dockbot validate [DIR]`: every problem of a knowledge directory as `path:line: message`; exit 0 or 1.
+
+Beyond what loading checks (bot/knowledge.py): every id of the shared topic list must exist, and every
+example question must be answered by its own entry when the real matcher is asked it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.yamlfile import Problem
+
+
+def validate_directory(directory: Path) -> tuple[list[Problem], str]:
+    """(problems, summary line) for one knowledge directory."""
+    from bot.knowledge import KnowledgeError, load_knowledge, missing_required_ids
+
+    try:
+        kb = load_knowledge(directory)
+    except KnowledgeError as exc:
+        return exc.problems, f"{len(exc.problems)} problem(s) in {directory}"
+    problems = missing_required_ids(kb)
+    problems += self_check(kb)
+    questions = sum(len(e.questions) for e in kb.entries)
+    summary = (
+        f"{len(kb.entries)} entries, {questions} example questions, {len(kb.synonyms)} synonym groups, "
+        f"{len(kb.off_topic)} off-topic questions, {len(kb.scenarios)} demos: "
+        + (f"{len(problems)} problem(s)" if problems else "OK")
+    )
+    return sorted(problems), summary
+
+
+def self_check(kb) -> list[Problem]:
+    """Example questions the real matcher answers with another entry (or not at all)."""
+    from bot.matcher import Matcher
+
+    matcher = Matcher(kb)
+    problems = []
+    for entry in kb.entries:
+        for question, line in zip(entry.questions, entry.question_lines, strict=False):
+            answer = matcher.match(question)
+            got = answer.match.entry.id if answer.match is not None else None
+            if got != entry.id:
+                what = f"is answered by '{got}'" if got else f"gets no confident answer ({answer.outcome})"
+                problems.append(
+                    Problem(entry.path, line, f"example question '{question}' {what}, not '{entry.id}'")
+                )
+    return problems
+
+
+def run_validate(directory: str | None, *, stdout: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    if directory is None:
+        from bot.config import ConfigError, Settings
+
+        try:
+            path = Settings.from_env().knowledge_dir
+        except ConfigError as exc:
+            print(f"config error: {exc}", file=stdout)
+            return 1
+    else:
+        path = Path(directory)
+    try:
+        problems, summary = validate_directory(path)
+    except Exception as exc:  # validate must explain, never crash with a traceback
+        print(f"{path}:1: validation failed unexpectedly: {type(exc).__name__}: {exc}", file=stdout)
+        return 1
+    for problem in problems:
+        print(str(problem), file=stdout)
+    print(summary, file=stdout)
+    return 1 if problems else 0

@@ -1,0 +1,361 @@
+"""Load and validate the knowledge base (knowledge/*.yaml) into immutable entries.
+
+Every problem an admin can make is reported as `path:line: message` (see bot/yamlfile.py), all of them at
+once: unknown or missing fields, duplicate ids, related ids or demos that don't exist, the same example
+question in two entries, a broken synonyms or off-topic file, broken demo scenarios.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.yamlfile import Problem, YamlDocument, YamlFileError, display_path, read_yaml
+
+SYNONYMS_FILE = "synonyms.yaml"
+OFF_TOPIC_FILE = "off-topic.yaml"
+DEMOS_DIR = "demos"
+# The ids every dockbot knowledge base must have (shared with the content writers).
+TOPICS_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "knowledge-topics.yaml"
+MIN_QUESTIONS = 8
+
+_ID = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class KnowledgeError(Exception):
+    """The knowledge base is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    answer: str
+    commands: tuple[str, ...]
+    related: tuple[str, ...]
+    demo: str | None
+    keywords: tuple[str, ...]
+    questions: tuple[str, ...]
+    path: str
+    line: int
+    # Line of each example question, for validate's "answered by another entry" report.
+    question_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    entries: tuple[Entry, ...]
+    synonyms: Mapping[str, tuple[str, ...]]
+    off_topic: tuple[str, ...]
+    scenarios: Mapping[str, Any]
+    directory: Path
+
+    def get(self, entry_id: str) -> Entry | None:
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        return None
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class _EntryModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(pattern=_ID, max_length=80)
+    title: str = Field(min_length=1, max_length=200)
+    answer: str = Field(min_length=1, max_length=4000)
+    commands: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    demo: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(min_length=MIN_QUESTIONS)
+
+    @field_validator("title", "answer")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _text(value)
+
+    @field_validator("keywords", "questions", "commands", "related")
+    @classmethod
+    def _items_not_blank(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _text(value)
+        return values
+
+    @field_validator("questions")
+    @classmethod
+    def _single_line(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if "\n" in value.strip():
+                raise ValueError("an example question must be a single line")
+        return values
+
+
+class _EntriesFileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    entries: list[_EntryModel] = Field(min_length=1)
+
+
+class _SynonymsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    synonyms: dict[str, list[str]]
+
+
+class _OffTopicModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    questions: list[str] = Field(min_length=1)
+
+
+def _validation_problems(doc: YamlDocument, error: ValidationError, base: tuple = ()) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = (*base, *item["loc"])
+        where = ".".join(str(part) for part in loc) or "file"
+        if item["type"] == "extra_forbidden":
+            message = f"unknown field '{loc[-1]}'"
+        elif item["type"] == "missing":
+            message = f"missing field '{loc[-1]}'"
+        else:
+            message = f"{where}: {item['msg']}"
+        # A missing field is reported at its parent (the entry), everything else at the value itself.
+        at = loc[:-1] if item["type"] == "missing" else loc
+        problems.append(doc.problem(at, message))
+    return problems
+
+
+def question_key(text: str) -> str:
+    """What makes two example questions 'the same': case, width, spacing and end punctuation ignored."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\s?!.~,]+", " ", text).strip()
+
+
+def _read(path: Path, problems: list[Problem]) -> YamlDocument | None:
+    try:
+        return read_yaml(path)
+    except YamlFileError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _parse(doc: YamlDocument, model: type[BaseModel], problems: list[Problem]) -> BaseModel | None:
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "expected a mapping at the top of the file"))
+        return None
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(doc, exc))
+        return None
+
+
+def entry_files(directory: Path) -> list[Path]:
+    """The entry files of a knowledge directory (every *.yaml except synonyms and off-topic)."""
+    return sorted(
+        p for p in directory.glob("*.yaml") if p.name not in (SYNONYMS_FILE, OFF_TOPIC_FILE) and p.is_file()
+    )
+
+
+def knowledge_files(directory: Path) -> list[Path]:
+    """Every file whose content the knowledge base depends on (for change detection and caching)."""
+    files = [*entry_files(directory)]
+    for name in (SYNONYMS_FILE, OFF_TOPIC_FILE):
+        if (directory / name).is_file():
+            files.append(directory / name)
+    demos = directory / DEMOS_DIR
+    if demos.is_dir():
+        files.extend(sorted(p for p in demos.glob("*.y*ml") if p.is_file()))
+    return files
+
+
+def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
+    entries: list[Entry] = []
+    for path in entry_files(directory):
+        doc = _read(path, problems)
+        if doc is None:
+            continue
+        parsed = _parse(doc, _EntriesFileModel, problems)
+        if parsed is None:
+            # Still check the entries that are fine, so one typo doesn't hide the rest of the file.
+            parsed_entries = _salvage_entries(doc, problems)
+        else:
+            parsed_entries = list(enumerate(parsed.entries))
+        for i, model in parsed_entries:
+            loc = ("entries", i)
+            entries.append(
+                Entry(
+                    id=model.id,
+                    title=model.title.strip(),
+                    answer=model.answer.strip(),
+                    commands=tuple(c.strip("\n") for c in model.commands),
+                    related=tuple(model.related),
+                    demo=model.demo,
+                    keywords=tuple(k.strip() for k in model.keywords),
+                    questions=tuple(q.strip() for q in model.questions),
+                    path=doc.path,
+                    line=doc.line_of(loc),
+                    question_lines=tuple(
+                        doc.line_of((*loc, "questions", j)) for j in range(len(model.questions))
+                    ),
+                )
+            )
+    return entries
+
+
+def _salvage_entries(doc: YamlDocument, problems: list[Problem]) -> list[tuple[int, _EntryModel]]:
+    items = doc.data.get("entries") if isinstance(doc.data, dict) else None
+    if not isinstance(items, list):
+        return []
+    good = []
+    for i, item in enumerate(items):
+        try:
+            good.append((i, _EntryModel.model_validate(item)))
+        except ValidationError:
+            continue  # already reported by the whole-file validation
+    return good
+
+
+def _synonyms(directory: Path, problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    path = directory / SYNONYMS_FILE
+    if not path.is_file():
+        return {}
+    doc = _read(path, problems)
+    parsed = _parse(doc, _SynonymsModel, problems) if doc else None
+    if parsed is None:
+        return {}
+    from bot.korean import clean_text
+
+    out: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    for canonical, aliases in parsed.synonyms.items():
+        for alias in (canonical, *aliases):
+            if not any(ch.isalnum() for ch in clean_text(alias)):
+                problems.append(doc.problem(("synonyms", canonical), f"synonym '{alias}' has no letters"))
+                continue
+            key = clean_text(alias)
+            if key in seen and seen[key] != canonical:
+                problems.append(
+                    doc.problem(("synonyms", canonical), f"'{alias}' is already a synonym of '{seen[key]}'")
+                )
+            seen.setdefault(key, canonical)
+        out[canonical] = tuple(aliases)
+    return out
+
+
+def _off_topic(directory: Path, problems: list[Problem]) -> tuple[str, ...]:
+    path = directory / OFF_TOPIC_FILE
+    if not path.is_file():
+        return ()
+    doc = _read(path, problems)
+    parsed = _parse(doc, _OffTopicModel, problems) if doc else None
+    return tuple(q.strip() for q in parsed.questions) if parsed else ()
+
+
+def _scenarios(directory: Path, problems: list[Problem]) -> Mapping[str, Any] | None:
+    """Demo scenarios by name, or None when the demo package is not installed (demo links are not checked)."""
+    try:
+        from bot.demos.scenario import load_scenarios
+    except ImportError:
+        return None
+    scenarios, scenario_problems = load_scenarios(directory / DEMOS_DIR)
+    problems.extend(scenario_problems)
+    return scenarios
+
+
+def _cross_check(entries: list[Entry], scenarios: Mapping[str, Any] | None, problems: list[Problem]) -> None:
+    by_id: dict[str, Entry] = {}
+    for entry in entries:
+        first = by_id.get(entry.id)
+        if first is not None:
+            problems.append(
+                Problem(
+                    entry.path, entry.line, f"duplicate id '{entry.id}' (first at {first.path}:{first.line})"
+                )
+            )
+        else:
+            by_id[entry.id] = entry
+    asked: dict[str, tuple[Entry, int]] = {}
+    for entry in entries:
+        for rel in entry.related:
+            if rel == entry.id:
+                problems.append(
+                    Problem(entry.path, entry.line, f"entry '{entry.id}' lists itself as related")
+                )
+            elif rel not in by_id:
+                problems.append(Problem(entry.path, entry.line, f"related id '{rel}' does not exist"))
+        if entry.demo is not None and scenarios is not None and entry.demo not in scenarios:
+            known = ", ".join(sorted(scenarios)) or "none"
+            problems.append(
+                Problem(entry.path, entry.line, f"demo '{entry.demo}' does not exist (known demos: {known})")
+            )
+        for question, line in zip(entry.questions, entry.question_lines, strict=False):
+            key = question_key(question)
+            if key in asked:
+                other, other_line = asked[key]
+                where = "this entry" if other is entry else f"'{other.id}'"
+                problems.append(
+                    Problem(
+                        entry.path,
+                        line,
+                        f"example question '{question}' is also in {where} ({other.path}:{other_line})",
+                    )
+                )
+            else:
+                asked[key] = (entry, line)
+
+
+def load_knowledge(directory: Path | str) -> KnowledgeBase:
+    """Load every knowledge file of `directory`. Raises KnowledgeError listing every problem."""
+    directory = Path(directory)
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        raise KnowledgeError([Problem(display_path(directory), 1, "knowledge directory does not exist")])
+    entries = _entries(directory, problems)
+    if not entries and not problems:
+        problems.append(Problem(display_path(directory), 1, "no knowledge entries (*.yaml with 'entries:')"))
+    synonyms = _synonyms(directory, problems)
+    off_topic = _off_topic(directory, problems)
+    scenarios = _scenarios(directory, problems)
+    _cross_check(entries, scenarios, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(
+        entries=tuple(entries),
+        synonyms=MappingProxyType(synonyms),
+        off_topic=off_topic,
+        scenarios=MappingProxyType(dict(scenarios or {})),
+        directory=directory,
+    )
+
+
+def missing_required_ids(kb: KnowledgeBase, topics_file: Path = TOPICS_FILE) -> list[Problem]:
+    """Ids the shared topic list requires that the knowledge base lacks (none when that list is absent)."""
+    if not topics_file.is_file():
+        return []
+    problems: list[Problem] = []
+    doc = _read(topics_file, problems)
+    if doc is None or not isinstance(doc.data, dict):
+        return problems
+    have = {entry.id for entry in kb.entries}
+    for area, topics in doc.data.items():
+        if not isinstance(topics, dict):
+            continue
+        for topic_id in topics:
+            if topic_id not in have:
+                problems.append(doc.problem((area, topic_id), f"required entry id '{topic_id}' is missing"))
+    return problems

@@ -1,0 +1,279 @@
+"""Text normalisation for casual Korean mixed with English technical terms.
+
+Two layers:
+- `clean_text` / `raw_tokens`: vocabulary-free steps (Slack markup, NFKC, case, punctuation, splitting Hangul
+  from Latin runs, particle/ending stripping, the question-word token). Commands and English terms such as
+  `-v data:/app/data` or `depends_on` stay whole (their alphanumeric parts are added beside them).
+- `Analyzer`: steps that depend on the knowledge base: typo correction at jamo level against the KB's own
+  words, and the synonym table (English/Korean aliases -> one canonical term).
+
+Both the index and the questions go through the same Analyzer: consistency matters more than linguistics.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+
+from rapidfuzz import fuzz, process
+
+# Matching looks at the start of a message only: a 100,000-character paste must cost what a question costs.
+MAX_MATCH_CHARS = 600
+# Raw input is cut before any regex runs so that markup stripping is bounded too.
+MAX_RAW_CHARS = 4000
+
+QUESTION_TOKEN = "q:뭐"
+
+# Ordered longest first at import (see _SUFFIXES_SORTED). Particles, copulas and common verb endings.
+SUFFIXES = """
+에서는 에서도 에서 에게는 에게 한테 에는 으로는 으로 로는
+로 이랑 랑 하고 과 와 은 는 이 가 을 를 의 에 도 만 까지 부터 처럼 보다 이나 나 이란 란
+이라는 라는 이라고 라고 이야 야 이에요 에요 예요 이예요 인가요 인가 인데 인지 이고 요 이죠 죠 임
+이었지 였지 이냐 냐 이니 니 이여 여 이다 다 이지 지 이면 이라 라 이라서 라서 이라도 이랑은 하면
+하려면 려면 으려면 하는 하나요 해요 해 했더니 했는데 했어요 했어 되나요 돼요 돼 되는 되면 된 되고
+인지 는지 할까 하기 하지 합니다 입니다 할때 할 때 하고 싶어 싶어요 싶은데 나요 가요 는데 은데 면
+고 서 니까 는거 는거야 는거에요 는거예요 는거임 하는거 하는거야 하는법 는법 법 들 들이 들은 들을
+들도 들의 이에 에도 에선 에서의 으로도 로도 으론 론 쯤 께
+""".split()  # noqa: SIM905 - a word list reads best as text
+_SUFFIXES_SORTED = tuple(sorted(set(SUFFIXES), key=len, reverse=True))
+
+# Suffixes that turn "X란?" into "what is X": they add the question-word token.
+_DEFINITION_SUFFIXES = frozenset({"이란", "란", "이라는", "라는", "이란게", "란게", "이란건", "란건"})
+
+QUESTION_WORDS = frozenset(
+    """
+    뭐 뭐야 뭐임 뭔가요 뭔데 뭐예요 뭐에요 뭐였지 뭐지 뭐냐 뭐냐면 뭐여 뭡니까 뭐죠 뭔지 뭐길래 무엇
+    무엇인가 무엇인가요 무엇인지 무엇입니까 머야 머임 모야 뭐하는 뭘 뭐가 머가 뭐고 뭔 what 개념 정의
+    """.split()  # noqa: SIM905 - a word list reads best as text
+)
+
+STOPWORDS = frozenset(
+    """
+    무슨 알려줘 알려주세요 알려 알려줄래 설명 설명해 설명해줘 설명좀 설명해주세요 좀 어떻게 어떡해 어케
+    방법 법 하는 거 것 수 있어 있나요 있어요 있나 있을까 있을까요 되나 돼 해 줘 주세요 이 그 저 가
+    는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야 건가요 건데 이거 이건 그거 그건
+    정확히 그냥 혹시 있다 없다 있는데 되는 된다 하면 하려면 해야 해야돼 해야되 궁금 궁금해 궁금해요
+    궁금합니다 질문 질문이요 질문있어요 질문입니다 알고 싶어 싶어요 싶은데 싶습니다 싶다 했는데 하는데 인데
+    그리고 근데 그런데 제가 저는 나는 내가 우리 우리가 저희 저희가 요즘 지금 이제 같은 같이요 ㅋㅋ ㅎㅎ
+    ㅠㅠ 대해 대해서 관해 관해서 뭐야요 해줘 해주세요 부탁 부탁해요 부탁드려요 감사 감사합니다 ㄱㄱ 님 분
+    씨 is the a an to of in on do does it this that please me i
+    you can how
+    """.split()  # noqa: SIM905 - a word list reads best as text
+)
+
+_SLACK_USER = re.compile(r"<[@#!][^<>]{0,200}>")  # <@U123>, <#C1|name>, <!channel>, <!subteam^S1|@x>
+_SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp):[^<>|]{0,500})(?:\|([^<>]{0,300}))?>")
+_CHANNEL_NAME = re.compile(r"<#[A-Z0-9]+\|([^<>]{0,100})>")
+_CODE_FENCE = re.compile(r"```")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# A Latin "term": letters/digits joined by the punctuation commands use (data:/app/data, depends_on,
+# kube-proxy, docker-compose.yaml, 27017), optionally a leading dash for flags (-v, --rm).
+_TERM = re.compile(r"-{0,2}[a-z0-9](?:[a-z0-9_./:=@+-]*[a-z0-9])?|/[a-z0-9][a-z0-9_./-]*")
+_HANGUL_RUN = re.compile(r"[가-힣]+")
+_PIECE = re.compile(r"[a-z0-9][a-z0-9_./:=@+-]*|/[a-z0-9_./-]+|[가-힣]+|-{1,2}[a-z0-9]+")
+_TERM_PARTS = re.compile(r"[a-z0-9]+")
+_HANGUL = re.compile(r"[가-힣]")
+_LATIN = re.compile(r"[a-z]")
+_COMPAT_JAMO = re.compile(r"[\u3131-\u318e\u1100-\u11ff]+")
+
+
+def clean_slack_markup(text: str) -> str:
+    """Remove Slack mrkdwn that carries no question: mentions and pings go, link labels and code text stay."""
+    text = _CHANNEL_NAME.sub(r" \1 ", text)
+    text = _SLACK_LINK.sub(lambda m: f" {m.group(2) or ''} ", text)
+    text = _SLACK_USER.sub(" ", text)
+    text = _CODE_FENCE.sub(" ", text)
+    return text.replace("`", " ")
+
+
+def clean_text(text: str, limit: int = MAX_MATCH_CHARS) -> str:
+    """NFKC, lower case, no Slack markup, no invisible or control characters; at most `limit` characters."""
+    text = text[:MAX_RAW_CHARS]
+    text = clean_slack_markup(text)
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    # NFKC turns compatibility jamo (ㅋㅋ) into conjoining jamo; those are laughter/typing noise here.
+    text = _COMPAT_JAMO.sub(" ", text)
+    return " ".join(text.split())[:limit]
+
+
+def has_content(text: str) -> bool:
+    """True when the cleaned text has at least one Hangul syllable, Latin letter or digit."""
+    return any(ch.isalnum() for ch in clean_text(text))
+
+
+def jamo(text: str) -> str:
+    """Hangul syllables as conjoining jamo: 볼룸 and 볼륨 then differ by one letter, not one syllable."""
+    return unicodedata.normalize("NFD", text)
+
+
+def strip_suffix(word: str, protected: frozenset[str] = frozenset(), min_stem: int = 2) -> tuple[str, bool]:
+    """Strip up to two particles/endings from a Hangul word. Returns (stem, was it a definition ending)."""
+    definition = False
+    for _ in range(2):
+        if word in protected:
+            break
+        for suffix in _SUFFIXES_SORTED:
+            if word.endswith(suffix) and len(word) > len(suffix):
+                stem = word[: -len(suffix)]
+                if len(stem) >= min_stem or stem in protected:
+                    definition = definition or suffix in _DEFINITION_SUFFIXES
+                    word = stem
+                    break
+        else:
+            break
+    return word, definition
+
+
+def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
+    """Vocabulary-free tokens of already cleaned text (see clean_text)."""
+    tokens: list[str] = []
+    for chunk in text.split():
+        pieces = _PIECE.findall(chunk)
+        after_latin = False
+        for piece in pieces:
+            if _HANGUL.match(piece):
+                if after_latin and piece in _SUFFIX_SET:
+                    # "k8s에서", "volume이": a Hangul run glued to an English word is usually a particle.
+                    if piece in _DEFINITION_SUFFIXES:
+                        tokens.append(QUESTION_TOKEN)
+                elif after_latin:
+                    stem, definition = strip_suffix(piece, protected, min_stem=0)
+                    if definition:
+                        tokens.append(QUESTION_TOKEN)
+                    if stem and stem not in _SUFFIX_SET:
+                        tokens.extend(_hangul_token(stem, protected))
+                else:
+                    tokens.extend(_hangul_token(piece, protected))
+                after_latin = False
+            else:
+                term = piece.strip("./:=@+_")
+                if not term or term == "-" or term == "--":
+                    continue
+                if term in QUESTION_WORDS:
+                    tokens.append(QUESTION_TOKEN)
+                    continue
+                tokens.append(term)
+                parts = _TERM_PARTS.findall(term)
+                if len(parts) > 1 or (parts and parts[0] != term):
+                    tokens.extend(p for p in parts if p != term)
+                after_latin = True
+    return tokens
+
+
+_SUFFIX_SET = frozenset(SUFFIXES)
+
+
+def _hangul_token(word: str, protected: frozenset[str]) -> list[str]:
+    if word in QUESTION_WORDS:
+        return [QUESTION_TOKEN]
+    stem, definition = strip_suffix(word, protected)
+    out = [stem]
+    if stem in QUESTION_WORDS:
+        out = [QUESTION_TOKEN]
+    if definition:
+        out.append(QUESTION_TOKEN)
+    return out
+
+
+def syllable_ngrams(tokens: Sequence[str]) -> list[str]:
+    """Syllable 2- and 3-grams inside each token: partial overlap for compounds, typos and spacing slips.
+
+    Not across token boundaries: junction grams ("는볼" from "쓰는 볼륨") are rare, so their high idf
+    would swamp the overlap measures with noise.
+    """
+    grams: list[str] = []
+    for token in tokens:
+        if token.startswith(("q:", "-")) or len(token) < 3:
+            continue
+        word = re.sub(r"[^0-9a-z가-힣]", "", token)
+        grams += [word[i : i + 2] for i in range(len(word) - 1)]
+        grams += [word[i : i + 3] for i in range(len(word) - 2)]
+    return grams
+
+
+class Analyzer:
+    """Tokenizer bound to one knowledge base: typo correction against its words, then its synonyms."""
+
+    # Jamo similarity (0–100) a word the KB never uses needs to be read as a KB word.
+    TYPO_CUTOFF = 80
+    _CACHE_SIZE = 4096
+
+    def __init__(self, synonyms: Mapping[str, Iterable[str]], vocabulary_texts: Iterable[str]):
+        canonical_terms = {self._canonical(c) for c in synonyms}
+        alias_words: set[str] = set()
+        for canonical, aliases in synonyms.items():
+            alias_words.add(self._canonical(canonical))
+            for alias in aliases:
+                alias_words.update(raw_tokens(clean_text(alias)))
+        self.protected = frozenset(canonical_terms | {w for w in alias_words if _HANGUL.search(w)})
+        # alias token tuple -> canonical; longest aliases are tried first.
+        self._aliases: dict[tuple[str, ...], str] = {}
+        for canonical, aliases in synonyms.items():
+            target = self._canonical(canonical)
+            for alias in (canonical, *aliases):
+                toks = tuple(raw_tokens(clean_text(alias), self.protected))
+                if toks:
+                    self._aliases.setdefault(toks, target)
+                squeezed = clean_text(alias).replace(" ", "")
+                if squeezed:
+                    self._aliases.setdefault((squeezed,), target)
+        self._max_alias = max((len(k) for k in self._aliases), default=1)
+        vocab: set[str] = set(alias_words) | set(self._canonical(c) for c in synonyms)
+        for text in vocabulary_texts:
+            vocab.update(raw_tokens(clean_text(text), self.protected))
+        vocab.discard(QUESTION_TOKEN)
+        self.vocabulary = frozenset(vocab)
+        targets = sorted(w for w in vocab if self._typo_candidate(w))
+        self._typo_targets = targets
+        self._typo_jamo = [jamo(w) for w in targets]
+        self._typo_cache: OrderedDict[str, str] = OrderedDict()
+
+    @staticmethod
+    def _canonical(term: str) -> str:
+        return clean_text(term).replace(" ", "")
+
+    @staticmethod
+    def _typo_candidate(word: str) -> bool:
+        if _HANGUL.search(word):
+            return len(word) >= 2
+        return len(word) >= 4 and bool(_LATIN.search(word))
+
+    def correct(self, word: str) -> str:
+        """The KB word a misspelt word most likely means, or the word itself."""
+        if word in self.vocabulary or not self._typo_candidate(word) or word in STOPWORDS:
+            return word
+        cached = self._typo_cache.get(word)
+        if cached is not None:
+            return cached
+        best = process.extractOne(
+            jamo(word), self._typo_jamo, scorer=fuzz.ratio, score_cutoff=self.TYPO_CUTOFF
+        )
+        fixed = self._typo_targets[best[2]] if best else word
+        self._typo_cache[word] = fixed
+        if len(self._typo_cache) > self._CACHE_SIZE:
+            self._typo_cache.popitem(last=False)
+        return fixed
+
+    def tokens(self, text: str) -> list[str]:
+        """Normalised content tokens of `text`: typo-corrected, synonyms mapped, stop words dropped."""
+        words = [self.correct(w) for w in raw_tokens(clean_text(text), self.protected)]
+        out: list[str] = []
+        i = 0
+        n = len(words)
+        while i < n:
+            for size in range(min(self._max_alias, n - i), 0, -1):
+                canonical = self._aliases.get(tuple(words[i : i + size]))
+                if canonical is not None:
+                    out.append(canonical)
+                    i += size
+                    break
+            else:
+                word = words[i]
+                if word not in STOPWORDS:
+                    out.append(word)
+                i += 1
+        return out

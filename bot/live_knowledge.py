@@ -1,0 +1,95 @@
+"""The knowledge base the bot serves right now, swappable at runtime without a restart.
+
+`current` is one immutable Snapshot (kb + matcher + version); a reload builds a complete new snapshot and
+then swaps the reference, so a question being answered keeps the snapshot it started with. An invalid edit
+never replaces the last good snapshot: the problems are returned for the admins instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.knowledge import KnowledgeBase, KnowledgeError, knowledge_files, load_knowledge
+from bot.matcher import Matcher
+from bot.yamlfile import Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    kb: KnowledgeBase
+    matcher: Matcher
+    version: str  # a hash of the knowledge files' content
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    changed: bool
+    problems: list[Problem] = field(default_factory=list)
+    version: str = ""
+
+
+def content_version(directory: Path) -> str:
+    """A short hash of every knowledge file's name and bytes (unreadable files count as changed)."""
+    digest = hashlib.sha256()
+    for path in knowledge_files(directory):
+        digest.update(str(path.relative_to(directory)).encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"\0unreadable")
+    return digest.hexdigest()[:16]
+
+
+def build_snapshot(directory: Path) -> Snapshot:
+    """Load and index `directory`. Raises KnowledgeError."""
+    version = content_version(directory)
+    kb = load_knowledge(directory)
+    return Snapshot(kb=kb, matcher=Matcher(kb), version=version)
+
+
+class LiveKnowledge:
+    def __init__(self, directory: Path, snapshot: Snapshot):
+        self.directory = Path(directory)
+        self._snapshot = snapshot
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, directory: Path | str) -> LiveKnowledge:
+        """Load the knowledge base once. Raises KnowledgeError when it is invalid (nothing to serve yet)."""
+        directory = Path(directory)
+        return cls(directory, build_snapshot(directory))
+
+    @property
+    def current(self) -> Snapshot:
+        return self._snapshot
+
+    def reload(self) -> ReloadResult:
+        """Re-read the files; swap in the new snapshot only when it is valid and different."""
+        with self._lock:
+            old = self._snapshot
+            try:
+                version = content_version(self.directory)
+                if version == old.version:
+                    return ReloadResult(ok=True, changed=False, problems=[], version=version)
+                fresh = build_snapshot(self.directory)
+            except KnowledgeError as exc:
+                log.warning(
+                    "knowledge reload rejected: %d problem(s); keeping version %s",
+                    len(exc.problems),
+                    old.version,
+                )
+                return ReloadResult(ok=False, changed=False, problems=list(exc.problems), version=old.version)
+            except Exception as exc:  # never lose the serving snapshot to an unexpected error
+                log.exception("knowledge reload failed")
+                where = Problem(str(self.directory), 1, f"reload failed: {type(exc).__name__}: {exc}")
+                return ReloadResult(ok=False, changed=False, problems=[where], version=old.version)
+            self._snapshot = fresh
+            log.info("knowledge reloaded: version %s -> %s", old.version, fresh.version)
+            return ReloadResult(ok=True, changed=True, problems=[], version=fresh.version)

@@ -1,0 +1,124 @@
+"""Fit the matcher's decision thresholds from the knowledge base itself, and cache them.
+
+In-scope evidence: every example question scored leave-one-out (its own string removed from the index), so
+it looks like a new question of that entry. Out-of-scope evidence: knowledge/off-topic.yaml.
+- answer threshold: minimises (share of in-scope questions not answered correctly) + (share of off-topic
+  questions answered), i.e. balanced error; placed midway into the gap below the best cut.
+- suggest threshold: the median off-topic score, so the lower half of off-topic questions get a plain
+  "모르겠어요" instead of suggestions (never above the answer threshold).
+
+Fitting scores ~2,000 questions (about a second), too slow for a 0.5 s cold start, so the result is cached
+in $XDG_CACHE_HOME/dockbot (default ~/.cache/dockbot) keyed by a hash of everything the scores depend on.
+It is recomputed whenever that file is missing or unreadable; knowledge/ is never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.matcher import Matcher, Thresholds
+
+log = logging.getLogger(__name__)
+
+# Bump when the scoring changes: old cache files then simply stop matching.
+SCORING_VERSION = "e1-knn-3"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Leave-one-out results of the example questions and scores of the off-topic questions."""
+
+    in_scope: list[tuple[float, bool]]  # (top score, top-1 was the right entry)
+    off_topic: list[float]
+    confusions: list[tuple[str, int, str, str]]  # (entry id, question number, question, answered id)
+
+
+def collect_evidence(matcher: Matcher) -> Evidence:
+    index = matcher.index
+    in_scope: list[tuple[float, bool]] = []
+    confusions = []
+    for e, entry in enumerate(index.entries):
+        for j, question in enumerate(entry.questions):
+            ranked = matcher.rank(question, exclude=(e, j))
+            if not ranked:
+                in_scope.append((0.0, False))
+                continue
+            right = ranked[0].index == e
+            in_scope.append((ranked[0].score, right))
+            if not right:
+                confusions.append((entry.id, j, question, index.entries[ranked[0].index].id))
+    off = []
+    for question in matcher.kb.off_topic:
+        ranked = matcher.rank(question)
+        off.append(ranked[0].score if ranked else 0.0)
+    return Evidence(in_scope, off, confusions)
+
+
+def fit(evidence: Evidence) -> tuple[float, float]:
+    """(answer, suggest) thresholds from the evidence (see the module doc)."""
+    ins, off = evidence.in_scope, evidence.off_topic
+    if not ins:
+        return 1.01, 1.01
+    if not off:
+        # No negative evidence: answer whatever an example question would have been answered with.
+        lowest = min((s for s, ok in ins if ok), default=0.0)
+        return lowest, lowest
+    cuts = sorted({s for s, _ in ins} | set(off) | {1.01})
+    best_cut, best_err = cuts[0], float("inf")
+    n_in, n_off = len(ins), len(off)
+    for cut in cuts:
+        missed = sum(1 for s, ok in ins if not (ok and s >= cut))
+        passed = sum(1 for s in off if s >= cut)
+        err = missed / n_in + passed / n_off
+        if err < best_err - 1e-12:
+            best_cut, best_err = cut, err
+    below = max((c for c in cuts if c < best_cut), default=best_cut)
+    answer = (best_cut + below) / 2
+    suggest = min(statistics.median(off), answer)
+    return answer, suggest
+
+
+def content_key(matcher: Matcher) -> str:
+    kb = matcher.kb
+    digest = hashlib.sha256(SCORING_VERSION.encode())
+    for entry in kb.entries:
+        digest.update(repr((entry.id, entry.title, entry.keywords, entry.questions)).encode())
+    digest.update(repr(sorted((k, v) for k, v in kb.synonyms.items())).encode())
+    digest.update(repr(kb.off_topic).encode())
+    from bot import matcher as matcher_module
+
+    digest.update(repr((matcher_module.W_KNN, matcher_module.W_COV, matcher_module.W_FUZZ)).encode())
+    return digest.hexdigest()[:32]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "dockbot"
+
+
+def cached_thresholds(matcher: Matcher) -> Thresholds:
+    from bot.matcher import Thresholds
+
+    path = cache_dir() / f"thresholds-{content_key(matcher)}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Thresholds(answer=float(data["answer"]), suggest=float(data["suggest"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    answer, suggest = fit(collect_evidence(matcher))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"answer": answer, "suggest": suggest}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home only costs the next start a refit
+        log.warning("cannot cache matcher thresholds in %s: %s", path.parent, exc)
+    return Thresholds(answer=answer, suggest=suggest)
