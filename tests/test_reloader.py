@@ -62,7 +62,9 @@ def answered_id(brain: Brain, text: str) -> str | None:
 def brain(knowledge_copy: Path, tmp_path: Path):
     from bot.store import Store
 
-    settings = Settings(knowledge_dir=knowledge_copy, db_path=tmp_path / "dockbot.db", admins=frozenset({"UADMIN"}))
+    settings = Settings(
+        knowledge_dir=knowledge_copy, db_path=tmp_path / "dockbot.db", admins=frozenset({"UADMIN"})
+    )
     brain = Brain(
         settings=settings,
         knowledge=LiveKnowledge.load(knowledge_copy),
@@ -180,7 +182,10 @@ def test_questions_never_fail_while_another_thread_reloads(brain, knowledge_copy
     add_helm_entry(practices)
     with_helm = practices.read_text(encoding="utf-8")
     broken = with_helm.replace("entries:", "entries: [", 1)
-    questions = [QUESTION, "명명된 볼륨이 뭐야?", "컨테이너 지웠더니 데이터가 날아갔어요", "점심 뭐 먹지", "", "k8s 노드"]
+    questions = [
+        QUESTION, "명명된 볼륨이 뭐야?", "컨테이너 지웠더니 데이터가 날아갔어요",
+        "점심 뭐 먹지", "", "k8s 노드",
+    ]
     stop = threading.Event()
     failures: list[BaseException] = []
     seen: dict[str | None, int] = {}
