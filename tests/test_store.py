@@ -1,8 +1,9 @@
 """The SQLite store: schema and migrations, questions/votes/demo audit, retention, threads, crashes, failures.
 
 Failure cases and how they are produced (tests run as root, where chmod 0444 does not stop writes):
-- read-only database: for real, a child process running as uid `nobody` against a 0444 file
-  (test_a_read_only_database_file_does_not_stop_answers), and at the SQLite layer with `PRAGMA query_only`
+- read-only database: for real, a child bot whose database directory is a read-only bind mount in a
+  private mount namespace (EROFS; chmod 0444 when not root) in
+  test_a_read_only_database_file_does_not_stop_answers, and at the SQLite layer with `PRAGMA query_only`
   on the store's open connection (the file turning read-only under a running bot);
 - disk full: `PRAGMA max_page_count` pinned to the current size, so SQLite itself returns SQLITE_FULL;
 - locked: a second connection holding an EXCLUSIVE transaction;
@@ -308,3 +309,72 @@ def test_a_file_that_is_not_a_database_gives_an_inert_store(tmp_path):
     store = Store.open(db)
     assert store.record_question(answer("q", "no_answer"), user="U1") is None
     assert store.demo_tallies() == []
+
+
+BRAIN_CHILD = textwrap.dedent(
+    """
+    import json, logging, sys
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from bot.brain import build_brain
+    brain = build_brain(with_demos=False)
+    out = []
+    for q in sys.argv[1:]:
+        a = brain.ask(q, user="U1", channel="C1", source="test")
+        out.append([a.outcome, a.match.entry.id if a.match else None])
+    out.append(brain.vote(user="U1", entry_id="volume-named", value=1, message="1.2"))
+    print(json.dumps(out))
+    """
+)
+
+
+def read_only_runner(db_dir: Path) -> tuple[list[str], str]:
+    """A command prefix under which `db_dir` is really read-only for the child, and how.
+
+    Root ignores file modes, so as root the child gets a private mount namespace in which db_dir is a
+    read-only bind mount (writes fail with EROFS, as on a read-only volume); as another user, chmod does.
+    """
+    if os.geteuid() != 0:
+        for path in db_dir.iterdir():
+            path.chmod(0o444)
+        db_dir.chmod(0o555)
+        return [], "chmod 0444 file in a 0555 directory"
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"root without mount namespaces (unshare: {probe.stderr.decode().strip()}); "
+                    "read-only failures are covered at the SQLite layer above")
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
+    return ["unshare", "--mount", "--", "sh", "-c", script, str(db_dir)], "read-only bind mount"
+
+
+def test_a_read_only_database_file_does_not_stop_answers(tmp_path):
+    """For real: the bot process cannot write its database file (read-only mount, or chmod when not root)."""
+    import json
+
+    db_dir = tmp_path / "db"
+    db_dir.mkdir()
+    db = db_dir / "dockbot.db"
+    store = Store.open(db)
+    store.record_question(answer("기존 질문", "no_answer"), user="U0")
+    store.close()
+    assert sorted(p.name for p in db_dir.iterdir()) == ["dockbot.db"]  # WAL checkpointed on close
+    prefix, how = read_only_runner(db_dir)
+    env = {**os.environ, "DOCKBOT_DB": str(db), "DOCKBOT_KNOWLEDGE_DIR": str(REPO / "knowledge")}
+    env.pop("SLACK_BOT_TOKEN", None)
+    try:
+        child = subprocess.run(
+            [*prefix, sys.executable, "-c", BRAIN_CHILD, "명명된 볼륨이 뭐야?", "점심 뭐 먹지"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+        )
+    finally:
+        db_dir.chmod(0o755)
+    assert child.returncode == 0, f"{how}: {child.stderr[-3000:]}"
+    outcomes = json.loads(child.stdout.strip().splitlines()[-1])
+    assert outcomes[0] == ["answered", "volume-named"]
+    assert outcomes[1][0] == "no_answer"
+    assert outcomes[2] is False  # the vote could not be stored, and nothing broke
+    assert "unavailable" in child.stderr, how
+    assert "Traceback" not in child.stderr
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0] == 1  # untouched
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
