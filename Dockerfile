@@ -51,10 +51,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     DOCKBOT_KNOWLEDGE_DIR=/app/knowledge \
     DOCKBOT_DB=/data/dockbot.db \
     DOCKBOT_HEARTBEAT_FILE=/tmp/dockbot.heartbeat \
+    XDG_CACHE_HOME=/data/cache \
     PORT=3000
 
 # A fixed, unprivileged uid/gid so that volume ownership is predictable; /data is where a named volume holds
-# the SQLite database (a fresh named volume copies this directory's owner).
+# the SQLite database and the matcher's cache (a fresh named volume copies this directory and its owner).
 RUN groupadd --system --gid 10001 dockbot \
     && useradd --system --no-log-init --uid 10001 --gid dockbot --home-dir /app --shell /usr/sbin/nologin dockbot \
     && mkdir -p /app /data \
@@ -68,6 +69,10 @@ COPY knowledge/ /app/knowledge/
 # Numeric, so that runtimes (and Kubernetes runAsNonRoot) can tell it is not root without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /app
+# Smoke test and warm-up in one: answering a question proves the installed package runs, and fits the
+# matcher's thresholds for the baked-in knowledge into /data/cache (XDG_CACHE_HOME), so a container's first
+# start skips that fit. A fresh named volume on /data starts with this cache (Docker copies it in).
+RUN dockbot ask --json "명명된 볼륨이 뭐야?" > /dev/null
 EXPOSE 3000
 # HTTP mode: GET /healthz on PORT; Socket Mode: the heartbeat file is fresh (see bot/healthcheck.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
