@@ -37,7 +37,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import ConfigError, Settings
-from handlers import admin, ask, demo, feedback
+from handlers import admin, ask, demo, feedback, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
 
@@ -347,7 +347,7 @@ def register_listeners(app: App) -> None:
     app.event("app_mention")(ask.on_mention)
     app.event("message")(ask.on_message)
     app.command("/docker")(ask.on_docker_command)
-    app.action(ask.SHARE_ACTION)(ask.on_share)
+    app.action(views.SHARE_ACTION)(ask.on_share)
     app.action(re.compile(ask.PICK_ACTION_PATTERN))(ask.on_pick)
     app.command("/demo")(demo.on_demo_command)
     app.action(re.compile(demo.RUN_DEMO_ACTION_PATTERN))(demo.on_demo_button)

@@ -33,10 +33,12 @@ class SlackQuestion:
 def question_from_slack(raw: str, bot_user_id: str | None = None) -> SlackQuestion:
     """The question inside a Slack message text (mention, DM or slash command)."""
     raw = raw or ""
+    if bot_user_id:  # addressing the bot is not part of the question, nor "markup only"
+        raw = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", raw)
     had_broadcast = bool(_BROADCAST.search(raw))
     had_markup = had_broadcast or bool(_USER.search(raw) or _SPECIAL.search(raw) or _CHANNEL.search(raw))
     text = _BROADCAST.sub(" ", raw)
-    text = _USER.sub(" ", text)  # the bot's own mention and other people are not part of a question
+    text = _USER.sub(" ", text)  # other people are not part of a question either
     text = _SPECIAL.sub(lambda m: f" {m.group(1) or ''} ", text)
     text = _CHANNEL.sub(lambda m: f" #{m.group(2)} " if m.group(2) else " ", text)
     text = _LINK.sub(lambda m: f" {m.group(2) or m.group(1)} ", text)

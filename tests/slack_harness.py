@@ -1,0 +1,554 @@
+"""A local stand-in for Slack, to drive the real Bolt app the way Slack does.
+
+- `FakeSlack`: a fake Slack Web API on 127.0.0.1 (point SLACK_API_URL at `.api_url`) that records every call
+  (auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish, conversations.open, …), the
+  response_url posts (`.response_url(name)`), and a Socket Mode websocket server that apps.connections.open
+  hands out: `.push(...)` sends an envelope, acks are recorded, `.freeze()` makes the connection silently dead.
+  Failures can be injected per method and channel (`fail`), and 429s with Retry-After (`rate_limit`).
+- Signed requests: `sign`, `event_body`, `command_form`, `action_form`, and `SlackSender` posting them to a
+  running app exactly as Slack does (x-slack-signature, x-slack-request-timestamp, retries with
+  X-Slack-Retry-Num).
+- `DockbotProcess`: `dockbot serve` in HTTP mode as a real subprocess on a free port.
+- `InProcessServer`: the same app and HTTP server in this process (for benchmarks and Socket Mode tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from aiohttp import WSMsgType, web
+
+REPO = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1111-2222-dockbottest"
+APP_TOKEN = "xapp-1-A111-2222-dockbottest"
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+TEAM_ID = "T0000001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Call:
+    method: str  # Web API method, or "response_url:<name>"
+    params: dict[str, Any]
+    token: str = ""
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def channel(self) -> str:
+        return str(self.params.get("channel") or "")
+
+    @property
+    def all_text(self) -> str:
+        """Every string the message would show (fallback text and blocks), for content checks."""
+        return json.dumps(
+            {"text": self.params.get("text"), "blocks": self.params.get("blocks")}, ensure_ascii=False
+        )
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.acks: list[dict[str, Any]] = []
+        self.connections_opened = 0
+        self.fail: dict[tuple[str, str], str] = {}  # (method, channel or "*") -> Slack error code
+        self.rate_limit: dict[str, int] = {}  # method -> how many 429s to answer before succeeding
+        self.retry_after_s = 1
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._envelopes = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._frozen: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            app = web.Application()
+            app.router.add_post("/api/{method}", self._api)
+            app.router.add_post("/response/{name}", self._response_url)
+            app.router.add_get("/link", self._websocket)
+            self._runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, name="fake-slack", daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Slack did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+
+        async def shutdown() -> None:
+            for ws in list(self._sockets):
+                await ws.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    # ---- recorded calls --------------------------------------------------------------------------
+    def calls_of(self, method: str, channel: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and (channel is None or c.channel == channel)]
+
+    def calls_in(self, channel: str) -> list[Call]:
+        """Every message-sending call for `channel` (incl. response_url posts made for it by name)."""
+        with self._lock:
+            return [c for c in self.calls if c.channel == channel or c.method == f"response_url:{channel}"]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what or predicate}; calls: {self.summary()}"
+        )
+
+    def summary(self) -> list[str]:
+        with self._lock:
+            return [f"{c.method}({c.channel})" for c in self.calls[-40:]]
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+    # ---- Web API ---------------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update(dict(await request.post()))
+        for key in ("blocks", "attachments", "view"):
+            if isinstance(params.get(key), str):
+                try:
+                    params[key] = json.loads(params[key])
+                except ValueError:
+                    pass
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        self._record(Call(method, params, token))
+        with self._lock:
+            limited = self.rate_limit.get(method, 0)
+            if limited:
+                self.rate_limit[method] = limited - 1
+        if limited:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+        if method == "apps.connections.open":
+            if not token.startswith("xapp-") or "invalid" in token:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            with self._lock:
+                self.connections_opened += 1
+                n = self.connections_opened
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link?n={n}"})
+        if not token.startswith("xoxb-") or "invalid" in token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        channel = str(params.get("channel") or "")
+        error = self.fail.get((method, channel)) or self.fail.get((method, "*"))
+        if error:
+            return web.json_response({"ok": False, "error": error})
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://dockbot-test.slack.com/",
+                "team": "test",
+                "user": "dockbot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "ts": ts,
+                "message": {"text": params.get("text")},
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(params.get("users", "U")).split(",")[0][1:]}}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V1"}}
+        return {"ok": True}
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        body = await request.json()
+        self._record(Call(f"response_url:{name}", body))
+        return web.Response(text="ok")
+
+    # ---- Socket Mode -----------------------------------------------------------------------------
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        # autoping off: this server answers pings itself, so freeze() can make it silently dead.
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
+        )
+        try:
+            while not ws.closed:
+                if self._frozen is not None:
+                    await self._frozen.wait()  # silently dead: no pongs, no reads, nothing closes
+                msg = await ws.receive()
+                if msg.type == WSMsgType.PING:
+                    await ws.pong(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    with self._lock:
+                        self.acks.append(json.loads(msg.data))
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    break
+        finally:
+            if ws in self._sockets:
+                self._sockets.remove(ws)
+        return ws
+
+    @property
+    def open_sockets(self) -> int:
+        return len(self._sockets)
+
+    def push(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """Send one Socket Mode envelope (events_api, slash_commands, interactive) on the newest connection."""
+        envelope_id = f"env-{next(self._envelopes)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        }
+        assert self._loop is not None and self._sockets, "no Socket Mode connection"
+        ws = self._sockets[-1]
+        asyncio.run_coroutine_threadsafe(ws.send_str(json.dumps(envelope)), self._loop).result(5)
+        return envelope_id
+
+    def acked(self, envelope_id: str) -> bool:
+        with self._lock:
+            return any(a.get("envelope_id") == envelope_id for a in self.acks)
+
+    def freeze(self) -> None:
+        """Make every open connection silently dead (TCP stays open; no pongs, nothing delivered)."""
+        assert self._loop is not None
+
+        def make() -> None:
+            self._frozen = asyncio.Event()
+
+        self._loop.call_soon_threadsafe(make)
+
+    def thaw(self) -> None:
+        assert self._loop is not None
+
+        def release() -> None:
+            if self._frozen is not None:
+                self._frozen.set()
+            self._frozen = None
+
+        self._loop.call_soon_threadsafe(release)
+
+
+# ---- signed requests -------------------------------------------------------------------------------
+
+
+def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+_event_ids = itertools.count(1)
+_message_ts = itertools.count(1)
+
+
+def new_ts() -> str:
+    return f"1710000000.{next(_message_ts):06d}"
+
+
+def event_body(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0000001",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": False}
+        ],
+    }
+
+
+def mention_event(
+    text: str, *, channel: str, user: str = "UASKER01", ts: str | None = None
+) -> dict[str, Any]:
+    ts = ts or new_ts()
+    return {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel, "event_ts": ts}
+
+
+def dm_event(text: str, *, channel: str, user: str = "UASKER01", **extra: Any) -> dict[str, Any]:
+    ts = new_ts()
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    event.update(extra)
+    return event
+
+
+def command_form(command: str, text: str, *, channel: str, user: str, response_url: str) -> dict[str, str]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "team_domain": "test",
+        "channel_id": channel,
+        "channel_name": "test",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0000001",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+    }
+
+
+def action_payload(
+    action_id: str,
+    value: str,
+    *,
+    channel: str,
+    user: str,
+    response_url: str,
+    message_ts: str | None = None,
+    thread_ts: str | None = None,
+    ephemeral: bool = False,
+) -> dict[str, Any]:
+    message_ts = message_ts or new_ts()
+    message = {"type": "message", "ts": message_ts, "user": BOT_USER_ID, "bot_id": BOT_ID, "text": "answer"}
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    container = {
+        "type": "message",
+        "message_ts": message_ts,
+        "channel_id": channel,
+        "is_ephemeral": ephemeral,
+    }
+    if thread_ts:
+        container["thread_ts"] = thread_ts
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": "A0000001",
+        "token": "legacy-verification-token",
+        "container": container,
+        "trigger_id": "1.2.3",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "channel": {"id": channel, "name": "t"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "type": "button",
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+    if not ephemeral:  # Slack sends no message body for buttons on ephemeral messages
+        payload["message"] = message
+    return payload
+
+
+class SlackSender:
+    """Posts signed requests to a running dockbot exactly as Slack does."""
+
+    def __init__(self, base_url: str, secret: str = SIGNING_SECRET) -> None:
+        self.url = base_url.rstrip("/") + "/slack/events"
+        self.secret = secret
+        self.http = requests.Session()
+
+    def post_raw(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        return self.http.post(
+            self.url,
+            data=body.encode(),
+            headers={"Content-Type": content_type, **(headers or {})},
+            timeout=30,
+        )
+
+    def event(self, body: dict[str, Any], *, retry_num: int | None = None) -> requests.Response:
+        raw = json.dumps(body)
+        headers = sign(raw, secret=self.secret)
+        if retry_num is not None:
+            headers.update({"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"})
+        return self.post_raw(raw, "application/json", headers)
+
+    def command(self, form: dict[str, str]) -> requests.Response:
+        raw = urllib.parse.urlencode(form)
+        return self.post_raw(raw, "application/x-www-form-urlencoded", sign(raw, secret=self.secret))
+
+    def action(self, payload: dict[str, Any]) -> requests.Response:
+        raw = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return self.post_raw(raw, "application/x-www-form-urlencoded", sign(raw, secret=self.secret))
+
+
+# ---- running dockbot ---------------------------------------------------------------------------------
+
+
+def dockbot_env(fake: FakeSlack, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DOCKBOT_"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake.api_url,
+        PORT=str(free_port()),
+        DOCKBOT_LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+class DockbotProcess:
+    """`dockbot serve` as a real subprocess; stderr goes to `log_path` (checked for leaked secrets)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.port = int(env["PORT"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> DockbotProcess:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"dockbot serve exited {self.proc.returncode}: {self.log_path.read_text()}"
+                )
+            try:
+                if requests.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"dockbot serve did not become healthy: {self.log_path.read_text()}")
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class InProcessServer:
+    """The real app and HTTP server in this process, on a free port (benchmarks, Socket Mode tests)."""
+
+    def __init__(self, settings: Any, brain: Any) -> None:
+        from bot.slack_app import build_app, make_http_server
+
+        self.app = build_app(settings, brain)
+        self.server = make_http_server(self.app, brain, host="127.0.0.1", port=0)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> InProcessServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
