@@ -34,17 +34,6 @@ RUN --mount=type=secret,id=ca \
 
 # ---- final: the base, the venv, the knowledge; no compiler, no wheels, no source tree -----------------------------
 FROM ${BASE_IMAGE}
-ARG VERSION=0.1.0
-ARG VCS_REF=unknown
-ARG BUILD_DATE=unknown
-LABEL org.opencontainers.image.title="dockbot" \
-      org.opencontainers.image.description="Slack bot answering Docker/Kubernetes questions asked in Korean, with live Docker demos" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${VCS_REF}" \
-      org.opencontainers.image.created="${BUILD_DATE}" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}" \
-      org.opencontainers.image.documentation="docs/deploy.ko.md"
-
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -56,8 +45,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 # A fixed, unprivileged uid/gid so that volume ownership is predictable; /data is where a named volume holds
 # the SQLite database and the matcher's cache (a fresh named volume copies this directory and its owner).
-RUN groupadd --system --gid 10001 dockbot \
-    && useradd --system --no-log-init --uid 10001 --gid dockbot --home-dir /app --shell /usr/sbin/nologin dockbot \
+RUN groupadd --gid 10001 dockbot \
+    && useradd --no-log-init --no-create-home --uid 10001 --gid dockbot --home-dir /app --shell /usr/sbin/nologin dockbot \
     && mkdir -p /app /data \
     && chown dockbot:dockbot /data
 
@@ -79,3 +68,16 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-m", "bot.healthcheck"]
 ENTRYPOINT ["dockbot"]
 CMD ["serve"]
+
+# Metadata last: BUILD_DATE and VCS_REF change on every build and would otherwise invalidate the layers above.
+ARG VERSION=0.1.0
+ARG VCS_REF=unknown
+ARG BUILD_DATE=unknown
+ARG BASE_IMAGE
+LABEL org.opencontainers.image.title="dockbot" \
+      org.opencontainers.image.description="Slack bot answering Docker/Kubernetes questions asked in Korean, with live Docker demos" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${VCS_REF}" \
+      org.opencontainers.image.created="${BUILD_DATE}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}" \
+      org.opencontainers.image.documentation="docs/deploy.ko.md"
