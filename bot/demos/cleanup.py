@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Container, Mapping
 
 import docker
 
@@ -37,7 +37,7 @@ def _process_gone(pid: int) -> bool:
         return False
 
 
-def is_stale(labels: Mapping[str, str] | None, *, active: Collection[str], now: float | None = None) -> bool:
+def is_stale(labels: Mapping[str, str] | None, *, active: Container[str], now: float | None = None) -> bool:
     """Whether a labelled object belongs to no run that may still be using it."""
     labels = labels or {}
     if labels.get(LABEL) in active:
@@ -54,9 +54,17 @@ def is_stale(labels: Mapping[str, str] | None, *, active: Collection[str], now: 
     return pid == os.getpid() or _process_gone(pid)
 
 
-def sweep(api: docker.APIClient, *, active: Collection[str] | None = None) -> list[str]:
+class _LiveRuns:
+    """The runs in progress in this process, read afresh for every object (a run that starts during the
+    sweep registers before it creates anything, so its objects are never taken for leftovers)."""
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in active_runs()
+
+
+def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> list[str]:
     """Remove stale demo containers, networks and volumes; returns "kind name" for each one removed."""
-    active = active_runs() if active is None else active
+    active = _LiveRuns() if active is None else active
     removed: list[str] = []
     selector = {"label": LABEL}
     try:

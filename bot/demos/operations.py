@@ -12,16 +12,18 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from bot.demos.schema import boolean, checked, integer, nested, nested_list, seconds, text, texts
 
 if TYPE_CHECKING:
     from bot.demos.runner import DemoContext
 
 # Scenario-local names (volumes, networks, containers); the runner prefixes them per run.
-ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,29}$"
-Alias = Annotated[str, Field(pattern=ALIAS_PATTERN)]
+ALIAS_PATTERN = r"[a-z][a-z0-9-]{0,29}"
+alias = text(
+    max_length=30, pattern=ALIAS_PATTERN, hint="must be a short name: a-z, 0-9 and -, starting with a letter"
+)
 # Docker's own network names: a demo may only use networks it creates itself.
 RESERVED_NETWORKS = frozenset({"host", "bridge", "none", "default"})
 # Fields that would loosen the sandbox. They are unknown to every operation; naming them in the message
@@ -59,6 +61,16 @@ SANDBOX_KEYS = frozenset(
 HOST_DIR_SHOWN = "demo"  # how the per-run temporary directory appears in the shown commands
 
 
+def sandbox_hint(key: str) -> str:
+    """Why an unknown field is refused, when it is one that would loosen the sandbox ('' otherwise)."""
+    if key.lower() not in SANDBOX_KEYS:
+        return ""
+    return (
+        f" — '{key}' is refused: demos never get privileged mode, host paths, host networking, "
+        "devices or extra capabilities"
+    )
+
+
 def shell_quote(arg: str) -> str:
     """Quote for display like a person would: 'single' quotes, or "double" ones when the text has a quote."""
     quoted = shlex.quote(arg)
@@ -67,33 +79,38 @@ def shell_quote(arg: str) -> str:
     return quoted
 
 
-class Expect(BaseModel):
-    """What a step's result must show; each check is displayed ✅/❌."""
+def _reject_docker_network(value: object) -> str:
+    value = alias(value)
+    if value in RESERVED_NETWORKS:
+        raise ValueError(f"'{value}' is Docker's own network; demos only create their own internal networks")
+    return value
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    exit_code: int | None = None
-    contains: tuple[str, ...] = ()
-    not_contains: tuple[str, ...] = ()
-    lines: Annotated[int, Field(ge=0)] | None = None
 
-    @field_validator("contains", "not_contains", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return (value,) if isinstance(value, str) else value
+def _container_path(value: object) -> str:
+    value = text(max_length=200)(value)
+    parts = value.split("/")
+    if (
+        not value.startswith("/")
+        or value == "/"
+        or ".." in parts
+        or not re.fullmatch(r"[A-Za-z0-9_./-]+", value)
+    ):
+        raise ValueError("must be an absolute path inside the container such as /data")
+    if parts[1] in {"proc", "sys", "dev", "etc", "bin"}:
+        raise ValueError(f"may not be under /{parts[1]}")
+    return value
 
-    def check(self, outcome: Outcome) -> list[tuple[str, bool]]:
-        """Each expectation as (Korean text, held?)."""
-        checks: list[tuple[str, bool]] = []
-        if self.exit_code is not None:
-            checks.append((f"종료 코드 {self.exit_code}", outcome.exit_code == self.exit_code))
-        for text in self.contains:
-            checks.append((f"출력에 '{text}' 있음", text in outcome.output))
-        for text in self.not_contains:
-            checks.append((f"출력에 '{text}' 없음", text not in outcome.output))
-        if self.lines is not None:
-            count = len([line for line in outcome.output.splitlines() if line.strip()])
-            checks.append((f"출력 {self.lines}줄", count == self.lines))
-        return checks
+
+def _mount_type(value: object) -> str:
+    if value not in MOUNT_TYPES:
+        raise ValueError(
+            f"must be volume, anonymous or tempdir, not {value!r} (host paths are never mounted; "
+            "'tempdir' is a fresh temporary directory per run)"
+        )
+    return str(value)
+
+
+MOUNT_TYPES = ("volume", "anonymous", "tempdir")
 
 
 @dataclass(frozen=True)
@@ -104,29 +121,42 @@ class Outcome:
     exit_code: int | None = None
 
 
-class Mount(BaseModel):
+@dataclass(frozen=True)
+class Expect:
+    """What a step's result must show; each check is displayed ✅/❌."""
+
+    exit_code: int | None = checked(integer(low=0, high=255), None)
+    contains: tuple[str, ...] = checked(texts(text(max_length=500), max_items=10, one_allowed=True), ())
+    not_contains: tuple[str, ...] = checked(texts(text(max_length=500), max_items=10, one_allowed=True), ())
+    lines: int | None = checked(integer(low=0, high=1000), None)
+
+    def check(self, outcome: Outcome) -> list[tuple[str, bool]]:
+        """Each expectation as (Korean text, held?)."""
+        checks: list[tuple[str, bool]] = []
+        if self.exit_code is not None:
+            checks.append((f"종료 코드 {self.exit_code}", outcome.exit_code == self.exit_code))
+        for snippet in self.contains:
+            checks.append((f"출력에 '{snippet}' 있음", snippet in outcome.output))
+        for snippet in self.not_contains:
+            checks.append((f"출력에 '{snippet}' 없음", snippet not in outcome.output))
+        if self.lines is not None:
+            count = len([line for line in outcome.output.splitlines() if line.strip()])
+            checks.append((f"출력 {self.lines}줄", count == self.lines))
+        return checks
+
+
+@dataclass(frozen=True)
+class Mount:
     """A mount for `run`: a named volume of this scenario, an anonymous volume, or the per-run temp dir."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["volume", "anonymous", "tempdir"]
-    target: str
-    source: Alias | None = None
-    read_only: bool = False
+    type: str = checked(_mount_type)
+    target: str = checked(_container_path)
+    source: str | None = checked(alias, None)
+    read_only: bool = checked(boolean, False)
 
-    @field_validator("target")
-    @classmethod
-    def _container_path(cls, value: str) -> str:
-        parts = value.split("/")
-        if (
-            not value.startswith("/")
-            or value == "/"
-            or ".." in parts
-            or not re.fullmatch(r"[A-Za-z0-9_./-]+", value)
-        ):
-            raise ValueError("target must be an absolute path inside the container such as /data")
-        if parts[1] in {"proc", "sys", "dev", "etc", "bin"}:
-            raise ValueError(f"target may not be under /{parts[1]}")
-        return value
+    def __post_init__(self) -> None:
+        if (self.type == "volume") != (self.source is not None):
+            raise ValueError("a 'volume' mount needs a source (the volume's name); other mounts take none")
 
     def flag(self) -> str:
         suffix = ":ro" if self.read_only else ""
@@ -137,14 +167,22 @@ class Mount(BaseModel):
         return f"-v {self.target}"
 
 
-class Operation(BaseModel):
-    """Fields every step has. Subclasses add theirs and implement `command` and `execute`."""
+@dataclass(frozen=True)
+class Operation:
+    """Fields every step has. Subclasses add theirs (all with defaults, so they can follow these) and
+    implement `command` and `execute`. `op` is the vocabulary word; `name` is the same as a class constant."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    op: str = checked(text(max_length=40))
+    title: str = checked(text(max_length=200))
+    expect: Expect | None = checked(nested(Expect, what="expect"), None)  # noqa: RUF009 (checked() returns a dataclasses.field)
+    timeout_s: float | None = checked(seconds(high=120), None)
     name: ClassVar[str]
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    expect: Expect | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=120)] | None = None
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        missing = [field for field in self.required if getattr(self, field) in (None, ())]
+        if missing:
+            raise ValueError("missing field " + ", ".join(f"'{field}'" for field in missing))
 
     def command(self, image: str) -> str:
         raise NotImplementedError
@@ -164,10 +202,11 @@ class Operation(BaseModel):
         return []
 
 
+@dataclass(frozen=True)
 class CreateVolume(Operation):
     name: ClassVar[str] = "create_volume"
-    op: Literal["create_volume"]
-    volume: Alias
+    volume: str = checked(alias, "")
+    required: ClassVar[tuple[str, ...]] = ("volume",)
 
     def command(self, image: str) -> str:
         return f"docker volume create {self.volume}"
@@ -180,10 +219,11 @@ class CreateVolume(Operation):
         return {"volume": self.volume}
 
 
+@dataclass(frozen=True)
 class RemoveVolume(Operation):
     name: ClassVar[str] = "remove_volume"
-    op: Literal["remove_volume"]
-    volume: Alias
+    volume: str = checked(alias, "")
+    required: ClassVar[tuple[str, ...]] = ("volume",)
 
     def command(self, image: str) -> str:
         return f"docker volume rm {self.volume}"
@@ -199,21 +239,13 @@ class RemoveVolume(Operation):
         return [("volume", self.volume, ("volume",))]
 
 
+@dataclass(frozen=True)
 class CreateNetwork(Operation):
     """Always an internal bridge network: containers reach each other, never the outside."""
 
     name: ClassVar[str] = "create_network"
-    op: Literal["create_network"]
-    network: Alias
-
-    @field_validator("network")
-    @classmethod
-    def _not_reserved(cls, value: str) -> str:
-        if value in RESERVED_NETWORKS:
-            raise ValueError(
-                f"'{value}' is Docker's own network; demos only create their own internal networks"
-            )
-        return value
+    network: str = checked(_reject_docker_network, "")
+    required: ClassVar[tuple[str, ...]] = ("network",)
 
     def command(self, image: str) -> str:
         return f"docker network create --internal {self.network}"
@@ -226,10 +258,11 @@ class CreateNetwork(Operation):
         return {"network": self.network}
 
 
+@dataclass(frozen=True)
 class RemoveNetwork(Operation):
     name: ClassVar[str] = "remove_network"
-    op: Literal["remove_network"]
-    network: Alias
+    network: str = checked(alias, "")
+    required: ClassVar[tuple[str, ...]] = ("network",)
 
     def command(self, image: str) -> str:
         return f"docker network rm {self.network}"
@@ -245,17 +278,18 @@ class RemoveNetwork(Operation):
         return [("network", self.network, ("network",))]
 
 
+@dataclass(frozen=True)
 class Run(Operation):
     """`docker run` of the demo image with an argv list (never a shell line built from user text)."""
 
     name: ClassVar[str] = "run"
-    op: Literal["run"]
-    argv: Annotated[tuple[Annotated[str, Field(max_length=2000)], ...], Field(min_length=1, max_length=50)]
-    container: Alias | None = None
-    mounts: tuple[Mount, ...] = ()
-    network: Alias | None = None
-    detach: bool = False
-    rm: bool = False
+    argv: tuple[str, ...] = checked(texts(text(max_length=2000), min_items=1, max_items=50), ())
+    container: str | None = checked(alias, None)
+    mounts: tuple[Mount, ...] = checked(nested_list(Mount, what="mount", max_items=8), ())
+    network: str | None = checked(alias, None)
+    detach: bool = checked(boolean, False)
+    rm: bool = checked(boolean, False)
+    required: ClassVar[tuple[str, ...]] = ("argv",)
 
     def command(self, image: str) -> str:
         parts = ["docker run"]
@@ -296,12 +330,13 @@ class Run(Operation):
         return used
 
 
+@dataclass(frozen=True)
 class RemoveContainer(Operation):
     name: ClassVar[str] = "remove_container"
-    op: Literal["remove_container"]
-    container: Alias
-    volumes: bool = False  # docker rm -v: also its anonymous volumes
-    force: bool = False
+    container: str = checked(alias, "")
+    volumes: bool = checked(boolean, False)  # docker rm -v: also its anonymous volumes
+    force: bool = checked(boolean, False)
+    required: ClassVar[tuple[str, ...]] = ("container",)
 
     def command(self, image: str) -> str:
         flags = ("-f " if self.force else "") + ("-v " if self.volumes else "")
@@ -318,11 +353,11 @@ class RemoveContainer(Operation):
         return [("container", self.container, ("container",))]
 
 
+@dataclass(frozen=True)
 class ListVolumes(Operation):
     """This run's volumes, one name per line (named ones by their friendly name)."""
 
     name: ClassVar[str] = "list_volumes"
-    op: Literal["list_volumes"]
 
     def command(self, image: str) -> str:
         return "docker volume ls -q"
@@ -331,9 +366,9 @@ class ListVolumes(Operation):
         return Outcome("\n".join(ctx.list_volumes()))
 
 
+@dataclass(frozen=True)
 class ListContainers(Operation):
     name: ClassVar[str] = "list_containers"
-    op: Literal["list_containers"]
 
     def command(self, image: str) -> str:
         return "docker ps -a --format '{{.Names}}'"
@@ -342,11 +377,11 @@ class ListContainers(Operation):
         return Outcome("\n".join(ctx.list_containers()))
 
 
+@dataclass(frozen=True)
 class RemoveAnonymousVolumes(Operation):
     """`docker volume rm` of this run's anonymous volumes (never a prune: 20.10 prunes named ones too)."""
 
     name: ClassVar[str] = "remove_anonymous_volumes"
-    op: Literal["remove_anonymous_volumes"]
 
     def command(self, image: str) -> str:
         return "docker volume rm <익명 볼륨 ID...>"
@@ -355,18 +390,21 @@ class RemoveAnonymousVolumes(Operation):
         return Outcome("\n".join(ctx.remove_anonymous_volumes()))
 
 
-HostPath = Annotated[
-    str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}){0,3}$")
-]
+host_path = text(
+    max_length=250,
+    pattern=r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,60}){0,3}",
+    hint="must be a relative path inside the demo directory such as src/app.js",
+)
 
 
+@dataclass(frozen=True)
 class WriteHostFile(Operation):
     """Write a file in the run's temporary host directory (as an editor on the host would)."""
 
     name: ClassVar[str] = "write_host_file"
-    op: Literal["write_host_file"]
-    path: HostPath
-    content: Annotated[str, Field(max_length=2000)]
+    path: str = checked(host_path, "")
+    content: str = checked(text(max_length=2000), "")
+    required: ClassVar[tuple[str, ...]] = ("path", "content")
 
     def command(self, image: str) -> str:
         return f"echo {shell_quote(self.content)} > {HOST_DIR_SHOWN}/{self.path}"
@@ -376,19 +414,20 @@ class WriteHostFile(Operation):
         return Outcome("")
 
 
+@dataclass(frozen=True)
 class ReadHostFile(Operation):
     name: ClassVar[str] = "read_host_file"
-    op: Literal["read_host_file"]
-    path: HostPath
+    path: str = checked(host_path, "")
+    required: ClassVar[tuple[str, ...]] = ("path",)
 
     def command(self, image: str) -> str:
         return f"cat {HOST_DIR_SHOWN}/{self.path}"
 
     def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
-        text = ctx.read_host_file(self.path)
-        if text is None:
+        content = ctx.read_host_file(self.path)
+        if content is None:
             return Outcome(f"cat: {HOST_DIR_SHOWN}/{self.path}: No such file or directory", 1)
-        return Outcome(text, 0)
+        return Outcome(content, 0)
 
 
 OPERATIONS: dict[str, type[Operation]] = {

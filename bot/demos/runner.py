@@ -413,7 +413,6 @@ def run_scenario(
         run.duration_s = time.monotonic() - started
         run.finished = True
         run.ok = run.error is None and len(run.steps) == len(scenario.steps) and all(s.ok for s in run.steps)
-        _report(on_progress, run)
     return run
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import dataclass as _dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from bot.demos.operations import OPERATIONS, RESERVED_NETWORKS, SANDBOX_KEYS, Operation
+from bot.demos.operations import OPERATIONS, RESERVED_NETWORKS, Operation, sandbox_hint
+from bot.demos.schema import FieldError, build, checked, seconds, text
 from bot.yamlfile import Problem, YamlDocument, YamlFileError, read_yaml
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -40,16 +40,26 @@ class Scenario:
     line: int
 
 
-class _Header(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    name: Annotated[str, Field(pattern=NAME_PATTERN.pattern)]
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    entry: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
-    explanation: Annotated[str, Field(min_length=1, max_length=3000)]
-    conclusion: Annotated[str, Field(min_length=1, max_length=3000)]
-    timeout_s: Annotated[float, Field(gt=0, le=300)] = DEFAULT_DEMO_TIMEOUT_S
-    step_timeout_s: Annotated[float, Field(gt=0, le=120)] = DEFAULT_STEP_TIMEOUT_S
-    steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_STEPS)]
+def _steps(value: Any) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise ValueError("must be a non-empty list of steps")
+    if len(value) > MAX_STEPS:
+        raise ValueError(f"has {len(value)} steps; the limit is {MAX_STEPS}")
+    return value
+
+
+@_dataclass(frozen=True)
+class _Header:
+    name: str = checked(text(max_length=40, pattern=NAME_PATTERN.pattern, hint="must be a-z, 0-9 and -"))
+    title: str = checked(text(max_length=200))
+    entry: str = checked(
+        text(max_length=80, pattern=r"[a-z0-9][a-z0-9-]*", hint="must be a knowledge entry id")
+    )
+    explanation: str = checked(text(max_length=3000))
+    conclusion: str = checked(text(max_length=3000))
+    steps: list = checked(_steps)  # noqa: RUF009 (checked() returns a dataclasses.field)
+    timeout_s: float = checked(seconds(high=300), DEFAULT_DEMO_TIMEOUT_S)
+    step_timeout_s: float = checked(seconds(high=120), DEFAULT_STEP_TIMEOUT_S)
 
 
 def is_plain_name(text: object) -> bool:
@@ -62,11 +72,18 @@ def load_scenarios(directory: Path) -> tuple[dict[str, Scenario], list[Problem]]
 
     A missing directory is no scenarios and no problem (demos are optional).
     """
+    if not directory.is_dir():
+        return {}, []
+    return load_scenario_files(sorted(p for p in directory.glob("*.y*ml") if p.suffix in {".yaml", ".yml"}))
+
+
+def load_scenario_files(paths: list[Path]) -> tuple[dict[str, Scenario], list[Problem]]:
+    """Like `load_scenarios` for an explicit list of files (the CLI reads just `NAME.yaml` when it can)."""
     scenarios: dict[str, Scenario] = {}
     problems: list[Problem] = []
-    if not directory.is_dir():
-        return scenarios, problems
-    for path in sorted(directory.glob("*.yaml")):
+    for path in paths:
+        if not path.is_file():
+            continue
         try:
             doc = read_yaml(path)
         except YamlFileError as exc:
@@ -93,9 +110,9 @@ def parse_scenario(doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
             doc.problem((), "a demo file must be a mapping with name, title, entry, explanation, steps")
         ]
     try:
-        header = _Header.model_validate(doc.data)
-    except ValidationError as exc:
-        return None, [_problem(doc, (), err, "demo") for err in exc.errors()]
+        header = build(_Header, doc.data, what="demo", unknown_hint=sandbox_hint)
+    except FieldError as exc:
+        return None, [doc.problem(loc, message) for loc, message in exc.problems]
     problems: list[Problem] = []
     steps: list[Operation] = []
     for index, raw in enumerate(header.steps):
@@ -132,39 +149,10 @@ def _parse_step(doc: YamlDocument, index: int, raw: object, problems: list[Probl
         problems.append(doc.problem((*where, "op"), f"step {index + 1} {what} (known: {known})"))
         return None
     try:
-        return cls.model_validate(raw)
-    except ValidationError as exc:
-        problems.extend(_problem(doc, where, err, f"step {index + 1} ({op})", cls) for err in exc.errors())
+        return build(cls, raw, what=f"step {index + 1} ({op})", unknown_hint=sandbox_hint)
+    except FieldError as exc:
+        problems.extend(doc.problem((*where, *loc), message) for loc, message in exc.problems)
         return None
-
-
-def _problem(
-    doc: YamlDocument, where: tuple, err: Any, what: str, cls: type[BaseModel] | None = None
-) -> Problem:
-    loc = tuple(err["loc"])
-    field = ".".join(str(part) for part in loc) or "(file)"
-    if err["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        message = f"{what}: unknown field '{field}'"
-        if key in SANDBOX_KEYS or key.lower() in SANDBOX_KEYS:
-            message += (
-                f" — '{key}' is refused: demos never get privileged mode, host paths, host networking, "
-                "devices or extra capabilities"
-            )
-        elif cls is not None and len(loc) == 1:
-            allowed = ", ".join(name for name in cls.model_fields if name != "op")
-            message += f" (allowed: {allowed})"
-        return doc.problem((*where, *loc), message)
-    if err["type"] == "missing":
-        return doc.problem((*where, *loc[:-1]), f"{what}: missing field '{field}'")
-    if err["type"] == "literal_error" and loc and loc[-1] == "type":
-        message = (
-            f"{what}: {field}: mount type must be volume, anonymous or tempdir "
-            "(host paths are never mounted; 'tempdir' is a fresh temporary directory per run)"
-        )
-        return doc.problem((*where, *loc), message)
-    message = err["msg"].removeprefix("Value error, ")
-    return doc.problem((*where, *loc), f"{what}: {field}: {message}")
 
 
 def _check_references(doc: YamlDocument, steps: list[Operation]) -> list[Problem]:

@@ -119,6 +119,10 @@ class DemoService:
             self._cancel.set()
             return future.result()
 
+    def cancel(self) -> None:
+        """Stop every run of this service after its current step (cleanup still runs)."""
+        self._cancel.set()
+
     def gc(self) -> list[str]:
         """Remove every demo container, volume and network no live run uses; raises EngineUnavailable."""
         return self._sweep(self._connected())
@@ -155,6 +159,12 @@ class DemoService:
             self._image_ready = True
         return api
 
+    def _sweep_quietly(self, api: Any) -> None:
+        try:
+            self._sweep(api)
+        except Exception:  # a failed sweep must never fail a demo; the next start or `dockbot gc` retries
+            log.exception("demo sweep failed")
+
     def _sweep(self, api: Any) -> list[str]:
         if self._sweeper is not None:
             return self._sweeper(api)
@@ -163,7 +173,10 @@ class DemoService:
         return sweep(api)
 
     def _execute(self, api: Any, scenario: Scenario, on_progress: ProgressCallback | None) -> DemoRun:
-        self._sweep(api)
+        # The sweep of earlier leftovers runs beside the demo, not before it: it only touches objects of runs
+        # that are not in progress (checked per object), so it cannot race with this run.
+        sweeper = threading.Thread(target=self._sweep_quietly, args=(api,), name="demo-sweep", daemon=True)
+        sweeper.start()
         if self._runner is not None:
             return self._runner(api, scenario, image=self.image, on_progress=on_progress, cancel=self._cancel)
         from bot.demos.runner import run_scenario

@@ -1,0 +1,174 @@
+"""`dockbot demo NAME | --list | NAME --json` and `dockbot gc`.
+
+Exit codes: 0 every expectation held (or a list was asked for) · 1 the demo ran but something did not hold
+or a step failed · 2 no such demo (the list is shown, nothing runs) · 3 the Docker engine or demo image is
+unavailable (a Korean message, no traceback).
+
+Live progress: on a terminal, rich shows a spinner with the running step and its elapsed time while the
+finished steps scroll above it (a demo step can take seconds and silence looks like a hang). When stdout is
+not a terminal (pipes, CI, benches) rich is not even imported and each step is printed as plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+from typing import TextIO
+
+from bot.config import ConfigError, Settings
+from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
+from bot.demos.result import DemoRun, StepResult
+from bot.demos.scenario import Scenario, is_plain_name, load_scenario_files, load_scenarios
+from bot.demos.service import DemoService
+
+EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN, EXIT_ENGINE = 0, 1, 2, 3
+
+
+def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[str]]:
+    """A service over the scenario files only (the CLI needs no matcher). For a plain NAME it reads just
+    NAME.yaml when that file defines it, so a demo starts without parsing every scenario."""
+    directory = settings.knowledge_dir / "demos"
+    scenarios: dict[str, Scenario] = {}
+    problems: list = []
+    if name and is_plain_name(name):
+        scenarios, problems = load_scenario_files([directory / f"{name}.yaml"])
+    if name not in scenarios:
+        scenarios, problems = load_scenarios(directory)
+    service = DemoService(lambda: scenarios, image=settings.demo_image, max_concurrent=1)
+    return service, [str(problem) for problem in problems]
+
+
+def run_demo(name: str | None, *, list_only: bool = False, as_json: bool = False) -> int:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"설정 오류: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    service, problems = _service(settings, None if list_only else name)
+    try:
+        for problem in problems:
+            print(f"데모 파일 문제 (dockbot validate 로 확인): {problem}", file=sys.stderr)
+        if list_only or not name:
+            _print_list(service.scenarios(), as_json, notice="")
+            return EXIT_OK if list_only else EXIT_UNKNOWN
+        try:
+            scenario = service.get(name)
+        except UnknownDemo as exc:
+            _print_unknown(name, exc, service.scenarios(), as_json)
+            return EXIT_UNKNOWN
+        try:
+            if as_json:
+                run = service.run(scenario.name, user="cli", channel="cli")
+                print(json.dumps(run.to_json(), ensure_ascii=False))
+            else:
+                run = _run_live(service, scenario, sys.stdout)
+        except DemoError as exc:
+            if as_json:
+                print(json.dumps(_refusal(scenario.name, exc.message_ko), ensure_ascii=False))
+            else:
+                print(exc.message_ko, file=sys.stderr)
+            return EXIT_ENGINE if isinstance(exc, EngineUnavailable) else EXIT_FAILED
+        return EXIT_OK if run.ok else EXIT_FAILED
+    finally:
+        service.close()
+
+
+def run_gc() -> int:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"설정 오류: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    service = DemoService(dict, image=settings.demo_image, max_concurrent=1)
+    try:
+        removed = service.gc()
+    except EngineUnavailable as exc:
+        print(exc.message_ko, file=sys.stderr)
+        return EXIT_ENGINE
+    finally:
+        service.close()
+    for item in removed:
+        print(f"삭제: {item}")
+    print(
+        f"데모가 남긴 객체 {len(removed)}개를 지웠습니다." if removed else "남아 있는 데모 객체가 없습니다."
+    )
+    return EXIT_OK
+
+
+def _refusal(name: str, message: str) -> dict:
+    return {"demo": name, "ok": False, "steps": [], "duration_s": 0.0, "error": message}
+
+
+def _print_list(scenarios: list[Scenario], as_json: bool, *, notice: str) -> None:
+    if as_json:
+        listing = [{"name": s.name, "title": s.title, "entry": s.entry} for s in scenarios]
+        print(json.dumps({"demos": listing}, ensure_ascii=False))
+    else:
+        from bot.render import render_text
+
+        print(render_text("demo_catalog.txt.j2", demos=scenarios, notice=notice))
+
+
+def _print_unknown(name: str, exc: UnknownDemo, scenarios: list[Scenario], as_json: bool) -> None:
+    if as_json:
+        payload = _refusal(name[:80], exc.message_ko)
+        payload["available"] = [s.name for s in scenarios]
+        print(json.dumps(payload, ensure_ascii=False))
+        return
+    # Never echo the raw input back verbatim: it may be long or full of control characters.
+    shown = "".join(ch for ch in name[:40] if ch.isprintable())
+    from bot.render import render_text
+
+    print(render_text("demo_catalog.txt.j2", demos=scenarios, notice=f"'{shown}' 라는 데모는 없습니다."))
+
+
+def _run_live(service: DemoService, scenario: Scenario, out: TextIO) -> DemoRun:
+    """Start the run first (engine trouble is reported before anything else is printed), then render its
+    progress here in the main thread: the worker only queues snapshots and never waits for the terminal."""
+    updates: queue.SimpleQueue[list[StepResult] | None] = queue.SimpleQueue()
+    future = service.submit(
+        scenario.name, user="cli", channel="cli", on_progress=lambda run: updates.put(list(run.steps))
+    )
+    future.add_done_callback(lambda _: updates.put(None))
+    from bot.render import render_text  # imported while the first container starts
+
+    header = DemoRun(demo=scenario.name, title=scenario.title, explanation=scenario.explanation)
+    out.write(render_text("demo_header.txt.j2", run=header) + "\n\n")
+    out.flush()
+    total = len(scenario.steps)
+
+    def step_text(steps: list[StepResult]) -> str:
+        return render_text("demo_step.txt.j2", step=steps[-1], number=len(steps), total=total)
+
+    try:
+        if out.isatty():
+            _show_with_spinner(updates, scenario, step_text)
+        else:
+            while (steps := updates.get()) is not None:
+                out.write(step_text(steps) + "\n")
+                out.flush()
+        run = future.result()
+    except KeyboardInterrupt:
+        service.cancel()
+        run = future.result()
+    out.write("\n" + render_text("demo_footer.txt.j2", run=run) + "\n")
+    return run
+
+
+def _show_with_spinner(updates: queue.SimpleQueue, scenario: Scenario, step_text) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    total = len(scenario.steps)
+
+    def label(done: int) -> Text:
+        if done >= total:
+            return Text("정리하는 중…")
+        return Text(f"[{done + 1}/{total}] {scenario.steps[done].title} 실행 중…")
+
+    with console.status(label(0), spinner="dots") as status:
+        while (steps := updates.get()) is not None:
+            console.print(Text(step_text(steps)))  # Text: demo output is never parsed as rich markup
+            status.update(label(len(steps)))
