@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from bot.knowledge import MIN_QUESTIONS, question_key
+from bot.knowledge import question_key
 from bot.korean import QUESTION_TOKEN, STOPWORDS, clean_text, raw_tokens
 from bot.yamlfile import YamlFileError, display_path, read_yaml
 
@@ -333,7 +333,7 @@ def _new_entry(
         f"{inner}commands: []",
         f"{inner}related: [{', '.join(e.id for e in related)}]",
         f"{inner}keywords: []",
-        f"{inner}questions:   # TODO: at least {MIN_QUESTIONS}, in the styles people type",
+        f"{inner}questions:   # TODO: more wordings, as people type them (`dockbot validate` checks)",
         *(f"{inner}  - {_yaml_scalar(q)}" for q in questions),
     ]
     return Suggestion("new_entry", group.representative, None, shown, where, "\n".join(lines))
