@@ -37,6 +37,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import ConfigError, Settings
+from bot.render import escape_mrkdwn
 from handlers import admin, ask, demo, feedback, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
@@ -562,9 +563,29 @@ def serve(settings: Settings | None = None) -> int:
         return 1
     _warm_up(brain)
     app = build_app(settings, brain, client=client)
-    if settings.slack_app_token:
-        return _serve_socket_mode(app, settings)
-    return _serve_http(app, brain, settings)
+    brain.start_watching(admin_notifier(client, settings))  # hot reload of knowledge/ (bot/reloader.py)
+    try:
+        if settings.slack_app_token:
+            return _serve_socket_mode(app, settings)
+        return _serve_http(app, brain, settings)
+    finally:
+        brain.stop_watching()
+
+
+def admin_notifier(client: WebClient, settings: Settings) -> Callable[[str], None]:
+    """Tell admins about broken/fixed knowledge edits: in DOCKBOT_ADMIN_CHANNEL, else a DM to each admin."""
+    targets = [settings.admin_channel] if settings.admin_channel else sorted(settings.admins)
+
+    def notify(text: str) -> None:
+        if not targets:
+            log.warning("knowledge notice for admins (no DOCKBOT_ADMINS / DOCKBOT_ADMIN_CHANNEL): %s", text)
+        for channel in targets:  # a user id as channel posts in the app's DM with that user
+            try:
+                client.chat_postMessage(channel=channel, text=escape_mrkdwn(text), unfurl_links=False)
+            except (SlackClientError, OSError) as exc:
+                _log_failure("chat.postMessage (admin notice)", exc, channel=channel)
+
+    return notify
 
 
 def _warm_up(brain: Brain) -> None:
