@@ -5,6 +5,7 @@ Edits are made the way an admin makes them (rewrite the file on disk); the watch
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -231,3 +232,84 @@ def test_only_admins_are_admins(brain):
     assert brain.is_admin("UADMIN")
     assert not brain.is_admin("U1")
     assert not brain.is_admin("")
+
+
+# ---- through Slack: `dockbot serve` with the fake Slack Web API (tests/slack_harness.py) ---------------
+
+
+def test_slack_bot_hot_reloads_and_tells_admins_by_dm(knowledge_copy, tmp_path):
+    from tests.slack_harness import (
+        BOT_USER_ID,
+        DockbotProcess,
+        FakeSlack,
+        SlackSender,
+        command_form,
+        dockbot_env,
+        event_body,
+        mention_event,
+    )
+
+    admin, someone = "UADMIN01", "UMEMBER1"
+    fake = FakeSlack().start()
+    env = dockbot_env(fake, DOCKBOT_ADMINS=admin, DOCKBOT_DB=str(tmp_path / "dockbot.db"),
+                      DOCKBOT_KNOWLEDGE_DIR=str(knowledge_copy))
+    bot = DockbotProcess(env, tmp_path / "dockbot.log").start()
+    try:
+        slack = SlackSender(bot.base_url)
+
+        def ask(channel: str) -> str:
+            slack.event(event_body(mention_event(f"<@{BOT_USER_ID}> {QUESTION}", channel=channel)))
+            (post,) = fake.wait_for(lambda: fake.calls_of("chat.postMessage", channel), what="an answer")
+            return post.all_text
+
+        practices = knowledge_copy / "practices.yaml"
+        assert "헬름 차트 (Helm chart)" not in ask("CASK0001")
+        first_version = served_version(bot)
+        time.sleep(1)  # the watcher is up once serve answers; give inotify a moment
+        title_line = add_helm_entry(practices)
+        good = practices.read_text(encoding="utf-8")
+        wait_until(lambda: served_version(bot) != first_version, what="the edit to be served")
+        assert "헬름 차트 (Helm chart)" in ask("CASK0002")
+
+        lines = good.splitlines(keepends=True)
+        lines.insert(title_line, "    title: 두 번째 제목\n")
+        practices.write_text("".join(lines), encoding="utf-8")
+        (notice,) = fake.wait_for(lambda: fake.calls_of("chat.postMessage", admin), 60, "the admin DM")
+        assert f"{practices}:{title_line + 1}:" in notice.params["text"]
+        assert "헬름 차트 (Helm chart)" in ask("CASK0003")  # the last good knowledge still answers
+
+        practices.write_text(good, encoding="utf-8")
+        fake.wait_for(lambda: len(fake.calls_of("chat.postMessage", admin)) == 2, 60, "the fixed DM")
+        assert "고쳐져" in fake.calls_of("chat.postMessage", admin)[1].params["text"]
+        assert not fake.calls_of("chat.postMessage", someone)  # only admins are told
+
+        # Non-admins get a polite no for reload and stats; the admin gets the stats.
+        for sub in ("reload", "stats"):
+            slack.command(command_form("/dockbot", sub, channel="CASK0001", user=someone,
+                                       response_url=fake.response_url(f"no-{sub}")))
+            (reply,) = fake.wait_for(lambda sub=sub: fake.calls_of(f"response_url:no-{sub}"), what="no")
+            assert "관리자만" in reply.params["text"] and "×" not in reply.all_text
+        slack.command(command_form("/dockbot", "stats", channel="CASK0001", user=admin,
+                                   response_url=fake.response_url("stats")))
+        (stats,) = fake.wait_for(lambda: fake.calls_of("response_url:stats"), what="stats")
+        assert "dockbot 통계" in stats.all_text
+
+        # App Home: everyone sees demos and topics; only the admin sees the stats summary.
+        for user in (someone, admin):
+            home = {"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home"}
+            slack.event(event_body(home))
+        fake.wait_for(lambda: len(fake.calls_of("views.publish")) == 2, what="two Home views")
+        views = fake.calls_of("views.publish")
+        by_user = {c.params["user_id"]: json.dumps(c.params["view"], ensure_ascii=False) for c in views}
+        assert "/demo volumes" in by_user[someone] and "관리자" not in by_user[someone]
+        assert "관리자: 통계 요약" in by_user[admin] and "질문 *" in by_user[admin]
+    finally:
+        bot.stop()
+        fake.stop()
+    assert "Traceback" not in bot.log_text()
+
+
+def served_version(bot) -> str:
+    import requests
+
+    return str(requests.get(bot.base_url + "/healthz", timeout=5).json().get("knowledge_version"))
