@@ -129,8 +129,14 @@ def run_chat(stdin: TextIO, stdout: TextIO) -> int:
         stdout.write("지식 베이스(knowledge/)에 문제가 있어서 시작할 수 없어요:\n")
         stdout.writelines(f"{p}\n" for p in exc.problems)
         return 1
+    def notify(text: str) -> None:  # broken/fixed knowledge edits, printed between answers
+        stdout.write(f"\n{text}\n")
+        stdout.flush()
+
+    brain.start_watching(notify)  # knowledge/ edits are picked up while chatting (bot/reloader.py)
     try:
         return chat_loop(brain, stdin, stdout, prompt=stdin.isatty())
     finally:
+        brain.stop_watching()
         if brain.demos is not None and hasattr(brain.demos, "close"):
             brain.demos.close()
