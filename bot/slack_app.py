@@ -289,6 +289,7 @@ def build_app(
     *,
     client: WebClient | None = None,
     recent: RecentKeys | None = None,
+    demo_edit_interval_s: float = 1.0,
 ) -> App:
     """The Bolt App with dockbot's middleware and listeners registered."""
     client = client or build_web_client(settings)
@@ -320,6 +321,7 @@ def build_app(
         context["brain"] = brain
         context["messenger"] = messenger
         context["recent"] = recent
+        context["demo_edit_interval_s"] = demo_edit_interval_s
         return next()
 
     @app.error
@@ -562,7 +564,13 @@ def serve(settings: Settings | None = None) -> int:
             print(f"dockbot: {problem}", file=sys.stderr)
         return 1
     _warm_up(brain)
-    app = build_app(settings, brain, client=client)
+    try:
+        # Seconds between two edits of one live demo message; Slack asks for about one per second.
+        edit_interval = float(os.environ.get("DOCKBOT_DEMO_EDIT_INTERVAL_S", "").strip() or 1.0)
+    except ValueError:
+        print("dockbot: DOCKBOT_DEMO_EDIT_INTERVAL_S must be a number of seconds", file=sys.stderr)
+        return 2
+    app = build_app(settings, brain, client=client, demo_edit_interval_s=max(edit_interval, 0.1))
     brain.start_watching(admin_notifier(client, settings))  # hot reload of knowledge/ (bot/reloader.py)
     try:
         if settings.slack_app_token:

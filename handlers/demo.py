@@ -29,7 +29,8 @@ CRASH_KO = (
 
 # One budget for every live demo message of this process (chat.update ~50/min per workspace).
 PACER = EditPacer()
-# Seconds between two edits of one message (Slack asks for about one update per second per message).
+# Seconds between two edits of one message (Slack asks for about one update per second per message);
+# slack_app puts the configured value in context["demo_edit_interval_s"].
 MIN_EDIT_INTERVAL_S = 1.0
 
 
@@ -113,7 +114,7 @@ def start_demo(
         thread_ts=thread_ts,
         response_url=origin.response_url,
         pacer=PACER,
-        min_interval_s=MIN_EDIT_INTERVAL_S,
+        min_interval_s=context.get("demo_edit_interval_s") or MIN_EDIT_INTERVAL_S,
         on_finished=lambda run: (
             run is not None and brain.record_demo(run, user=origin.user, channel=origin.channel)
         ),

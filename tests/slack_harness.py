@@ -3,7 +3,7 @@
 - `FakeSlack`: a fake Slack Web API on 127.0.0.1 (point SLACK_API_URL at `.api_url`) that records every call
   (auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish, conversations.open, …), the
   response_url posts (`.response_url(name)`), and a Socket Mode websocket server that apps.connections.open
-  hands out: `.push(...)` sends an envelope, acks are recorded, `.freeze()` makes the connection silently dead.
+  hands out: `.push(...)` sends an envelope, acks are recorded, `.freeze()` makes connections silently dead.
   Failures can be injected per method and channel (`fail`), and 429s with Retry-After (`rate_limit`).
 - Signed requests: `sign`, `event_body`, `command_form`, `action_form`, and `SlackSender` posting them to a
   running app exactly as Slack does (x-slack-signature, x-slack-request-timestamp, retries with
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -36,6 +37,8 @@ import requests
 from aiohttp import WSMsgType, web
 
 REPO = Path(__file__).resolve().parent.parent
+# The real knowledge base (a developer may point DOCKBOT_KNOWLEDGE_DIR at another copy).
+KNOWLEDGE_DIR = Path(os.environ.get("DOCKBOT_KNOWLEDGE_DIR") or REPO / "knowledge")
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1111-2222-dockbottest"
 APP_TOKEN = "xapp-1-A111-2222-dockbottest"
@@ -56,6 +59,7 @@ class Call:
     params: dict[str, Any]
     token: str = ""
     at: float = field(default_factory=time.monotonic)
+    result: dict[str, Any] = field(default_factory=dict)  # what the fake answered (e.g. the new message ts)
 
     @property
     def channel(self) -> str:
@@ -81,7 +85,8 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
-        self._frozen: asyncio.Event | None = None
+        self._frozen_ids: set[int] = set()
+        self._thawed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -170,12 +175,11 @@ class FakeSlack:
             params.update(dict(await request.post()))
         for key in ("blocks", "attachments", "view"):
             if isinstance(params.get(key), str):
-                try:
+                with contextlib.suppress(ValueError):
                     params[key] = json.loads(params[key])
-                except ValueError:
-                    pass
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        self._record(Call(method, params, token))
+        call = Call(method, params, token)
+        self._record(call)
         with self._lock:
             limited = self.rate_limit.get(method, 0)
             if limited:
@@ -199,7 +203,8 @@ class FakeSlack:
         error = self.fail.get((method, channel)) or self.fail.get((method, "*"))
         if error:
             return web.json_response({"ok": False, "error": error})
-        return web.json_response(self._answer(method, params))
+        call.result = self._answer(method, params)
+        return web.json_response(call.result)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -246,11 +251,12 @@ class FakeSlack:
         )
         try:
             while not ws.closed:
-                if self._frozen is not None:
-                    await self._frozen.wait()  # silently dead: no pongs, no reads, nothing closes
+                if id(ws) in self._frozen_ids:
+                    await self._thawed.wait()  # silently dead: no pongs, no reads, nothing closes
                 msg = await ws.receive()
                 if msg.type == WSMsgType.PING:
-                    await ws.pong(msg.data)
+                    with contextlib.suppress(ConnectionError):  # the client may be closing this socket
+                        await ws.pong(msg.data)
                 elif msg.type == WSMsgType.TEXT:
                     with self._lock:
                         self.acks.append(json.loads(msg.data))
@@ -259,6 +265,7 @@ class FakeSlack:
         finally:
             if ws in self._sockets:
                 self._sockets.remove(ws)
+            self._frozen_ids.discard(id(ws))
         return ws
 
     @property
@@ -266,7 +273,7 @@ class FakeSlack:
         return len(self._sockets)
 
     def push(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
-        """Send one Socket Mode envelope (events_api, slash_commands, interactive) on the newest connection."""
+        """Send one Socket Mode envelope (events_api, slash_commands, interactive) on the newest socket."""
         envelope_id = f"env-{next(self._envelopes)}"
         envelope = {
             "envelope_id": envelope_id,
@@ -286,11 +293,13 @@ class FakeSlack:
             return any(a.get("envelope_id") == envelope_id for a in self.acks)
 
     def freeze(self) -> None:
-        """Make every open connection silently dead (TCP stays open; no pongs, nothing delivered)."""
+        """Make the open connections silently dead (TCP stays open; no pongs, nothing delivered).
+        Connections opened afterwards work normally."""
         assert self._loop is not None
 
         def make() -> None:
-            self._frozen = asyncio.Event()
+            self._thawed = asyncio.Event()
+            self._frozen_ids.update(id(ws) for ws in self._sockets)
 
         self._loop.call_soon_threadsafe(make)
 
@@ -298,9 +307,8 @@ class FakeSlack:
         assert self._loop is not None
 
         def release() -> None:
-            if self._frozen is not None:
-                self._frozen.set()
-            self._frozen = None
+            self._frozen_ids.clear()
+            self._thawed.set()
 
         self._loop.call_soon_threadsafe(release)
 
@@ -471,6 +479,7 @@ def dockbot_env(fake: FakeSlack, **overrides: str) -> dict[str, str]:
         SLACK_API_URL=fake.api_url,
         PORT=str(free_port()),
         DOCKBOT_LOG_LEVEL="INFO",
+        DOCKBOT_KNOWLEDGE_DIR=str(KNOWLEDGE_DIR),
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)

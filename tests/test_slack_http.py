@@ -132,7 +132,7 @@ def test_slack_retries_are_answered_once(fake: FakeSlack, slack: SlackSender) ->
     statuses = [slack.event(body).status_code]
     statuses += [slack.event(body, retry_num=n).status_code for n in (1, 2, 3)]
     assert statuses == [200, 200, 200, 200]
-    # The same message delivered under another event id (e.g. app_mention and message.im) is answered once too.
+    # The same message under another event id (e.g. app_mention and message.im) is answered once too.
     again = event_body(dict(body["event"]))
     assert again["event_id"] != body["event_id"]
     slack.event(again)
@@ -143,7 +143,10 @@ def test_slack_retries_are_answered_once(fake: FakeSlack, slack: SlackSender) ->
 
 def test_pings_in_a_question_are_never_echoed(fake: FakeSlack, slack: SlackSender) -> None:
     # "<b>점심</b>" typed by a user arrives entity-encoded; <!channel> and <@U…> arrive as markup.
-    text = f"<@{BOT_USER_ID}> <!channel> <!here> <@UVICTIM1> &lt;b&gt;점심&lt;/b&gt; 메뉴 추천해줘 <!subteam^S123|@devs>"
+    text = (
+        f"<@{BOT_USER_ID}> <!channel> <!here> <@UVICTIM1> &lt;b&gt;점심&lt;/b&gt; 메뉴 추천해줘 "
+        "<!subteam^S123|@devs>"
+    )
     slack.event(event_body(mention_event(text, channel="CPING001")))
     (post,) = fake.wait_for(lambda: fake.calls_of("chat.postMessage", "CPING001"), what="the reply")
     shown = post.all_text
