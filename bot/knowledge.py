@@ -12,10 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.yamlfile import Problem, YamlDocument, YamlFileError, display_path, read_yaml
 
@@ -24,9 +21,6 @@ OFF_TOPIC_FILE = "off-topic.yaml"
 DEMOS_DIR = "demos"
 # The ids every dockbot knowledge base must have (shared with the content writers).
 TOPICS_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "knowledge-topics.yaml"
-MIN_QUESTIONS = 8
-
-_ID = r"^[a-z0-9][a-z0-9-]*$"
 
 
 class KnowledgeError(Exception):
@@ -68,77 +62,6 @@ class KnowledgeBase:
         return None
 
 
-def _text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-class _EntryModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    id: str = Field(pattern=_ID, max_length=80)
-    title: str = Field(min_length=1, max_length=200)
-    answer: str = Field(min_length=1, max_length=4000)
-    commands: list[str] = Field(default_factory=list)
-    related: list[str] = Field(default_factory=list)
-    demo: str | None = None
-    keywords: list[str] = Field(default_factory=list)
-    questions: list[str] = Field(min_length=MIN_QUESTIONS)
-
-    @field_validator("title", "answer")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        return _text(value)
-
-    @field_validator("keywords", "questions", "commands", "related")
-    @classmethod
-    def _items_not_blank(cls, values: list[str]) -> list[str]:
-        for value in values:
-            _text(value)
-        return values
-
-    @field_validator("questions")
-    @classmethod
-    def _single_line(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if "\n" in value.strip():
-                raise ValueError("an example question must be a single line")
-        return values
-
-
-class _EntriesFileModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    entries: list[_EntryModel] = Field(min_length=1)
-
-
-class _SynonymsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    synonyms: dict[str, list[str]]
-
-
-class _OffTopicModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    questions: list[str] = Field(min_length=1)
-
-
-def _validation_problems(doc: YamlDocument, error: ValidationError, base: tuple = ()) -> list[Problem]:
-    problems = []
-    for item in error.errors():
-        loc = (*base, *item["loc"])
-        where = ".".join(str(part) for part in loc) or "file"
-        if item["type"] == "extra_forbidden":
-            message = f"unknown field '{loc[-1]}'"
-        elif item["type"] == "missing":
-            message = f"missing field '{loc[-1]}'"
-        else:
-            message = f"{where}: {item['msg']}"
-        # A missing field is reported at its parent (the entry), everything else at the value itself.
-        at = loc[:-1] if item["type"] == "missing" else loc
-        problems.append(doc.problem(at, message))
-    return problems
-
-
 def question_key(text: str) -> str:
     """What makes two example questions 'the same': case, width, spacing and end punctuation ignored."""
     text = unicodedata.normalize("NFKC", text).casefold()
@@ -153,14 +76,19 @@ def _read(path: Path, problems: list[Problem]) -> YamlDocument | None:
         return None
 
 
-def _parse(doc: YamlDocument, model: type[BaseModel], problems: list[Problem]) -> BaseModel | None:
+def _parse(doc: YamlDocument, model: str, problems: list[Problem]) -> Any:
+    """Validate a whole file against the schema model called `model` (pydantic is imported only here)."""
+    from pydantic import ValidationError
+
+    from bot import knowledge_schema
+
     if not isinstance(doc.data, dict):
         problems.append(doc.problem((), "expected a mapping at the top of the file"))
         return None
     try:
-        return model.model_validate(doc.data)
+        return getattr(knowledge_schema, model).model_validate(doc.data)
     except ValidationError as exc:
-        problems.extend(_validation_problems(doc, exc))
+        problems.extend(knowledge_schema.validation_problems(doc, exc))
         return None
 
 
@@ -189,7 +117,7 @@ def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
         doc = _read(path, problems)
         if doc is None:
             continue
-        parsed = _parse(doc, _EntriesFileModel, problems)
+        parsed = _parse(doc, "EntriesFile", problems)
         if parsed is None:
             # Still check the entries that are fine, so one typo doesn't hide the rest of the file.
             parsed_entries = _salvage_entries(doc, problems)
@@ -217,14 +145,18 @@ def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
     return entries
 
 
-def _salvage_entries(doc: YamlDocument, problems: list[Problem]) -> list[tuple[int, _EntryModel]]:
+def _salvage_entries(doc: YamlDocument, problems: list[Problem]) -> list[tuple[int, Any]]:
+    from pydantic import ValidationError
+
+    from bot.knowledge_schema import EntryModel
+
     items = doc.data.get("entries") if isinstance(doc.data, dict) else None
     if not isinstance(items, list):
         return []
     good = []
     for i, item in enumerate(items):
         try:
-            good.append((i, _EntryModel.model_validate(item)))
+            good.append((i, EntryModel.model_validate(item)))
         except ValidationError:
             continue  # already reported by the whole-file validation
     return good
@@ -235,7 +167,7 @@ def _synonyms(directory: Path, problems: list[Problem]) -> dict[str, tuple[str, 
     if not path.is_file():
         return {}
     doc = _read(path, problems)
-    parsed = _parse(doc, _SynonymsModel, problems) if doc else None
+    parsed = _parse(doc, "SynonymsFile", problems) if doc else None
     if parsed is None:
         return {}
     from bot.korean import clean_text
@@ -262,7 +194,7 @@ def _off_topic(directory: Path, problems: list[Problem]) -> tuple[str, ...]:
     if not path.is_file():
         return ()
     doc = _read(path, problems)
-    parsed = _parse(doc, _OffTopicModel, problems) if doc else None
+    parsed = _parse(doc, "OffTopicFile", problems) if doc else None
     return tuple(q.strip() for q in parsed.questions) if parsed else ()
 
 
@@ -272,7 +204,16 @@ def _scenarios(directory: Path, problems: list[Problem]) -> Mapping[str, Any] | 
         from bot.demos.scenario import load_scenarios
     except ImportError:
         return None
-    scenarios, scenario_problems = load_scenarios(directory / DEMOS_DIR)
+    except Exception as exc:  # the demo code itself is broken: say so instead of crashing
+        where = display_path(directory / DEMOS_DIR)
+        problems.append(Problem(where, 1, f"demo scenarios cannot be loaded: {type(exc).__name__}: {exc}"))
+        return {}
+    try:
+        scenarios, scenario_problems = load_scenarios(directory / DEMOS_DIR)
+    except Exception as exc:
+        where = display_path(directory / DEMOS_DIR)
+        problems.append(Problem(where, 1, f"demo scenarios cannot be loaded: {type(exc).__name__}: {exc}"))
+        return {}
     problems.extend(scenario_problems)
     return scenarios
 
@@ -336,9 +277,9 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         raise KnowledgeError(problems)
     return KnowledgeBase(
         entries=tuple(entries),
-        synonyms=MappingProxyType(synonyms),
+        synonyms=dict(synonyms),
         off_topic=off_topic,
-        scenarios=MappingProxyType(dict(scenarios or {})),
+        scenarios=dict(scenarios or {}),
         directory=directory,
     )
 

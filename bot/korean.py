@@ -23,6 +23,8 @@ MAX_MATCH_CHARS = 600
 # Raw input is cut before any regex runs so that markup stripping is bounded too.
 MAX_RAW_CHARS = 4000
 
+MAX_WORD_CHARS = 40
+
 QUESTION_TOKEN = "q:뭐"
 
 # Ordered longest first at import (see _SUFFIXES_SORTED). Particles, copulas and common verb endings.
@@ -34,7 +36,9 @@ SUFFIXES = """
 하려면 려면 으려면 하는 하나요 해요 해 했더니 했는데 했어요 했어 되나요 돼요 돼 되는 되면 된 되고
 인지 는지 할까 하기 하지 합니다 입니다 할때 할 때 하고 싶어 싶어요 싶은데 나요 가요 는데 은데 면
 고 서 니까 는거 는거야 는거에요 는거예요 는거임 하는거 하는거야 하는법 는법 법 들 들이 들은 들을
-들도 들의 이에 에도 에선 에서의 으로도 로도 으론 론 쯤 께
+들도 들의 이에 에도 에선 에서의 으로도 로도 으론 론 쯤 께 끼리 끼리는 마다 밖에 한테서 에서부터
+더니 었더니 았더니 였더니 어요 아요 어 아 었어 았어 었어요 았어요 였어 였어요 져요 져 졌어 졌어요 네요 군요
+는데요 던데 던데요 잖아 잖아요 거든요 거든 습니다 습니까 ㅂ니다 을까 을까요 을지 ㄹ까 려고 으려고 려는데 으려는데
 """.split()  # noqa: SIM905 - a word list reads best as text
 _SUFFIXES_SORTED = tuple(sorted(set(SUFFIXES), key=len, reverse=True))
 
@@ -55,7 +59,7 @@ STOPWORDS = frozenset(
     는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야 건가요 건데 이거 이건 그거 그건
     정확히 그냥 혹시 있다 없다 있는데 되는 된다 하면 하려면 해야 해야돼 해야되 궁금 궁금해 궁금해요
     궁금합니다 질문 질문이요 질문있어요 질문입니다 알고 싶어 싶어요 싶은데 싶습니다 싶다 했는데 하는데 인데
-    그리고 근데 그런데 제가 저는 나는 내가 우리 우리가 저희 저희가 요즘 지금 이제 같은 같이요 ㅋㅋ ㅎㅎ
+    그리고 근데 그런데 제가 저는 나는 내가 우리 우리가 저희 저희가 거예 거예요 건가 거지 거랑 게 건지 거죠 거에요 건가요 걸까 건데요 요즘 지금 이제 같은 같이요 ㅋㅋ ㅎㅎ
     ㅠㅠ 대해 대해서 관해 관해서 뭐야요 해줘 해주세요 부탁 부탁해요 부탁드려요 감사 감사합니다 ㄱㄱ 님 분
     씨 is the a an to of in on do does it this that please me i
     you can how
@@ -75,6 +79,7 @@ _HANGUL_RUN = re.compile(r"[가-힣]+")
 _PIECE = re.compile(r"[a-z0-9][a-z0-9_./:=@+-]*|/[a-z0-9_./-]+|[가-힣]+|-{1,2}[a-z0-9]+")
 _TERM_PARTS = re.compile(r"[a-z0-9]+")
 _HANGUL = re.compile(r"[가-힣]")
+_HANGUL_WORD = re.compile(r"[가-힣]+")
 _LATIN = re.compile(r"[a-z]")
 _COMPAT_JAMO = re.compile(r"[\u3131-\u318e\u1100-\u11ff]+")
 
@@ -132,7 +137,8 @@ def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
     """Vocabulary-free tokens of already cleaned text (see clean_text)."""
     tokens: list[str] = []
     for chunk in text.split():
-        pieces = _PIECE.findall(chunk)
+        # A "word" longer than this is a paste (hash, base64, key mash), not something to match on.
+        pieces = [p for p in _PIECE.findall(chunk) if len(p) <= MAX_WORD_CHARS]
         after_latin = False
         for piece in pieces:
             if _HANGUL.match(piece):
@@ -159,7 +165,7 @@ def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
                 tokens.append(term)
                 parts = _TERM_PARTS.findall(term)
                 if len(parts) > 1 or (parts and parts[0] != term):
-                    tokens.extend(p for p in parts if p != term)
+                    tokens.extend(p for p in parts if p != term and len(p) > 1)
                 after_latin = True
     return tokens
 
@@ -223,10 +229,21 @@ class Analyzer:
                     self._aliases.setdefault((squeezed,), target)
         self._max_alias = max((len(k) for k in self._aliases), default=1)
         vocab: set[str] = set(alias_words) | set(self._canonical(c) for c in synonyms)
-        for text in vocabulary_texts:
+        vocabulary_texts_list = list(vocabulary_texts)
+        for text in vocabulary_texts_list:
             vocab.update(raw_tokens(clean_text(text), self.protected))
         vocab.discard(QUESTION_TOKEN)
         self.vocabulary = frozenset(vocab)
+        # Words trusted as pieces when splitting run-together text: known terms and words the KB uses at
+        # least twice (a one-off word is often itself an unspaced phrase such as 볼륨이뭔지설명좀).
+        seen: dict[str, int] = {}
+        for text in vocabulary_texts_list:
+            for word in set(raw_tokens(clean_text(text), self.protected)):
+                seen[word] = seen.get(word, 0) + 1
+        self._pieces = frozenset(
+            w for w in vocab if _HANGUL_WORD.fullmatch(w) and len(w) >= 2 and (seen.get(w, 0) >= 2 or w in alias_words)
+        )
+        self._split_cache: OrderedDict[str, list[str] | None] = OrderedDict()
         targets = sorted(w for w in vocab if self._typo_candidate(w))
         self._typo_targets = targets
         self._typo_jamo = [jamo(w) for w in targets]
@@ -258,9 +275,59 @@ class Analyzer:
             self._typo_cache.popitem(last=False)
         return fixed
 
+    def split(self, word: str) -> list[str] | None:
+        """Split run-together Hangul (쿠버네티스쓰는이유) into known words, or None when it doesn't split well."""
+        if len(word) < 4 or len(word) > 40 or word in self._pieces or not _HANGUL_WORD.fullmatch(word):
+            return None
+        if word in self._split_cache:
+            return self._split_cache[word]
+        n = len(word)
+        # best[i] = (cost, pieces) for word[:i]; a known word costs 1, a particle/stop word 1.5, a stray
+        # syllable 3, so the split prefers few, long, known pieces.
+        best: list[tuple[float, list[tuple[str, str]]] | None] = [None] * (n + 1)
+        best[0] = (0.0, [])
+        for i in range(1, n + 1):
+            for j in range(max(0, i - 10), i):
+                if best[j] is None:
+                    continue
+                piece = word[j:i]
+                if piece in self._pieces:
+                    cost, kind = 1.0, "word"
+                elif piece in _SUFFIX_SET or piece in STOPWORDS or piece in QUESTION_WORDS:
+                    cost, kind = 1.5, "function"
+                elif i - j == 1:
+                    cost, kind = 3.0, "stray"
+                else:
+                    continue
+                total = best[j][0] + cost
+                if best[i] is None or total < best[i][0]:
+                    best[i] = (total, [*best[j][1], (piece, kind)])
+        result = None
+        if best[n] is not None:
+            pieces = best[n][1]
+            known = sum(len(p) for p, kind in pieces if kind == "word")
+            stray = sum(1 for _, kind in pieces if kind == "stray")
+            if len(pieces) > 1 and known >= 2 and stray * 3 <= n:
+                result = []
+                for piece, kind in pieces:
+                    if piece in QUESTION_WORDS:
+                        result.append(QUESTION_TOKEN)
+                    elif kind == "word":
+                        result.append(piece)
+        self._split_cache[word] = result
+        if len(self._split_cache) > self._CACHE_SIZE:
+            self._split_cache.popitem(last=False)
+        return result
+
     def tokens(self, text: str) -> list[str]:
         """Normalised content tokens of `text`: typo-corrected, synonyms mapped, stop words dropped."""
-        words = [self.correct(w) for w in raw_tokens(clean_text(text), self.protected)]
+        words = []
+        for word in raw_tokens(clean_text(text), self.protected):
+            pieces = self.split(word) if word not in self._pieces else None
+            if pieces is not None:
+                words.extend(pieces)
+            else:
+                words.append(self.correct(word))
         out: list[str] = []
         i = 0
         n = len(words)

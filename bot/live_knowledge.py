@@ -47,11 +47,20 @@ def content_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_snapshot(directory: Path) -> Snapshot:
-    """Load and index `directory`. Raises KnowledgeError."""
+def build_snapshot(directory: Path, *, use_cache: bool = True) -> Snapshot:
+    """Load and index `directory` (or reuse the cached snapshot of identical files). Raises KnowledgeError."""
+    from bot import snapshot_cache
+
     version = content_version(directory)
+    if use_cache:
+        cached = snapshot_cache.load(directory, version)
+        if cached is not None:
+            return cached
     kb = load_knowledge(directory)
-    return Snapshot(kb=kb, matcher=Matcher(kb), version=version)
+    snapshot = Snapshot(kb=kb, matcher=Matcher(kb), version=version)
+    if use_cache:
+        snapshot_cache.store(directory, snapshot)
+    return snapshot
 
 
 class LiveKnowledge:

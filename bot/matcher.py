@@ -35,6 +35,7 @@ Outcome = Literal["answered", "suggested", "no_answer", "invalid"]
 W_KNN = 0.45
 W_COV = 0.25
 W_FUZZ = 0.30
+NGRAM_WEIGHT = 0.5
 CANDIDATES = 15
 MAX_ALTERNATIVES = 3
 BM25_K1 = 1.2
@@ -120,8 +121,9 @@ class Index:
         for bag in bag_counts:
             df.update(bag.keys())
         self.n = n
-        self.idf = {f: self._idf(c) for f, c in df.items()}
         self.unseen_idf = self._idf(0)
+        # Syllable n-grams are many per word; scaled down so whole-word evidence leads.
+        self.idf = {f: self._idf(c) * (NGRAM_WEIGHT if f.startswith("g:") else 1.0) for f, c in df.items()}
         lengths = [sum(b.values()) for b in bag_counts]
         avg = (sum(lengths) / n) if n else 1.0
         postings: dict[str, tuple[list[int], list[float]]] = {}
@@ -151,7 +153,7 @@ class Index:
     def weight(self, feats: frozenset[str] | set[str]) -> float:
         idf = self.idf
         unseen = self.unseen_idf
-        return sum(idf.get(f, unseen) for f in feats)
+        return sum(idf.get(f, unseen * (NGRAM_WEIGHT if f[0] == "g" else 1.0)) for f in feats)
 
 
 class Matcher:

@@ -50,7 +50,9 @@ def question_from_slack(raw: str, bot_user_id: str | None = None) -> SlackQuesti
 def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
     """User text made safe to show inside mrkdwn: one line, no control characters, escaped, short."""
     cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text or ""
+        # Control, format (zero-width), unassigned, private-use and line/paragraph separators become spaces.
+        " " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
+        for ch in text or ""
     )
     cleaned = _SPACES.sub(" ", cleaned).strip()
     if len(cleaned) > limit:

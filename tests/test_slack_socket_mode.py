@@ -115,7 +115,10 @@ def test_socket_mode_round_trip_through_dockbot_serve(fake: FakeSlack, tmp_path:
 
 def test_a_silently_dead_connection_is_noticed_and_replaced(fake: FakeSlack, tmp_path: Path) -> None:
     settings = Settings(
-        knowledge_dir=KNOWLEDGE_DIR, slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=fake.api_url
+        knowledge_dir=KNOWLEDGE_DIR,
+        slack_bot_token=BOT_TOKEN,
+        slack_app_token=APP_TOKEN,
+        slack_api_url=fake.api_url,
     )
     brain = build_brain(settings, with_demos=False, with_store=False)
     app = build_app(settings, brain, client=build_web_client(settings))

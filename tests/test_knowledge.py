@@ -1,0 +1,142 @@
+"""Loading and validating knowledge YAML (bot/knowledge.py): every problem as path:line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import KnowledgeError, load_knowledge, missing_required_ids, question_key
+
+FIXTURE = Path(__file__).parent / "fixtures" / "kb"
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "kb"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def problems_of(directory: Path) -> list[str]:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(directory)
+    return [str(p) for p in caught.value.problems]
+
+
+def line_of(path: Path, needle: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_fixture_loads_into_immutable_entries():
+    kb = load_knowledge(FIXTURE)
+    assert [e.id for e in kb.entries] == ["k8s-pod", "network-create", "volume-named", "volume-anonymous"]
+    named = kb.get("volume-named")
+    assert named is not None and named.title.startswith("명명된 볼륨")
+    assert named.related == ("volume-anonymous",)
+    assert named.commands == ("docker run -v data:/app/data myimage",)
+    assert named.path.endswith("volumes.yaml") and named.line == line_of(FIXTURE / "volumes.yaml", "id: volume-named")
+    assert len(named.question_lines) == len(named.questions) >= 8
+    assert kb.synonyms["볼륨"] == ("volume", "volumes", "볼룸")
+    assert "오늘 점심 뭐 먹을까?" in kb.off_topic
+    assert kb.get("nope") is None
+    with pytest.raises(AttributeError):
+        named.title = "x"  # type: ignore[misc]
+
+
+def test_yaml_syntax_error_names_file_and_line(kb_dir: Path):
+    path = kb_dir / "networks.yaml"
+    edit(path, "    title: 도커 네트워크 만들기", "    title: [도커 네트워크 만들기")
+    found = problems_of(kb_dir)
+    assert len(found) == 1
+    where, _, message = found[0].partition(": ")
+    shown_path, _, line = where.rpartition(":")
+    assert shown_path.endswith("networks.yaml") and message.startswith("YAML syntax error")
+    # The parser notices the unclosed '[' on that line or the next one.
+    assert int(line) in (line_of(path, "[도커 네트워크"), line_of(path, "[도커 네트워크") + 1)
+
+
+def test_unknown_and_missing_fields(kb_dir: Path):
+    path = kb_dir / "networks.yaml"
+    edit(path, "    keywords: [docker network create", "    keyword: [docker network create")
+    edit(path, "    answer: |\n", "    answers: |\n")
+    found = problems_of(kb_dir)
+    assert any(f"networks.yaml:{line_of(path, 'keyword:')}: unknown field 'keyword'" in p for p in found)
+    assert any(f"networks.yaml:{line_of(path, 'answers:')}: unknown field 'answers'" in p for p in found)
+    assert any(f"networks.yaml:{line_of(path, 'id: network-create')}: missing field 'answer'" in p for p in found)
+
+
+def test_duplicate_id_related_and_repeated_question(kb_dir: Path):
+    vol = kb_dir / "volumes.yaml"
+    net = kb_dir / "networks.yaml"
+    edit(net, "id: network-create", "id: volume-named")
+    edit(vol, "related: [volume-named]", "related: [volume-named, volume-gone]")
+    edit(vol, "      - 익명볼륨 쌓이는 이유", "      - 명명된 볼륨이 뭐야")
+    found = problems_of(kb_dir)
+    assert any("networks.yaml" in p and "duplicate id 'volume-named'" in p for p in found)
+    assert any("related id 'volume-gone' does not exist" in p for p in found)
+    lines = vol.read_text(encoding="utf-8").splitlines()
+    repeated_line = max(i for i, line in enumerate(lines, 1) if line.strip() == "- 명명된 볼륨이 뭐야")
+    assert any(f"volumes.yaml:{repeated_line}: example question" in p and "also in 'volume-named'" in p for p in found)
+
+
+def test_non_text_value_is_explained(kb_dir: Path):
+    path = kb_dir / "kubernetes.yaml"
+    edit(path, "keywords: [pod, 포드, 파드]", "keywords: [pod, 포드, 1.24]")
+    found = problems_of(kb_dir)
+    assert any(f"kubernetes.yaml:{line_of(path, 'keywords:')}" in p and "must be text" in p for p in found)
+
+
+def test_too_few_example_questions(kb_dir: Path):
+    path = kb_dir / "kubernetes.yaml"
+    text = path.read_text(encoding="utf-8")
+    head, _, _ = text.partition("    questions:\n")
+    path.write_text(head + "    questions:\n      - 포드가 뭐야?\n", encoding="utf-8")
+    found = problems_of(kb_dir)
+    assert any("kubernetes.yaml" in p and "questions" in p and "at least 8" in p for p in found)
+
+
+def test_demo_that_does_not_exist_is_reported(kb_dir: Path):
+    pytest.importorskip("bot.demos.scenario")
+    path = kb_dir / "volumes.yaml"
+    edit(path, "    related: [volume-anonymous]\n", "    related: [volume-anonymous]\n    demo: no-such-demo\n")
+    found = problems_of(kb_dir)
+    assert any(
+        f"volumes.yaml:{line_of(path, 'id: volume-named')}: demo 'no-such-demo' does not exist" in p for p in found
+    )
+
+
+def test_broken_synonyms_and_off_topic_files(kb_dir: Path):
+    (kb_dir / "synonyms.yaml").write_text("synonyms:\n  볼륨: [volume]\n  볼륨: [x]\n", encoding="utf-8")
+    (kb_dir / "off-topic.yaml").write_text("questions: 점심\n", encoding="utf-8")
+    found = problems_of(kb_dir)
+    assert any("synonyms.yaml:3: duplicate key '볼륨'" in p for p in found)
+    assert any("off-topic.yaml:1" in p for p in found)
+
+
+def test_missing_directory_is_a_problem_not_a_crash(tmp_path: Path):
+    found = problems_of(tmp_path / "nowhere")
+    assert found and "does not exist" in found[0]
+
+
+def test_required_ids_come_from_the_shared_topic_list(tmp_path: Path):
+    topics = tmp_path / "knowledge-topics.yaml"
+    topics.write_text("volumes:\n  volume-named: x\n  volume-missing: y\n", encoding="utf-8")
+    kb = load_knowledge(FIXTURE)
+    found = [str(p) for p in missing_required_ids(kb, topics)]
+    assert found == [f"{topics}:3: required entry id 'volume-missing' is missing"]
+    assert missing_required_ids(kb, tmp_path / "absent.yaml") == []
+
+
+def test_question_key_ignores_case_width_spacing_and_end_punctuation():
+    assert question_key("Named  Volume 뭐임?") == question_key("named volume 뭐임")

@@ -1,0 +1,102 @@
+"""Normalisation of casual Korean + English technical text (bot/korean.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.korean import (
+    MAX_MATCH_CHARS,
+    QUESTION_TOKEN,
+    Analyzer,
+    clean_slack_markup,
+    clean_text,
+    jamo,
+    raw_tokens,
+    strip_suffix,
+)
+
+SYNONYMS = {
+    "볼륨": ["volume", "volumes", "보륨"],
+    "쿠버네티스": ["kubernetes", "k8s", "쿠베"],
+    "의존성": ["depends_on", "depends on"],
+    "api서버": ["api server", "kube-apiserver"],
+    "컴포즈": ["docker compose", "docker-compose", "도커 컴포즈"],
+    "스케줄러": ["scheduler", "kube-scheduler"],
+}
+TEXTS = [
+    "명명된 볼륨이 뭐야?",
+    "docker run -v data:/app/data 하면 data는 어디 저장돼?",
+    "쿠버네티스 스케줄러는 무슨 일을 해?",
+    "컨테이너 이유",
+    "컨테이너 쓰는 이유",
+    "볼륨 이유 쓰는",
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer(SYNONYMS, TEXTS)
+
+
+def test_slack_markup_is_removed_but_link_labels_and_code_text_stay():
+    text = "<@U123ABC> <!channel> 이거 봐 <https://docs.docker.com|도커 문서> `docker ps` <#C1|dev>"
+    cleaned = clean_slack_markup(text)
+    assert "<" not in cleaned and "@U123" not in cleaned and "channel" not in cleaned
+    assert "도커 문서" in cleaned and "docker ps" in cleaned and "dev" in cleaned
+
+
+def test_clean_text_nfkc_case_invisible_and_control_characters():
+    assert clean_text("ＤＯＣＫＥＲ\u200b 볼륨\x00\x07") == "docker 볼륨"
+    assert clean_text("a" * 100_000) == "a" * MAX_MATCH_CHARS
+
+
+def test_particles_and_endings_are_stripped_to_one_word():
+    stems = {strip_suffix(w)[0] for w in ["볼륨이", "볼륨은", "볼륨을", "볼륨에서는"]}
+    assert stems == {"볼륨"}
+
+
+def test_question_words_become_one_token_and_란_means_what_is():
+    assert raw_tokens(clean_text("볼륨 뭐야")) == ["볼륨", QUESTION_TOKEN]
+    assert raw_tokens(clean_text("볼륨이란")) == ["볼륨", QUESTION_TOKEN]
+    assert raw_tokens(clean_text("볼륨이 무엇인가요")) == ["볼륨", QUESTION_TOKEN]
+
+
+def test_commands_and_english_terms_stay_whole():
+    tokens = raw_tokens(clean_text("docker run -v data:/app/data 하면"))
+    assert "-v" in tokens and "data:/app/data" in tokens
+    assert "depends_on" in raw_tokens(clean_text("depends_on은 뭐임"))
+    assert "kube-proxy" in raw_tokens(clean_text("kube-proxy 는?"))
+
+
+def test_particle_glued_to_an_english_word_is_dropped():
+    assert raw_tokens(clean_text("k8s에서")) == ["k8s"]
+    assert raw_tokens(clean_text("volume이란")) == ["volume", QUESTION_TOKEN]
+
+
+def test_synonyms_map_english_and_korean_aliases_to_one_term(analyzer: Analyzer):
+    assert analyzer.tokens("k8s에서 api server가 뭐야") == ["쿠버네티스", "api서버", QUESTION_TOKEN]
+    assert analyzer.tokens("depends_on 은 뭐임") == ["의존성", QUESTION_TOKEN]
+    assert analyzer.tokens("도커컴포즈") == ["컴포즈"]
+    assert analyzer.tokens("kube-apiserver는?") == ["api서버"]
+
+
+def test_typos_are_corrected_against_the_knowledge_vocabulary(analyzer: Analyzer):
+    assert analyzer.tokens("스케쥴러") == ["스케줄러"]
+    assert "쿠버네티스" in analyzer.tokens("쿠버네티스느 뭐야")
+    assert analyzer.tokens("명멍된 볼륨") == analyzer.tokens("명명된 볼륨")
+    # A word nowhere near the vocabulary is left alone.
+    assert analyzer.tokens("점심메뉴") == ["점심메뉴"]
+
+
+def test_run_together_text_is_split_into_known_words(analyzer: Analyzer):
+    assert analyzer.tokens("컨테이너쓰는이유") == ["컨테이너", "쓰는", "이유"]
+
+
+def test_jamo_makes_one_letter_typos_small():
+    assert jamo("볼룸") != jamo("볼륨")
+    assert len(jamo("볼륨")) == 6  # ㅂ ㅗ ㄹ ㄹ ㅠ ㅁ
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂", "<!channel>", "\x00\x01", "ㅋㅋㅋㅋ", "?!.,"])
+def test_unusable_text_gives_no_tokens(analyzer: Analyzer, text: str):
+    assert analyzer.tokens(text) == []

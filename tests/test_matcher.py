@@ -1,0 +1,130 @@
+"""The matcher (bot/matcher.py) and its fitted thresholds (bot/thresholds.py) on a small fixture KB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.knowledge import load_knowledge
+from bot.matcher import MAX_ALTERNATIVES, Matcher
+from bot.thresholds import Evidence, collect_evidence, fit
+
+FIXTURE = Path(__file__).parent / "fixtures" / "kb"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_knowledge(FIXTURE))
+
+
+def test_every_example_question_is_answered_by_its_own_entry(matcher: Matcher):
+    for entry in matcher.kb.entries:
+        for question in entry.questions:
+            answer = matcher.match(question)
+            assert answer.outcome == "answered", question
+            assert answer.match is not None and answer.match.entry.id == entry.id, question
+
+
+def test_off_topic_questions_get_no_confident_answer(matcher: Matcher):
+    for question in matcher.kb.off_topic:
+        answer = matcher.match(question)
+        assert answer.match is None, question
+        assert answer.outcome in ("no_answer", "suggested")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("named volume이 뭐에요", "volume-named"),
+        ("<@U0123> 익멍 볼룸 언제 지워짐?? <!here>", "volume-anonymous"),
+        ("`docker network create mynet` 이거 뭐임", "network-create"),
+        ("쿠베 파드?", "k8s-pod"),
+        ("POD 가 뭔가요", "k8s-pod"),
+    ],
+)
+def test_new_phrasings_find_their_entry(matcher: Matcher, question: str, expected: str):
+    ranked = matcher.rank(question)
+    assert ranked and matcher.kb.entries[ranked[0].index].id == expected
+
+
+def test_answer_carries_up_to_three_alternatives_without_the_match(matcher: Matcher):
+    answer = matcher.match("명명된 볼륨이랑 익명 볼륨")
+    shown = ([answer.match] if answer.match else []) + list(answer.alternatives)
+    assert 1 <= len(shown) <= MAX_ALTERNATIVES
+    ids = [m.entry.id for m in shown]
+    assert len(set(ids)) == len(ids)
+    assert all(0.0 <= m.score <= 1.0 for m in shown)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "🙂🙂🙂", "\x00\x01\x02", "\u200b\u200b", "<!channel>", None])
+def test_unusable_input_is_invalid_with_a_korean_reason(matcher: Matcher, text):
+    answer = matcher.match(text)
+    assert answer.outcome == "invalid" and answer.match is None
+    assert answer.reason and any("가" <= ch <= "힣" for ch in answer.reason)
+
+
+def test_huge_input_is_answered_from_its_start(matcher: Matcher):
+    answer = matcher.match("명명된 볼륨이 뭐야? " + "아" * 100_000)
+    assert answer.match is not None and answer.match.entry.id == "volume-named"
+
+
+def test_mixed_scripts_and_control_characters_do_not_break_matching(matcher: Matcher):
+    answer = matcher.match("named\u200b volume\x07 이 뭐야 😀 Ω ∑")
+    assert answer.match is not None and answer.match.entry.id == "volume-named"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_match_never_raises_on_any_text(text: str):
+    matcher = _shared_matcher()
+    answer = matcher.match(text)
+    assert answer.outcome in ("answered", "suggested", "no_answer", "invalid")
+    assert len(answer.alternatives) <= MAX_ALTERNATIVES
+
+
+_MATCHER: list[Matcher] = []
+
+
+def _shared_matcher() -> Matcher:
+    if not _MATCHER:
+        _MATCHER.append(Matcher(load_knowledge(FIXTURE)))
+    return _MATCHER[0]
+
+
+def test_thresholds_come_from_the_knowledge_base(matcher: Matcher):
+    evidence = collect_evidence(matcher)
+    assert len(evidence.in_scope) == sum(len(e.questions) for e in matcher.kb.entries)
+    assert len(evidence.off_topic) == len(matcher.kb.off_topic)
+    answer, suggest = fit(evidence)
+    assert (answer, suggest) == (matcher.thresholds.answer, matcher.thresholds.suggest)
+    assert 0 < suggest <= answer < 1
+
+
+def test_fit_separates_in_scope_from_off_topic():
+    evidence = Evidence(
+        in_scope=[(0.9, True), (0.8, True), (0.7, True), (0.35, False)],
+        off_topic=[0.2, 0.3, 0.5],
+        confusions=[],
+    )
+    answer, suggest = fit(evidence)
+    assert 0.5 < answer <= 0.7  # above every off-topic score, below every right answer
+    assert suggest == 0.3  # the median off-topic score
+
+
+def test_thresholds_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = Matcher(load_knowledge(FIXTURE))
+    cached = list((tmp_path / "dockbot").glob("thresholds-*.json"))
+    assert len(cached) == 1
+    second = Matcher(load_knowledge(FIXTURE))
+    assert second.thresholds == first.thresholds
+    cached[0].write_text("{not json", encoding="utf-8")  # a corrupt cache is refitted, not trusted
+    assert Matcher(load_knowledge(FIXTURE)).thresholds == first.thresholds
