@@ -82,5 +82,3 @@ def validation_problems(doc: YamlDocument, error: ValidationError, base: tuple =
         at = loc[:-1] if item["type"] == "missing" else loc
         problems.append(doc.problem(at, message))
     return problems
-
-

@@ -9,6 +9,7 @@ Two layers:
 
 Both the index and the questions go through the same Analyzer: consistency matters more than linguistics.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,16 +30,18 @@ QUESTION_TOKEN = "q:뭐"
 
 # Ordered longest first at import (see _SUFFIXES_SORTED). Particles, copulas and common verb endings.
 SUFFIXES = """
-에서는 에서도 에서 에게는 에게 한테 에는 으로는 으로 로는
-로 이랑 랑 하고 과 와 은 는 이 가 을 를 의 에 도 만 까지 부터 처럼 보다 이나 나 이란 란
-이라는 라는 이라고 라고 이야 야 이에요 에요 예요 이예요 인가요 인가 인데 인지 이고 요 이죠 죠 임
-이었지 였지 이냐 냐 이니 니 이여 여 이다 다 이지 지 이면 이라 라 이라서 라서 이라도 이랑은 하면
-하려면 려면 으려면 하는 하나요 해요 해 했더니 했는데 했어요 했어 되나요 돼요 돼 되는 되면 된 되고
-인지 는지 할까 하기 하지 합니다 입니다 할때 할 때 하고 싶어 싶어요 싶은데 나요 가요 는데 은데 면
-고 서 니까 는거 는거야 는거에요 는거예요 는거임 하는거 하는거야 하는법 는법 법 들 들이 들은 들을
-들도 들의 이에 에도 에선 에서의 으로도 로도 으론 론 쯤 께 끼리 끼리는 마다 밖에 한테서 에서부터
-더니 었더니 았더니 였더니 어요 아요 어 아 었어 았어 었어요 았어요 였어 였어요 져요 져 졌어 졌어요 네요 군요
-는데요 던데 던데요 잖아 잖아요 거든요 거든 습니다 습니까 ㅂ니다 을까 을까요 을지 ㄹ까 려고 으려고 려는데 으려는데
+에서는 에서도 에서 에게는 에게 한테 에는 으로는 으로 로는 로 이랑 랑 하고 과 와 은
+는 이 가 을 를 의 에 도 만 까지 부터 처럼 보다 이나 나 이란 란 이라는 라는 이라고
+라고 이야 야 이에요 에요 예요 이예요 인가요 인가 인데 인지 이고 요 이죠 죠 임 이었지
+였지 이냐 냐 이니 니 이여 여 이다 다 이지 지 이면 이라 라 이라서 라서 이라도 이랑은
+하면 하려면 려면 으려면 하는 하나요 해요 해 했더니 했는데 했어요 했어 되나요 돼요 돼
+되는 되면 된 되고 인지 는지 할까 하기 하지 합니다 입니다 할때 할 때 하고 싶어 싶어요
+싶은데 나요 가요 는데 은데 면 고 서 니까 는거 는거야 는거에요 는거예요 는거임 하는거
+하는거야 하는법 는법 법 들 들이 들은 들을 들도 들의 이에 에도 에선 에서의 으로도 로도
+으론 론 쯤 께 끼리 끼리는 마다 밖에 한테서 에서부터 더니 었더니 았더니 였더니 어요
+아요 어 아 었어 았어 었어요 았어요 였어 였어요 져요 져 졌어 졌어요 네요 군요 는데요
+던데 던데요 잖아 잖아요 거든요 거든 습니다 습니까 ㅂ니다 을까 을까요 을지 ㄹ까 려고
+으려고 려는데 으려는데
 """.split()  # noqa: SIM905 - a word list reads best as text
 _SUFFIXES_SORTED = tuple(sorted(set(SUFFIXES), key=len, reverse=True))
 
@@ -47,22 +50,25 @@ _DEFINITION_SUFFIXES = frozenset({"이란", "란", "이라는", "라는", "이�
 
 QUESTION_WORDS = frozenset(
     """
-    뭐 뭐야 뭐임 뭔가요 뭔데 뭐예요 뭐에요 뭐였지 뭐지 뭐냐 뭐냐면 뭐여 뭡니까 뭐죠 뭔지 뭐길래 무엇
-    무엇인가 무엇인가요 무엇인지 무엇입니까 머야 머임 모야 뭐하는 뭘 뭐가 머가 뭐고 뭔 what 개념 정의
+    뭐 뭐야 뭐임 뭔가요 뭔데 뭐예요 뭐에요 뭐였지 뭐지 뭐냐 뭐냐면 뭐여 뭡니까 뭐죠 뭔지
+    뭐길래 무엇 무엇인가 무엇인가요 무엇인지 무엇입니까 머야 머임 모야 뭐하는 뭘 뭐가 머가
+    뭐고 뭔 what 개념 정의
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
 STOPWORDS = frozenset(
     """
-    무슨 알려줘 알려주세요 알려 알려줄래 설명 설명해 설명해줘 설명좀 설명해주세요 좀 어떻게 어떡해 어케
-    방법 법 하는 거 것 수 있어 있나요 있어요 있나 있을까 있을까요 되나 돼 해 줘 주세요 이 그 저 가
-    는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야 건가요 건데 이거 이건 그거 그건
-    정확히 그냥 혹시 있다 없다 있는데 되는 된다 하면 하려면 해야 해야돼 해야되 궁금 궁금해 궁금해요
-    궁금합니다 질문 질문이요 질문있어요 질문입니다 알고 싶어 싶어요 싶은데 싶습니다 싶다 했는데 하는데 인데
-    그리고 근데 그런데 제가 저는 나는 내가 우리 우리가 저희 저희가 거예 거예요 건가 거지 거랑 게 건지 거죠 거에요 건가요 걸까 건데요 요즘 지금 이제 같은 같이요 ㅋㅋ ㅎㅎ
-    ㅠㅠ 대해 대해서 관해 관해서 뭐야요 해줘 해주세요 부탁 부탁해요 부탁드려요 감사 감사합니다 ㄱㄱ 님 분
-    씨 is the a an to of in on do does it this that please me i
-    you can how
+    무슨 알려줘 알려주세요 알려 알려줄래 설명 설명해 설명해줘 설명좀 설명해주세요 좀 어떻게
+    어떡해 어케 방법 법 하는 거 것 수 있어 있나요 있어요 있나 있을까 있을까요 되나 돼 해
+    줘 주세요 이 그 저 가 는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야
+    건가요 건데 이거 이건 그거 그건 정확히 그냥 혹시 있다 없다 있는데 되는 된다 하면
+    하려면 해야 해야돼 해야되 궁금 궁금해 궁금해요 궁금합니다 질문 질문이요 질문있어요
+    질문입니다 알고 싶어 싶어요 싶은데 싶습니다 싶다 했는데 하는데 인데 그리고 근데 그런데
+    제가 저는 나는 내가 우리 우리가 저희 저희가 거예 거예요 건가 거지 거랑 게 건지 거죠
+    거에요 건가요 걸까 건데요 요즘 지금 이제 같은 같이요 ㅋㅋ ㅎㅎ ㅠㅠ 대해 대해서 관해
+    관해서 뭐야요 해줘 해주세요 부탁 부탁해요 부탁드려요 감사 감사합니다 ㄱㄱ 님 분 씨 is
+    the a an to of in on do does it this that please
+    me i you can how
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
@@ -241,7 +247,9 @@ class Analyzer:
             for word in set(raw_tokens(clean_text(text), self.protected)):
                 seen[word] = seen.get(word, 0) + 1
         self._pieces = frozenset(
-            w for w in vocab if _HANGUL_WORD.fullmatch(w) and len(w) >= 2 and (seen.get(w, 0) >= 2 or w in alias_words)
+            w
+            for w in vocab
+            if _HANGUL_WORD.fullmatch(w) and len(w) >= 2 and (seen.get(w, 0) >= 2 or w in alias_words)
         )
         self._split_cache: OrderedDict[str, list[str] | None] = OrderedDict()
         targets = sorted(w for w in vocab if self._typo_candidate(w))
@@ -276,7 +284,7 @@ class Analyzer:
         return fixed
 
     def split(self, word: str) -> list[str] | None:
-        """Split run-together Hangul (쿠버네티스쓰는이유) into known words, or None when it doesn't split well."""
+        """Split run-together Hangul (쿠버네티스쓰는이유) into known words; None when it does not split well."""
         if len(word) < 4 or len(word) > 40 or word in self._pieces or not _HANGUL_WORD.fullmatch(word):
             return None
         if word in self._split_cache:

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The modules whose code decides what a snapshot contains.
-_CODE = ("korean.py", "knowledge.py", "knowledge_schema.py", "matcher.py", "thresholds.py", "live_knowledge.py")
+_CODE = (
+    "korean.py",
+    "knowledge.py",
+    "knowledge_schema.py",
+    "matcher.py",
+    "thresholds.py",
+    "live_knowledge.py",
+)
 _KEEP = 8  # snapshot files kept; older ones are removed when a new one is written
 
 

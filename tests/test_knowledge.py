@@ -45,7 +45,9 @@ def test_fixture_loads_into_immutable_entries():
     assert named is not None and named.title.startswith("명명된 볼륨")
     assert named.related == ("volume-anonymous",)
     assert named.commands == ("docker run -v data:/app/data myimage",)
-    assert named.path.endswith("volumes.yaml") and named.line == line_of(FIXTURE / "volumes.yaml", "id: volume-named")
+    assert named.path.endswith("volumes.yaml") and named.line == line_of(
+        FIXTURE / "volumes.yaml", "id: volume-named"
+    )
     assert len(named.question_lines) == len(named.questions) >= 8
     assert kb.synonyms["볼륨"] == ("volume", "volumes", "볼룸")
     assert "오늘 점심 뭐 먹을까?" in kb.off_topic
@@ -73,7 +75,9 @@ def test_unknown_and_missing_fields(kb_dir: Path):
     found = problems_of(kb_dir)
     assert any(f"networks.yaml:{line_of(path, 'keyword:')}: unknown field 'keyword'" in p for p in found)
     assert any(f"networks.yaml:{line_of(path, 'answers:')}: unknown field 'answers'" in p for p in found)
-    assert any(f"networks.yaml:{line_of(path, 'id: network-create')}: missing field 'answer'" in p for p in found)
+    assert any(
+        f"networks.yaml:{line_of(path, 'id: network-create')}: missing field 'answer'" in p for p in found
+    )
 
 
 def test_duplicate_id_related_and_repeated_question(kb_dir: Path):
@@ -87,7 +91,10 @@ def test_duplicate_id_related_and_repeated_question(kb_dir: Path):
     assert any("related id 'volume-gone' does not exist" in p for p in found)
     lines = vol.read_text(encoding="utf-8").splitlines()
     repeated_line = max(i for i, line in enumerate(lines, 1) if line.strip() == "- 명명된 볼륨이 뭐야")
-    assert any(f"volumes.yaml:{repeated_line}: example question" in p and "also in 'volume-named'" in p for p in found)
+    assert any(
+        f"volumes.yaml:{repeated_line}: example question" in p and "also in 'volume-named'" in p
+        for p in found
+    )
 
 
 def test_non_text_value_is_explained(kb_dir: Path):
@@ -109,10 +116,13 @@ def test_too_few_example_questions(kb_dir: Path):
 def test_demo_that_does_not_exist_is_reported(kb_dir: Path):
     pytest.importorskip("bot.demos.scenario")
     path = kb_dir / "volumes.yaml"
-    edit(path, "    related: [volume-anonymous]\n", "    related: [volume-anonymous]\n    demo: no-such-demo\n")
+    edit(
+        path, "    related: [volume-anonymous]\n", "    related: [volume-anonymous]\n    demo: no-such-demo\n"
+    )
     found = problems_of(kb_dir)
     assert any(
-        f"volumes.yaml:{line_of(path, 'id: volume-named')}: demo 'no-such-demo' does not exist" in p for p in found
+        f"volumes.yaml:{line_of(path, 'id: volume-named')}: demo 'no-such-demo' does not exist" in p
+        for p in found
     )
 
 

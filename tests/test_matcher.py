@@ -64,7 +64,9 @@ def test_answer_carries_up_to_three_alternatives_without_the_match(matcher: Matc
     assert all(0.0 <= m.score <= 1.0 for m in shown)
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t ", "🙂🙂🙂", "\x00\x01\x02", "\u200b\u200b", "<!channel>", None])
+@pytest.mark.parametrize(
+    "text", ["", "   \n\t ", "🙂🙂🙂", "\x00\x01\x02", "\u200b\u200b", "<!channel>", None]
+)
 def test_unusable_input_is_invalid_with_a_korean_reason(matcher: Matcher, text):
     answer = matcher.match(text)
     assert answer.outcome == "invalid" and answer.match is None

@@ -41,7 +41,9 @@ def test_fixture_entries_answer_their_own_questions():
 
 
 def test_broken_copy_lists_every_problem_with_path_and_line(knowledge_copy: Path):
-    first = sorted(p for p in knowledge_copy.glob("*.yaml") if p.name not in ("synonyms.yaml", "off-topic.yaml"))[0]
+    first = sorted(
+        p for p in knowledge_copy.glob("*.yaml") if p.name not in ("synonyms.yaml", "off-topic.yaml")
+    )[0]
     text = first.read_text(encoding="utf-8")
     parts = text.split("\n  - id: ")  # parts[1] is the first entry: break its title; the second's related
     assert len(parts) >= 3
@@ -69,16 +71,24 @@ def test_example_question_answered_by_another_entry_is_reported(tmp_path: Path):
     path.write_text(text, encoding="utf-8")
     problems, _ = validate_directory(kb)
     line = next(i for i, s in enumerate(text.splitlines(), 1) if "포드는 뭔데" in s)
-    assert any(p.line == line and "not 'network-create'" in p.message and "k8s-pod" in p.message for p in problems)
+    assert any(
+        p.line == line and "not 'network-create'" in p.message and "k8s-pod" in p.message for p in problems
+    )
 
 
 def test_yaml_syntax_error_via_the_real_command(tmp_path: Path):
     kb = tmp_path / "kb"
     shutil.copytree(FIXTURE, kb)
-    (kb / "kubernetes.yaml").write_text("entries:\n  - id: k8s-pod\n    title: \"unterminated\n", encoding="utf-8")
+    (kb / "kubernetes.yaml").write_text(
+        'entries:\n  - id: k8s-pod\n    title: "unterminated\n', encoding="utf-8"
+    )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "validate", str(kb)], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "bot", "validate", str(kb)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
