@@ -284,7 +284,7 @@ class Analyzer:
         return fixed
 
     def split(self, word: str) -> list[str] | None:
-        """Split run-together Hangul (쿠버네티스쓰는이유) into known words; None when it does not split well."""
+        """Split run-together Hangul (쿠버네티스쓰는이유) into known words, or None."""
         if len(word) < 4 or len(word) > 40 or word in self._pieces or not _HANGUL_WORD.fullmatch(word):
             return None
         if word in self._split_cache:
