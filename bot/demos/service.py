@@ -177,8 +177,10 @@ class DemoService:
         # that are not in progress (checked per object), so it cannot race with this run.
         sweeper = threading.Thread(target=self._sweep_quietly, args=(api,), name="demo-sweep", daemon=True)
         sweeper.start()
-        if self._runner is not None:
-            return self._runner(api, scenario, image=self.image, on_progress=on_progress, cancel=self._cancel)
-        from bot.demos.runner import run_scenario
+        try:
+            from bot.demos.runner import run_scenario
 
-        return run_scenario(api, scenario, image=self.image, on_progress=on_progress, cancel=self._cancel)
+            runner = self._runner or run_scenario
+            return runner(api, scenario, image=self.image, on_progress=on_progress, cancel=self._cancel)
+        finally:
+            sweeper.join(timeout=30)  # a short-lived process (the CLI) must not exit mid-sweep
