@@ -37,8 +37,9 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import ConfigError, Settings
+from bot.healthcheck import heartbeat_file
 from bot.render import escape_mrkdwn
-from handlers import admin, ask, demo, feedback, views
+from handlers import admin, ask, demo, feedback, home, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
 
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dockbot.slack")
 
 DEFAULT_API_URL = "https://slack.com/api/"
-DEFAULT_HEARTBEAT_FILE = "/tmp/dockbot.heartbeat"
 # Listeners only match questions and call the Web API (demos run on the DemoService's own pool), but 50
 # concurrent requests must still be acknowledged quickly: Bolt's default of 5 workers is too few.
 LISTENER_WORKERS = 16
@@ -356,21 +356,7 @@ def register_listeners(app: App) -> None:
     app.action(re.compile(demo.RUN_DEMO_ACTION_PATTERN))(demo.on_demo_button)
     app.action(re.compile(feedback.VOTE_ACTION_PATTERN))(feedback.on_vote)
     app.command("/dockbot")(admin.on_dockbot_command)
-    app.event("app_home_opened")(_app_home_listener())
-
-
-def _app_home_listener() -> Callable[..., None]:
-    """App Home belongs to the admin loop (handlers/home.py); until it exists, accept the event quietly."""
-    try:
-        from handlers import home  # type: ignore[attr-defined]
-
-        return home.on_home_opened
-    except (ImportError, AttributeError):
-
-        def on_home_opened() -> None:
-            return None
-
-        return on_home_opened
+    app.event("app_home_opened")(home.on_home_opened)  # the admin loop's App Home tab
 
 
 def _first_header(headers: dict[str, Any], name: str) -> str:
@@ -637,7 +623,7 @@ def _serve_socket_mode(app: App, settings: Settings) -> int:
         return 1
     stop = threading.Event()
     _stop_on_signals(stop.set)
-    heartbeat = Path(os.environ.get("DOCKBOT_HEARTBEAT_FILE", "").strip() or DEFAULT_HEARTBEAT_FILE)
+    heartbeat = heartbeat_file()  # the same path the container HEALTHCHECK (bot/healthcheck.py) reads
     watchdog = SocketModeWatchdog(handler, heartbeat=heartbeat)
     log.info("Socket Mode: connected (heartbeat file %s)", heartbeat)
     try:

@@ -277,3 +277,25 @@ def test_edit_pacer_spreads_a_burst_over_the_workspace_budget() -> None:
     pacer = EditPacer(per_minute=60, burst=2, clock=lambda: now[0])
     waits = [pacer.reserve() for _ in range(5)]
     assert waits[:2] == [0.0, 0.0] and waits[2:] == pytest.approx([1.0, 2.0, 3.0])
+
+
+# ---- the manifest ---------------------------------------------------------------------------------
+
+
+def test_manifest_declares_exactly_what_the_app_listens_to() -> None:
+    from pathlib import Path
+
+    from bot.yamlfile import read_yaml
+
+    manifest = read_yaml(Path(__file__).resolve().parent.parent / "slack-manifest.yaml").data
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    assert commands == {"/docker", "/demo", "/dockbot"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "app_home_opened",
+    }
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
