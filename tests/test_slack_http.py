@@ -476,3 +476,19 @@ def test_missing_or_malformed_tokens_exit_with_one_clear_line(
     lines = [line for line in done.stderr.splitlines() if line.startswith("dockbot:")]
     assert len(lines) == 1 and variable in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_app_home_is_published_when_opened(fake: FakeSlack, slack: SlackSender) -> None:
+    event = {
+        "type": "app_home_opened",
+        "user": "UHOME001",
+        "channel": "DHOME001",
+        "tab": "home",
+        "event_ts": new_ts(),
+    }
+    assert slack.event(event_body(event)).status_code == 200
+    (publish,) = fake.wait_for(
+        lambda: [c for c in fake.calls_of("views.publish") if c.params.get("user_id") == "UHOME001"],
+        what="views.publish",
+    )
+    assert publish.params["view"]["type"] == "home"
