@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI: prove the bot's image on the real engine (issue 6). Lints the Dockerfile (hadolint) and compose.yaml
 # (`docker compose config`), builds the image and runs it: `dockbot validate`, `dockbot ask --json` and
-# `dockbot serve` in HTTP mode answering /healthz, all as the image's non-root user.
+# `dockbot serve` in HTTP mode answering /healthz, all as the image's non-root user. Then compose.yaml's whole
+# stack (with .ci/compose.ci.yaml): bot healthy, a demo run by the bot on demo-host over mutual TLS, nothing left.
 #
 # No registry is reachable, so the base is made here: debootstrap a minimal Debian with python3 and
 # `docker import` it (kept on the engine, so later steps and runs skip it). pip inside the build reaches PyPI
@@ -20,6 +21,8 @@ mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 buildkit_docker=/usr/bin/docker
 hadolint_version=2.15.1
 compose_version=2.40.3
+demo_host_image="${DOCKBOT_CI_DEMO_HOST_IMAGE:-dockbot-ci/demo-host:bookworm}"
+stack="dockbot-ci-$$"
 serve_name="dockbot-ci-serve-$$"
 fake_slack="dockbot-ci-fake-slack-$$"
 ci_net="dockbot-ci-net-$$"
@@ -30,9 +33,15 @@ apt_install() {
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+compose_stack() {
+  DOCKBOT_IMAGE="$image" DEMO_HOST_IMAGE="$demo_host_image" DOCKBOT_HTTP_PORT="${stack_port:-0}" \
+    docker compose -p "$stack" -f compose.yaml -f .ci/compose.ci.yaml "$@"
+}
 cleanup() {
   docker rm -f "$serve_name" "$fake_slack" >/dev/null 2>&1 || true
   docker network rm "$ci_net" >/dev/null 2>&1 || true
+  compose_stack down -v --remove-orphans >/dev/null 2>&1 || true
+  rm -f demo-images/dockbot-ci-demo-image.tar
 }
 trap cleanup EXIT
 
@@ -119,10 +128,12 @@ uid=$(run --entrypoint id "$image" -u)
 [ "$uid" != 0 ] || { echo "the image runs as root" >&2; exit 1; }
 say "runs as uid $uid ($(run --entrypoint id "$image" -un))"
 # The CA secret is mounted only during its RUN: neither a file nor an environment variable in the image.
+# shellcheck disable=SC2016 # expanded by the container's shell, on purpose
 run --entrypoint sh "$image" -c \
   'test ! -e /run/secrets/ca && test -z "${PIP_CERT:-}${REQUESTS_CA_BUNDLE:-}"' \
   || { echo "the build CA leaked into the image" >&2; exit 1; }
 # No build tools in the final stage.
+# shellcheck disable=SC2016 # expanded by the container's shell, on purpose
 run --entrypoint sh "$image" -c 'for t in gcc cc make git; do command -v "$t" && exit 1; done; test ! -e /opt/venv/bin/pip' \
   || { echo "build tools found in the final image" >&2; exit 1; }
 
@@ -197,5 +208,46 @@ say "POST /slack/events: unsigned 401, signed url_verification answered"
 t=$(date +%s)
 docker stop -t 10 "$serve_name" >/dev/null
 say "serve stopped on SIGTERM in $(since "$t") s (exit $(docker inspect -f '{{.State.ExitCode}}' "$serve_name"))"
+
+say "compose stack: compose.yaml + .ci/compose.ci.yaml (stand-in demo host and Slack Web API)"
+t=$(date +%s)
+if docker image inspect "$demo_host_image" >/dev/null 2>&1; then
+  say "demo host image $demo_host_image already on the engine: skipped"
+else
+  # Debian's docker.io on the same local base: docker:dind itself cannot be pulled here.
+  DOCKER_BUILDKIT=1 "$buildkit_docker" build -q --build-arg "BASE_IMAGE=$base" -t "$demo_host_image" \
+    .ci/demo-host >/tmp/dockbot-demo-host-build.log 2>&1 || { tail -20 /tmp/dockbot-demo-host-build.log; exit 1; }
+  say "demo host image built in $(since "$t") s"
+fi
+demo_image="${DOCKBOT_DEMO_IMAGE:-busybox:1.36}"
+docker save "$demo_image" -o demo-images/dockbot-ci-demo-image.tar   # what an admin does, per docs/deploy.ko.md
+stack_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+t=$(date +%s)
+compose_stack up -d --no-build --pull never --wait --wait-timeout 180 >/tmp/dockbot-stack-up.log 2>&1 \
+  || { tail -20 /tmp/dockbot-stack-up.log; compose_stack ps -a; compose_stack logs --tail 30; exit 1; }
+say "stack up and healthy in $(since "$t") s: $(compose_stack ps --format '{{.Service}}={{.Status}}' | tr '\n' ' ')"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$stack_port/healthz")
+[ "$code" = 200 ] || { echo "the stack's bot /healthz answered $code" >&2; exit 1; }
+# The bot has no Docker socket; it reaches demo-host only with the client certificate (mutual TLS).
+compose_stack exec -T bot sh -c 'test ! -e /var/run/docker.sock' \
+  || { echo "the bot container has a Docker socket" >&2; exit 1; }
+if compose_stack exec -T bot python -c '
+import docker
+docker.DockerClient(base_url="tcp://demo-host:2376", tls=True, timeout=5).ping()' >/dev/null 2>&1; then
+  echo "demo-host accepted a client without a certificate" >&2; exit 1
+fi
+t=$(date +%s)
+compose_stack exec -T bot dockbot demo volumes --json >/tmp/dockbot-stack-demo.json
+python3 - /tmp/dockbot-stack-demo.json <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+assert run["ok"], run
+print(f"== image: demo {run['demo']!r} on demo-host: ok, {len(run['steps'])} steps, {run['duration_s']:.1f} s")
+PY
+left=$(compose_stack exec -T demo-host sh -c \
+  'docker ps -aq --filter label=dockbot.demo; docker volume ls -q --filter label=dockbot.demo; docker network ls -q --filter label=dockbot.demo')
+[ -z "$left" ] || { echo "demo objects left on demo-host: $left" >&2; exit 1; }
+say "bot reached demo-host over mutual TLS only; no demo objects left (demo step $(since "$t") s)"
+compose_stack down -v --remove-orphans >/dev/null 2>&1
 
 say "summary: base $base, image $image $(( size / 1000000 )) MB, build ${build_s} s, whole image step $(since "$started") s"
