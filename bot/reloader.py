@@ -38,6 +38,19 @@ def _is_knowledge_file(_change: object, path: str) -> bool:
     return path.endswith(_YAML_SUFFIXES)
 
 
+def _just_edited_first(problems: list[Problem]) -> list[Problem]:
+    """The file saved last first: a syntax error there explains the follow-on errors elsewhere
+    (e.g. "related id does not exist" in every file pointing into an unreadable one)."""
+
+    def mtime(problem: Problem) -> float:
+        try:
+            return Path(problem.path).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(problems, key=lambda p: (-mtime(p), p.path, p.line))
+
+
 class KnowledgeReloader:
     """Reloads `knowledge` on demand or when its files change, and tells admins about broken/fixed edits."""
 
@@ -80,17 +93,20 @@ class KnowledgeReloader:
                 problems = tuple(sorted(result.problems))
                 if problems != self._broken:
                     self._broken = problems
+                    shown = _just_edited_first(result.problems)
                     log.warning("knowledge edit rejected (%s); still serving version %s:\n%s", trigger,
-                                result.version, "\n".join(str(p) for p in problems))
-                    self._tell("broken", result)
+                                result.version, "\n".join(str(p) for p in shown))
+                    self._tell("broken", result, shown)
             return result
 
-    def _tell(self, kind: str, result: ReloadResult) -> None:
+    def _tell(self, kind: str, result: ReloadResult, problems: list[Problem] | None = None) -> None:
         if self.notify is None:
             return
         try:
             entries = len(self.knowledge.current.kb.entries)
-            self.notify(render_text("reload.txt.j2", kind=kind, result=result, entries=entries))
+            shown = problems if problems is not None else result.problems
+            text = render_text("reload.txt.j2", kind=kind, result=result, entries=entries, problems=shown)
+            self.notify(text)
         except Exception:  # a failing Slack call must not stop the watcher
             log.exception("could not notify admins about a %s knowledge reload", kind)
 
@@ -128,6 +144,7 @@ class KnowledgeReloader:
 
         self.mode = "watchfiles"
         log.info("watching %s for knowledge edits (watchfiles)", self.directory)
+        self._reload_safely("watch")  # an edit made between loading and watching
         for _changes in watch(
             self.directory,
             watch_filter=_is_knowledge_file,
@@ -138,9 +155,10 @@ class KnowledgeReloader:
             self._reload_safely("watch")
 
     def _poll(self) -> None:
+        seen = self._fingerprint()
         self.mode = "polling"
         log.info("watching %s for knowledge edits (polling)", self.directory)
-        seen = self._fingerprint()
+        self._reload_safely("poll")  # an edit made while the watcher was starting
         while not self._stop.wait(self.poll_interval_s):
             current = self._fingerprint()
             if current != seen:
