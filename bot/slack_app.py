@@ -564,6 +564,8 @@ def serve(settings: Settings | None = None) -> int:
         return _serve_http(app, brain, settings)
     finally:
         brain.stop_watching()
+        if brain.demos is not None:
+            brain.demos.close()  # running demos stop between steps and clean up what they created
 
 
 def admin_notifier(client: WebClient, settings: Settings) -> Callable[[str], None]:

@@ -155,6 +155,8 @@ def demo_message(run: Any | None, *, name: str, title: str, user: str, total_ste
         "error": escape_mrkdwn(run.error or "") if run is not None else "",
         "conclusion": getattr(run, "conclusion", "") if run is not None else "",
         "duration": f"{run.duration_s:.1f}" if run is not None else "0",
+        # The value of the dockbot.demo label on everything the run created (for operators and `dockbot gc`).
+        "run_id": getattr(run, "run_id", "") if run is not None else "",
     }
     return _message("demo.blocks.j2", "demo.slack.txt.j2", **context)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 from slack_harness import (
@@ -49,8 +50,16 @@ def slack(dockbot: DockbotProcess) -> SlackSender:
     return SlackSender(dockbot.base_url)
 
 
-def _leftovers(docker_client) -> list[str]:
-    label = {"label": "dockbot.demo"}
+def _run_id(call) -> str:
+    """The run id the final message shows: the value of the dockbot.demo label on what the run created."""
+    match = re.search(r"실행 ID `([^`]+)`", call.all_text)
+    assert match, "the final message names its run id"
+    return match.group(1)
+
+
+def _leftovers(docker_client, run_id: str) -> list[str]:
+    # Only this run's objects: other demos may be running on the same engine at the same time.
+    label = {"label": f"dockbot.demo={run_id}"}
     return (
         [c.name for c in docker_client.containers.list(all=True, filters=label)]
         + [v.name for v in docker_client.volumes.list(filters=label)]
@@ -98,7 +107,7 @@ def test_demo_posts_then_edits_live_and_ends_with_the_conclusion(
     assert "docker volume create" in blocks or "docker run" in blocks  # the commands people should learn
     assert "✅" in blocks and ":tada:" in blocks
     assert updates[-1] is final
-    assert _leftovers(docker_client) == []
+    assert _leftovers(docker_client, _run_id(final)) == []
 
 
 def test_one_demo_per_user_the_second_gets_a_friendly_busy_message(
@@ -150,8 +159,8 @@ def test_demo_button_on_an_answer_runs_it_in_the_answers_thread(
         what="the demo message in the thread",
     )
     assert post.params["thread_ts"] == thread
-    _final_update(fake, DEMO_CHANNEL, post.result["ts"])
-    assert _leftovers(docker_client) == []
+    final = _final_update(fake, DEMO_CHANNEL, post.result["ts"])
+    assert _leftovers(docker_client, _run_id(final)) == []
 
 
 def test_demo_where_the_bot_is_not_a_member_goes_through_the_response_url(
@@ -175,4 +184,4 @@ def test_demo_where_the_bot_is_not_a_member_goes_through_the_response_url(
     calls = fake.wait_for(final, timeout=120, what="the final result through the response_url")
     assert len(calls) <= 5  # Slack accepts at most 5 uses of one response_url
     assert calls[0].params["response_type"] == "in_channel" and calls[-1].params["replace_original"] is True
-    assert _leftovers(docker_client) == []
+    assert _leftovers(docker_client, _run_id(calls[-1])) == []
