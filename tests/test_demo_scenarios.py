@@ -77,7 +77,9 @@ def test_a_valid_file_parses_into_operations(tmp_path):
     run = scenarios["sample"].steps[1]
     assert isinstance(run, Run)
     assert run.expect is not None and run.expect.contains == ("hi",)
-    assert run.command("img") == "docker run --network none -v data:/data -v /anon img sh -c 'echo hi > /data/x'"
+    assert (
+        run.command("img") == "docker run --network none -v data:/data -v /anon img sh -c 'echo hi > /data/x'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,7 +202,8 @@ def test_references_to_removed_or_never_created_objects(tmp_path):
         """,
     )
     assert [p.split(":", 1)[1] for p in found] == [
-        "9: step 1 (remove_container): container 'ghost' is not started by an earlier run step (or was removed)",
+        "9: step 1 (remove_container): container 'ghost' is not started by an earlier run step"
+        " (or was removed)",
         "14: step 2 (run): volume 'nowhere' is not made by an earlier create_volume step",
         "23: step 5 (remove_volume): volume 'data' is not made by an earlier create_volume step",
     ]
@@ -252,7 +255,8 @@ def test_plain_names(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["volumes; rm -rf /", "../volumes", "Volumes", "", "v" * 41, "볼륨", "volumes\n", "$(id)", None, 3]
+    "name",
+    ["volumes; rm -rf /", "../volumes", "Volumes", "", "v" * 41, "볼륨", "volumes\n", "$(id)", None, 3],
 )
 def test_not_plain_names(name):
     assert not is_plain_name(name)
@@ -260,4 +264,12 @@ def test_not_plain_names(name):
 
 def test_vocabulary_has_no_word_for_privilege_host_or_devices():
     fields = {f for cls in OPERATIONS.values() for f in cls.__dataclass_fields__}
-    assert not fields & {"privileged", "cap_add", "devices", "network_mode", "binds", "volumes_from", "pid_mode"}
+    assert not fields & {
+        "privileged",
+        "cap_add",
+        "devices",
+        "network_mode",
+        "binds",
+        "volumes_from",
+        "pid_mode",
+    }

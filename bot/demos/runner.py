@@ -400,6 +400,8 @@ def run_scenario(
             _report(on_progress, run)
             if result.error:
                 run.error = result.error
+                if time.monotonic() >= demo_deadline - 0.05:  # the demo's deadline cut the step short
+                    run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
                 break
     except Exception as exc:  # a bug must not leak containers: log it, clean up, report
         log.exception("demo %s (run %s) failed unexpectedly", scenario.name, run_id)

@@ -1,0 +1,163 @@
+"""Benchmark the demo engine on the real Docker engine; prints figures, asserts nothing.
+
+1. `dockbot demo volumes` (a whole process, as a user runs it) against bench/volumes_demo_cli.sh (the same
+   steps as a plain docker CLI script, with the same lockdown flags), alternated in one run: medians, ratio.
+2. Time per demo with 1, 2 and 4 demos at once (the runner in threads sharing one client, like the service).
+3. Objects left afterwards: labelled containers/volumes/networks, all volumes (unlabelled anonymous ones
+   would show here), and per-run temp dirs. Must all be 0.
+
+Usage: python bench/bench_demo.py [--runs 10] [--batches 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.demos.engine import connect_engine, ensure_image  # noqa: E402
+from bot.demos.runner import LABEL, run_scenario  # noqa: E402
+from bot.demos.scenario import load_scenarios  # noqa: E402
+
+
+def timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def cli_vs_bot(runs: int) -> dict:
+    bot = [sys.executable, "-m", "bot", "demo", "volumes"]
+    cli = ["sh", str(REPO / "bench" / "volumes_demo_cli.sh")]
+    for _ in range(2):  # warm-up: page cache, image, engine
+        timed(bot)
+        timed(cli)
+    times: dict[str, list[float]] = {"bot": [], "cli": []}
+    for index in range(runs):
+        order = [("bot", bot), ("cli", cli)] if index % 2 == 0 else [("cli", cli), ("bot", bot)]
+        for name, argv in order:
+            times[name].append(timed(argv))
+    bot_median, cli_median = statistics.median(times["bot"]), statistics.median(times["cli"])
+    return {
+        "runs": runs,
+        "bot_median_s": round(bot_median, 3),
+        "cli_median_s": round(cli_median, 3),
+        "ratio": round(bot_median / cli_median, 3),
+        "bot_s": [round(t, 3) for t in times["bot"]],
+        "cli_s": [round(t, 3) for t in times["cli"]],
+    }
+
+
+def concurrency(levels: tuple[int, ...], batches: int) -> list[dict]:
+    api = connect_engine()
+    image = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
+    ensure_image(api, image)
+    scenario = load_scenarios(REPO / "knowledge" / "demos")[0]["volumes"]
+    rows = []
+    for level in levels:
+        per_demo: list[float] = []
+        failures = 0
+        for batch in range(batches + 1):  # the first batch of each level warms up
+            results = []
+
+            def one(results=results) -> None:
+                results.append(run_scenario(api, scenario, image=image))
+
+            threads = [threading.Thread(target=one) for _ in range(level)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - started
+            if batch:
+                per_demo.extend(run.duration_s for run in results)
+                failures += sum(not run.ok for run in results)
+        rows.append(
+            {
+                "concurrent": level,
+                "per_demo_median_s": round(statistics.median(per_demo), 3),
+                "per_demo_max_s": round(max(per_demo), 3),
+                "throughput_per_s": round(level / statistics.median(per_demo), 2),
+                "failed_runs": failures,
+                "last_batch_wall_s": round(wall, 3),
+            }
+        )
+    api.close()
+    return rows
+
+
+def leftovers(volumes_before: int) -> dict:
+    api = connect_engine()
+    selector = {"label": LABEL}
+    left = {
+        "labelled_containers": len(api.containers(all=True, filters=selector)),
+        "labelled_volumes": len(api.volumes(filters=selector).get("Volumes") or []),
+        "labelled_networks": len(api.networks(filters=selector)),
+        "bench_cli_objects": len(api.containers(all=True, filters={"label": "dockbot.bench"}))
+        + len(api.volumes(filters={"label": "dockbot.bench"}).get("Volumes") or []),
+        "volumes_added_overall": len(api.volumes().get("Volumes") or []) - volumes_before,
+        "temp_dirs": len(list(Path(tempfile.gettempdir()).glob("dockbot-*-*"))),
+    }
+    api.close()
+    return left
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    api = connect_engine()
+    volumes_before = len(api.volumes().get("Volumes") or [])
+    api.close()
+    load = os.getloadavg()[0]
+    head_to_head = cli_vs_bot(args.runs)
+    levels = concurrency((1, 2, 4), args.batches)
+    left = leftovers(volumes_before)
+    report = {
+        "load_avg_1m_at_start": round(load, 2),
+        "volumes_demo": head_to_head,
+        "concurrency": levels,
+        "left": left,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"host: {os.cpu_count()} CPUs, 1-min load average at start {load:.2f}")
+    print(f"\n1. volumes demo, {args.runs} alternated runs each (whole process wall time)")
+    print(f"   dockbot demo volumes   median {head_to_head['bot_median_s']:.3f} s   {head_to_head['bot_s']}")
+    print(f"   docker CLI script      median {head_to_head['cli_median_s']:.3f} s   {head_to_head['cli_s']}")
+    print(f"   ratio dockbot / CLI    {head_to_head['ratio']:.2f}x")
+    print(
+        f"\n2. volumes demo at once ({args.batches} measured batches per level, runner threads, one client)"
+    )
+    print("   concurrent  per-demo median  per-demo max  throughput  failed")
+    for row in levels:
+        print(
+            f"   {row['concurrent']:>10}  {row['per_demo_median_s']:>13.3f} s"
+            f"  {row['per_demo_max_s']:>10.3f} s"
+            f"  {row['throughput_per_s']:>7.2f}/s  {row['failed_runs']:>6}"
+        )
+    print("\n3. left behind afterwards")
+    for key, value in left.items():
+        print(f"   {key:<24} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,538 @@
+"""The demos on the REAL Docker engine: behaviour, lockdown, cleanup, deadlines, faults, concurrency.
+
+Every test uses the `docker_client` fixture: without an engine it skips locally and fails under CI=true.
+Objects are checked by this test's own run ids / owner labels, so demos that other suites run on the same
+engine at the same time cannot make these tests pass or fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from bot.demos.cleanup import sweep
+from bot.demos.engine import CONNECT_TIMEOUT_S, connect_engine, ensure_image
+from bot.demos.errors import DemoBusy, EngineUnavailable
+from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
+from bot.demos.scenario import load_scenarios
+from bot.demos.service import DemoService
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = load_scenarios(REPO / "knowledge" / "demos")[0]
+IMAGE = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
+HANG_GUARD_S = 60
+
+
+@pytest.fixture(scope="module")
+def api(docker_client):
+    client = connect_engine()
+    try:
+        ensure_image(client, IMAGE)
+    except EngineUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the demo image is missing: {exc}")
+        pytest.skip(f"demo image {IMAGE} unavailable: {exc}")
+    yield client
+    client.close()
+
+
+def objects(client, selector: str) -> list[str]:
+    """Every container, volume and network whose labels match `selector` (e.g. dockbot.demo=<run id>)."""
+    filters = {"label": selector}
+    found = [f"container {c['Names'][0]}" for c in client.containers(all=True, filters=filters)]
+    found += [f"volume {v['Name']}" for v in client.volumes(filters=filters).get("Volumes") or []]
+    found += [f"network {n['Name']}" for n in client.networks(filters=filters)]
+    return found
+
+
+def left_by_run(client, run_id: str) -> list[str]:
+    temp = [str(p) for p in Path(tempfile.gettempdir()).glob(f"dockbot-{run_id}-*")]
+    return objects(client, f"{LABEL}={run_id}") + temp
+
+
+def dockbot(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+        **kwargs,
+    )
+
+
+def scenario_dir(tmp_path: Path, body: str) -> dict:
+    (tmp_path / "t.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
+    scenarios, problems = load_scenarios(tmp_path)
+    assert problems == []
+    return scenarios
+
+
+# --- every shipped scenario, with its behaviour asserted from the result ----------------------------------
+
+
+def outputs(run) -> list[str]:
+    return [step.output for step in run.steps]
+
+
+def test_volumes_named_survives_anonymous_is_gone(api):
+    run = run_scenario(api, SCENARIOS["volumes"], image=IMAGE)
+    out = outputs(run)
+    assert run.ok and run.finished and run.error is None, run.to_json()
+    assert out[1].splitlines() == ["명명된 볼륨의 메모", "익명 볼륨의 메모"]  # both written
+    assert len(out[2].splitlines()) == 2 and "data" in out[2].splitlines()  # named + anonymous exist
+    assert out[4].splitlines() == ["data"]  # rm -v took the anonymous one, the named one stays
+    # A NEW container reads the named volume's file back; the anonymous file is not there.
+    assert out[5].splitlines() == ["명명된 볼륨의 메모", "익명 볼륨의 파일은 없음"]
+    assert out[7] == ""
+    assert left_by_run(api, run.run_id) == []
+
+
+def test_anonymous_volumes_pile_up_without_rm(api):
+    run = run_scenario(api, SCENARIOS["anonymous-pileup"], image=IMAGE)
+    out = outputs(run)
+    assert run.ok, run.to_json()
+    assert out[3].splitlines() == ["job1", "job2", "job3"]
+    piled = out[7].splitlines()
+    assert len(piled) == 3 and all(len(name) == 64 for name in piled)  # three anonymous volumes left over
+    assert sorted(out[8].splitlines()) == sorted(piled)  # removed by hand, exactly those
+    assert out[10] == ""  # --rm took its anonymous volume along
+    assert left_by_run(api, run.run_id) == []
+
+
+def test_bind_mount_host_edit_is_seen_and_container_write_reaches_the_host(api):
+    run = run_scenario(api, SCENARIOS["bind-mount"], image=IMAGE)
+    out = outputs(run)
+    assert run.ok, run.to_json()
+    assert out[1] == "첫 번째 버전"
+    assert out[3] == "고친 두 번째 버전"
+    assert out[5] == "컨테이너가 남긴 로그"
+    assert left_by_run(api, run.run_id) == []  # the per-run temp dir is gone too
+
+
+def test_stateless_new_container_does_not_see_the_old_data(api):
+    run = run_scenario(api, SCENARIOS["stateless"], image=IMAGE)
+    out = outputs(run)
+    assert run.ok, run.to_json()
+    assert out[0] == "주문 데이터 42건"
+    assert "No such file" in out[2] and "주문" not in out[2]
+    assert left_by_run(api, run.run_id) == []
+
+
+def test_network_by_name_on_a_user_network_and_nothing_without_one(api):
+    run = run_scenario(api, SCENARIOS["network"], image=IMAGE)
+    out = outputs(run)
+    assert run.ok, run.to_json()
+    assert "200 OK" in out[2] and "안녕하세요, web 컨테이너입니다" in out[2]
+    assert out[3].splitlines()[:2] == ["인터페이스:", "lo"] and "bad address 'web'" in out[3]
+    assert left_by_run(api, run.run_id) == []
+
+
+def test_path_precedence_more_specific_mount_wins(api):
+    run = run_scenario(api, SCENARIOS["path-precedence"], image=IMAGE)
+    out = outputs(run)
+    assert run.ok, run.to_json()
+    listing = out[2].splitlines()
+    assert listing[:3] == ["[/app]", "app.js", "node_modules"]
+    assert listing[3:] == ["[/app/node_modules]", "(끝)"]  # the anonymous volume hides the host's files
+    assert out[3] == "호스트의 node_modules"  # ...which are untouched on the host
+    assert left_by_run(api, run.run_id) == []
+
+
+# --- lockdown ---------------------------------------------------------------------------------------------
+
+LOCKDOWN_PROBE = """\
+    name: probe
+    title: 잠금 확인
+    entry: container-basics
+    explanation: 테스트
+    conclusion: 테스트
+    steps:
+      - {op: create_network, title: 네트워크, network: net}
+      - {op: create_volume, title: 볼륨, volume: data}
+      - op: run
+        title: 네트워크 있는 컨테이너
+        container: a
+        network: net
+        detach: true
+        mounts: [{type: volume, source: data, target: /data}, {type: anonymous, target: /anon}]
+        argv: [sleep, "30"]
+      - {op: run, title: 네트워크 없는 컨테이너, container: b, detach: true, argv: [sleep, "30"]}
+      - op: run
+        title: 안에서 본 권한
+        rm: true
+        argv: [sh, -c, "touch /x 2>&1; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"]
+"""
+
+
+def test_every_container_is_locked_down_and_labelled(api, tmp_path):
+    scenario = scenario_dir(tmp_path, LOCKDOWN_PROBE)["probe"]
+    seen: dict = {}
+
+    def inspect(run):
+        if len(run.steps) == 4:  # both detached containers are up: inspect them as the engine sees them
+            for container in api.containers(filters={"label": f"{LABEL}={run.run_id}"}):
+                seen[container["Names"][0]] = api.inspect_container(container["Id"])
+            seen["networks"] = [
+                api.inspect_network(n["Id"])
+                for n in api.networks(filters={"label": LABEL})
+                if n["Labels"].get(LABEL) == run.run_id
+            ]
+            seen["volumes"] = api.volumes(filters={"label": f"{LABEL}={run.run_id}"})["Volumes"]
+
+    run = run_scenario(api, scenario, image=IMAGE, on_progress=inspect)
+    assert run.steps[3].ok and run.steps[4].ok, run.to_json()
+    containers = [v for k, v in seen.items() if k.startswith("/")]
+    assert len(containers) == 2
+    for info in containers:
+        host = info["HostConfig"]
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"] and host["Privileged"] is False
+        assert host["SecurityOpt"] == ["no-new-privileges"]
+        assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"]
+        assert host["PidsLimit"] == 64
+        assert host["Memory"] == host["MemorySwap"] == 64 * 1024 * 1024
+        assert host["NanoCpus"] == 500_000_000 and host["Init"] is True
+        assert not host["Binds"] and not host["Devices"]
+        assert info["Config"]["Labels"][LABEL] == run.run_id
+        assert info["Name"].startswith(f"/dockbot-{run.run_id}-")
+    by_name = {info["Name"].rsplit("-", 1)[-1]: info for info in containers}
+    assert by_name["b"]["HostConfig"]["NetworkMode"] == "none"
+    assert by_name["a"]["HostConfig"]["NetworkMode"] == f"dockbot-{run.run_id}-net"
+    assert [n["Internal"] for n in seen["networks"]] == [True]
+    assert len(seen["volumes"]) == 2  # the named one and the anonymous one: both carry the run's label
+    # Inside: no capabilities at all, no new privileges, read-only root.
+    inside = run.steps[4].output
+    assert "Read-only file system" in inside
+    assert "CapEff:\t0000000000000000" in inside and "CapBnd:\t0000000000000000" in inside
+    assert "NoNewPrivs:\t1" in inside
+    assert left_by_run(api, run.run_id) == []
+
+
+def test_the_runner_refuses_a_host_config_that_is_not_locked_down(api):
+    base = dict(
+        api.create_host_config(
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            pids_limit=64,
+            mem_limit=64 * 1024 * 1024,
+            memswap_limit=64 * 1024 * 1024,
+            nano_cpus=500_000_000,
+            init=True,
+            network_mode="none",
+        )
+    )
+    check_lockdown(base, allowed_networks=(), tempdir=None)
+    for change in (
+        {"Privileged": True},
+        {"CapAdd": ["SYS_ADMIN"]},
+        {"NetworkMode": "host"},
+        {"Binds": ["/:/host"]},
+        {"Devices": [{"PathOnHost": "/dev/sda"}]},
+        {"PidsLimit": 0},
+        {"Mounts": [{"Type": "bind", "Source": "/etc", "Target": "/x"}]},
+        {"ReadonlyRootfs": False},
+    ):
+        with pytest.raises(LockdownViolation):
+            check_lockdown({**base, **change}, allowed_networks=(), tempdir=None)
+
+
+# --- deadlines --------------------------------------------------------------------------------------------
+
+HANGING = """\
+    name: hang
+    title: 멈춘 단계
+    entry: container-basics
+    explanation: 테스트
+    conclusion: 테스트
+    timeout_s: {demo}
+    steps:
+      - {{op: create_volume, title: 볼륨, volume: data}}
+      - op: run
+        title: 60초 자기
+        container: sleeper
+        timeout_s: {step}
+        mounts: [{{type: volume, source: data, target: /data}}, {{type: anonymous, target: /anon}}]
+        argv: [sleep, "60"]
+      - {{op: list_volumes, title: 여기까지 오면 안 됨}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("demo", "step", "expected"),
+    [(60, 2, "'60초 자기' 단계가 제한 시간 2초"), (3, 30, "데모 전체 제한 시간 3초")],
+)
+def test_a_step_past_its_deadline_is_stopped_and_cleaned_up(api, tmp_path, demo, step, expected):
+    scenario = scenario_dir(tmp_path, HANGING.format(demo=demo, step=step))["hang"]
+    started = time.monotonic()
+    run = run_scenario(api, scenario, image=IMAGE)
+    assert time.monotonic() - started < HANG_GUARD_S
+    assert not run.ok and run.finished
+    assert expected in run.error
+    assert len(run.steps) == 2 and run.steps[1].error and not run.steps[1].ok
+    assert left_by_run(api, run.run_id) == []  # the sleeping container, both volumes: all gone
+
+
+# --- the engine goes away mid-demo ------------------------------------------------------------------------
+
+
+class EngineProxy:
+    """A TCP front for the local engine socket that the test can cut, as if the engine stopped. A real
+    second dockerd is not used: on this shared machine it would share containerd with the team's engine."""
+
+    def __init__(self, target: str = "/var/run/docker.sock"):
+        self.target = target
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.down = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if self.down:
+                client.close()
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.down = True
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() and refuses new connections
+        self.server.close()
+        with self.lock:
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+
+
+def test_engine_stopping_mid_demo_reports_an_error_and_the_next_sweep_cleans_up(api):
+    if not Path("/var/run/docker.sock").exists():
+        pytest.skip("needs the engine on the local unix socket to put a cuttable proxy in front of it")
+    proxy = EngineProxy()
+    through_proxy = docker.APIClient(base_url=f"tcp://127.0.0.1:{proxy.port}", timeout=10)
+
+    def cut_after_writer(run):
+        if len(run.steps) == 2:
+            proxy.cut()
+
+    run = run_scenario(through_proxy, SCENARIOS["volumes"], image=IMAGE, on_progress=cut_after_writer)
+    assert not run.ok and run.finished
+    assert "Docker 엔진" in run.error
+    assert len(run.steps) == 3 and run.steps[2].error
+    # Cleanup could not reach the engine: the writer container and both volumes really are left behind...
+    left = objects(api, f"{LABEL}={run.run_id}")
+    assert any(item.startswith("container") for item in left) and len(left) >= 2
+    # ...until the engine is back and the next runner start / `dockbot gc` sweeps: this process made them
+    # and the run is over, so they are stale.
+    removed = sweep(api)
+    named = {item.replace("container /", "container ") for item in left if f"dockbot-{run.run_id}-" in item}
+    assert named == {f"container dockbot-{run.run_id}-writer", f"volume dockbot-{run.run_id}-data"}
+    assert named <= set(removed)  # (the anonymous volume goes with its container: remove(v=True))
+    assert left_by_run(api, run.run_id) == []
+    through_proxy.close()
+
+
+# --- the process is killed mid-demo -----------------------------------------------------------------------
+
+
+def start_and_kill_mid_demo(name: str) -> int:
+    """Start `python -m bot demo NAME`, SIGKILL it once two steps are done; returns its pid."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", name],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + HANG_GUARD_S
+    for line in proc.stdout:
+        if line.startswith("[2/") or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=HANG_GUARD_S)
+    assert proc.returncode == -signal.SIGKILL
+    return proc.pid
+
+
+@pytest.mark.parametrize("cleaner", ["dockbot gc", "next demo start"])
+def test_sigkill_mid_demo_then_gc_or_next_start_leaves_nothing(api, cleaner):
+    pid = start_and_kill_mid_demo("anonymous-pileup")
+    owner = f"{OWNER_LABEL}={socket.gethostname()}:{pid}"
+    left = objects(api, owner)
+    assert left, "the killed demo should have left its containers and volumes behind"
+    if cleaner == "dockbot gc":
+        done = dockbot("gc")
+        assert done.returncode == 0, done.stderr
+        for item in left:  # (anonymous volumes go with their containers, so only those are named)
+            if item.startswith("container"):
+                assert item.split(" ", 1)[1].lstrip("/") in done.stdout
+    else:
+        done = dockbot("demo", "stateless")
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert objects(api, owner) == []
+
+
+# --- CLI and faults ---------------------------------------------------------------------------------------
+
+UNREACHABLE = {"DOCKER_HOST": "tcp://127.0.0.1:1"}
+
+
+def test_engine_unreachable_gives_a_korean_message_and_no_traceback(docker_client):
+    assert CONNECT_TIMEOUT_S <= 2
+    for args in (("demo", "volumes"), ("demo", "volumes", "--json"), ("gc",)):
+        started = time.monotonic()
+        done = dockbot(*args, env=UNREACHABLE)
+        elapsed = time.monotonic() - started
+        print(f"dockbot {' '.join(args)} with the engine unreachable: {elapsed:.2f} s")
+        assert done.returncode == 3
+        assert "Traceback" not in done.stdout + done.stderr
+        shown = json.loads(done.stdout)["error"] if "--json" in args else done.stderr
+        assert "Docker 엔진에 연결할 수 없습니다 (tcp://127.0.0.1:1)" in shown
+
+
+def test_a_hung_engine_is_reported_as_unavailable_after_the_short_timeout(docker_client, monkeypatch):
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{silent.getsockname()[1]}")
+    try:
+        with pytest.raises(EngineUnavailable) as refused:
+            connect_engine()
+        assert "Docker 엔진에 연결할 수 없습니다" in refused.value.message_ko
+    finally:
+        silent.close()
+
+
+def test_a_missing_image_that_cannot_be_pulled_is_explained(api):
+    demos = DemoService(lambda: SCENARIOS, image="dockbot-no-such-image:0")
+    try:
+        with pytest.raises(EngineUnavailable) as refused:
+            demos.submit("volumes", user="U1")
+        assert "데모 이미지 'dockbot-no-such-image:0'" in refused.value.message_ko
+    finally:
+        demos.close()
+
+
+@pytest.mark.parametrize("name", ["volumes; rm -rf /", "$(touch /tmp/pwned)", "../volumes", "nope"])
+def test_cli_unknown_or_malicious_names_list_the_demos_and_run_nothing(docker_client, name):
+    # With the engine unreachable on purpose: the refusal must come before any engine contact.
+    done = dockbot("demo", name, env=UNREACHABLE)
+    assert done.returncode == 2
+    assert "라는 데모는 없습니다" in done.stdout and "volumes" in done.stdout and "bind-mount" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_cli_json_and_list(api):
+    done = dockbot("demo", "volumes", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {"demo", "ok", "steps", "duration_s"} <= set(result)
+    assert result["demo"] == "volumes" and result["ok"] is True and len(result["steps"]) == 8
+    assert result["steps"][1]["command"].startswith("docker run --name writer")
+    assert all(e["ok"] for step in result["steps"] for e in step["expectations"])
+    assert left_by_run(api, result["run_id"]) == []
+    listed = dockbot("demo", "--list")
+    assert listed.returncode == 0 and all(name in listed.stdout for name in SCENARIOS)
+
+
+def test_cli_exit_code_is_1_when_an_expectation_does_not_hold(api, tmp_path):
+    demos = tmp_path / "demos"
+    demos.mkdir()
+    (demos / "wrong.yaml").write_text(
+        textwrap.dedent("""\
+            name: wrong
+            title: 틀린 기대
+            entry: container-basics
+            explanation: 테스트
+            conclusion: 테스트
+            steps:
+              - {op: run, title: 출력, rm: true, argv: [echo, hello], expect: {contains: goodbye}}
+        """),
+        encoding="utf-8",
+    )
+    done = dockbot("demo", "wrong", env={"DOCKBOT_KNOWLEDGE_DIR": str(tmp_path)})
+    assert done.returncode == 1
+    assert "❌ 출력에 'goodbye' 있음" in done.stdout and "│ hello" in done.stdout
+
+
+# --- concurrency ------------------------------------------------------------------------------------------
+
+
+def test_two_at_once_run_isolated_a_third_and_a_second_per_user_are_refused(api):
+    demos = DemoService(lambda: SCENARIOS, image=IMAGE, max_concurrent=2)
+    gate = threading.Event()
+    try:
+        first = demos.submit("volumes", user="U1", on_progress=lambda run: gate.wait(timeout=HANG_GUARD_S))
+        second = demos.submit("volumes", user="U2", on_progress=lambda run: gate.wait(timeout=HANG_GUARD_S))
+        with pytest.raises(DemoBusy):
+            demos.submit("stateless", user="U3")
+        with pytest.raises(DemoBusy):
+            demos.submit("stateless", user="U1")
+        gate.set()
+        runs = [first.result(timeout=HANG_GUARD_S), second.result(timeout=HANG_GUARD_S)]
+        # Same scenario, same alias "data", at the same time: unique real names, both succeed.
+        assert all(run.ok for run in runs), [run.to_json() for run in runs]
+        assert runs[0].run_id != runs[1].run_id
+        for run in runs:
+            assert left_by_run(api, run.run_id) == []
+        after = demos.submit("stateless", user="U3").result(timeout=HANG_GUARD_S)
+        assert after.ok
+    finally:
+        gate.set()
+        demos.close()
+
+
+def test_gc_never_touches_a_run_in_progress_in_another_process(api, tmp_path):
+    """A live demo of another process (alive, not expired) survives `dockbot gc`."""
+    scenario = scenario_dir(tmp_path, HANGING.format(demo=60, step=2))["hang"]
+    result: dict = {}
+
+    def gc_while_running(run):
+        if len(run.steps) == 1:  # the volume exists, the sleeper is about to start
+            result["gc"] = dockbot("gc")
+            result["left"] = objects(api, f"{LABEL}={run.run_id}")
+
+    run = run_scenario(api, scenario, image=IMAGE, on_progress=gc_while_running, cancel=None)
+    assert result["gc"].returncode == 0
+    assert result["left"] == [f"volume dockbot-{run.run_id}-data"]  # not swept from under the run
+    assert left_by_run(api, run.run_id) == []
