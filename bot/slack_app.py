@@ -294,6 +294,9 @@ def build_app(
     """The Bolt App with dockbot's middleware and listeners registered."""
     client = client or build_web_client(settings)
     messenger = Messenger(client)
+    bolt_logger = logging.getLogger("dockbot.bolt")
+    if not any(isinstance(f, _SameTokenNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_SameTokenNotice())
     recent = recent or RecentKeys()
     app = App(
         client=client,
@@ -303,7 +306,7 @@ def build_app(
         listener_executor=ThreadPoolExecutor(
             max_workers=LISTENER_WORKERS, thread_name_prefix="bolt-listener"
         ),
-        logger=logging.getLogger("dockbot.bolt"),
+        logger=bolt_logger,
     )
 
     @app.middleware
@@ -344,6 +347,13 @@ def build_app(
 
     register_listeners(app)
     return app
+
+
+class _SameTokenNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when a client is given; it is the client's token: no news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
 
 
 def register_listeners(app: App) -> None:

@@ -56,7 +56,12 @@ def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None,
         message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_MENTION_KO)
     else:
         answer = brain.ask(question.text, user=user, channel=channel, source=source)
-        message = answer_message(answer, kb=brain.knowledge.current.kb, broadcast_note=question.had_broadcast)
+        message = answer_message(
+            answer,
+            kb=brain.knowledge.current.kb,
+            broadcast_note=question.had_broadcast,
+            recorded=brain.store is not None,
+        )
     messenger.post(channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
 
 
@@ -85,7 +90,11 @@ def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     else:
         answer = brain.ask(question.text, user=origin.user, channel=origin.channel, source="slack_command")
         message = answer_message(
-            answer, kb=brain.knowledge.current.kb, ephemeral=True, broadcast_note=question.had_broadcast
+            answer,
+            kb=brain.knowledge.current.kb,
+            ephemeral=True,
+            broadcast_note=question.had_broadcast,
+            recorded=brain.store is not None,
         )
     messenger.ephemeral(
         channel=origin.channel,

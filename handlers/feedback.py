@@ -33,5 +33,5 @@ def on_vote(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
         user=origin.user,
         text=text,
         thread_ts=origin.thread_ts,
-        response_url=None if origin.ephemeral else origin.response_url,
+        response_url=origin.response_url,
     )

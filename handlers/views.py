@@ -68,6 +68,7 @@ def answer_message(
     shared_by: str = "",
     broadcast_note: bool = False,
     show_score: bool = True,
+    recorded: bool = False,
 ) -> Message:
     """An Answer (answered / suggested / no_answer / invalid) as a Slack message.
 
@@ -90,6 +91,7 @@ def answer_message(
         "ephemeral": ephemeral,
         "shared_by": shared_by,
         "broadcast_note": broadcast_note,
+        "recorded": recorded,  # the question went to the store, so admins will see it in the stats
         "actions": {
             "share": SHARE_ACTION,
             "run_demo": RUN_DEMO_ACTION,

@@ -15,10 +15,12 @@ from slack_harness import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
+    KNOWLEDGE_DIR,
     REPO,
     SIGNING_SECRET,
     DockbotProcess,
     FakeSlack,
+    InProcessServer,
     SlackSender,
     action_payload,
     command_form,
@@ -30,6 +32,8 @@ from slack_harness import (
     sign,
 )
 
+from bot.brain import build_brain
+from bot.config import Settings
 from bot.store import Store
 
 ADMIN = "UADMIN01"
@@ -492,3 +496,35 @@ def test_app_home_is_published_when_opened(fake: FakeSlack, slack: SlackSender) 
         what="views.publish",
     )
     assert publish.params["view"]["type"] == "home"
+
+
+def test_a_failing_listener_is_logged_and_the_user_gets_an_apology(fake: FakeSlack) -> None:
+    """The real app in-process with a Brain whose matcher blows up: the error handler apologizes."""
+    settings = Settings(
+        knowledge_dir=KNOWLEDGE_DIR,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake.api_url,
+    )
+    brain = build_brain(settings, with_demos=False, with_store=False)
+
+    def broken_ask(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("matcher exploded")
+
+    brain.ask = broken_ask  # type: ignore[method-assign]
+    server = InProcessServer(settings, brain).start()
+    try:
+        sender = SlackSender(server.base_url)
+        sender.event(event_body(mention_event(f"<@{BOT_USER_ID}> 볼륨", channel="CCRASH01", user="UCRASH01")))
+        (apology,) = fake.wait_for(
+            lambda: fake.calls_of("chat.postEphemeral", "CCRASH01"), what="the apology"
+        )
+        assert apology.params["user"] == "UCRASH01" and "죄송해요" in apology.params["text"]
+        url = fake.response_url("crash-command")
+        sender.command(command_form("/docker", "볼륨", channel="CCRASH02", user="UCRASH02", response_url=url))
+        (reply,) = fake.wait_for(
+            lambda: fake.calls_of("response_url:crash-command"), what="the command apology"
+        )
+        assert "죄송해요" in reply.params["text"]
+    finally:
+        server.stop()
