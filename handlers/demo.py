@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.demos.errors import DemoError, UnknownDemo
+from bot.demos.errors import DemoBusy, DemoError, UnknownDemo
 from bot.demos.result import DemoRun
 from handlers.demo_progress import DemoProgress, EditPacer
 from handlers.payload import Origin
@@ -129,7 +129,8 @@ def start_demo(
         return None
     except DemoError as exc:  # busy host, this user already running one, engine down: a friendly refusal
         log.info("demo %s refused for user=%s: %s", scenario.name, origin.user, exc)
-        _tell(context, origin, f":hourglass: {exc.message_ko}")
+        icon = ":hourglass:" if isinstance(exc, DemoBusy) else ":warning:"
+        _tell(context, origin, f"{icon} {exc.message_ko}")
         return None
     progress.start()
     future.add_done_callback(progress.finish)
