@@ -187,13 +187,10 @@ class Messenger:
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
         response_url: str | None = None,
-        replace_original: bool = False,
     ) -> bool:
         """A message only `user` sees: through the response_url when there is one (works where the bot is
         not a member), otherwise chat.postEphemeral."""
-        if response_url and self.respond(
-            response_url, text=text, blocks=blocks, replace_original=replace_original
-        ):
+        if response_url and self.respond(response_url, text=text, blocks=blocks):
             return True
         try:
             self.client.chat_postEphemeral(

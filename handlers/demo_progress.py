@@ -80,7 +80,6 @@ class DemoProgress:
         self._flush_pending = False
         self._last_edit = 0.0
         self.done = threading.Event()
-        self.edits = 0
 
     def start(self) -> bool:
         """Post the message (showing whatever progress already arrived). False when it could not be posted."""
@@ -170,7 +169,6 @@ class DemoProgress:
             self._flush_pending = False
             self._sent_version = version
             self._last_edit = time.monotonic()
-            self.edits += 1
         if final and version == self._version:
             self.done.set()
             return
