@@ -288,6 +288,12 @@ class FakeSlack:
         asyncio.run_coroutine_threadsafe(ws.send_str(json.dumps(envelope)), self._loop).result(5)
         return envelope_id
 
+    def send_raw(self, message: dict[str, Any]) -> None:
+        """Send a non-envelope frame (e.g. Slack's {"type": "disconnect", "reason": "refresh_requested"})."""
+        assert self._loop is not None and self._sockets, "no Socket Mode connection"
+        ws = self._sockets[-1]
+        asyncio.run_coroutine_threadsafe(ws.send_str(json.dumps(message)), self._loop).result(5)
+
     def acked(self, envelope_id: str) -> bool:
         with self._lock:
             return any(a.get("envelope_id") == envelope_id for a in self.acks)

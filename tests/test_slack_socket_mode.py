@@ -1,5 +1,5 @@
 """Socket Mode end to end: the fake apps.connections.open hands out a local websocket server; envelopes go
-in, acks and Web API replies come out; a silently dead connection is noticed and replaced."""
+in, acks and Web API replies come out; refresh requests and silently dead connections lead to new ones."""
 
 from __future__ import annotations
 
@@ -136,8 +136,14 @@ def test_a_silently_dead_connection_is_noticed_and_replaced(fake: FakeSlack, tmp
         assert watchdog.reconnects == 0 and fake.connections_opened == 1
         assert time.time() - heartbeat.stat().st_mtime < 1.5
 
+        # Slack asks for a refresh now and then: a new connection is opened at once.
+        fake.send_raw({"type": "disconnect", "reason": "refresh_requested"})
+        fake.wait_for(
+            lambda: fake.connections_opened == 2 and fake.open_sockets == 1, what="the refreshed session"
+        )
+
         fake.freeze()  # TCP stays open, but nothing comes back any more
-        fake.wait_for(lambda: fake.connections_opened >= 2, timeout=15, what="a new connection")
+        fake.wait_for(lambda: fake.connections_opened >= 3, timeout=15, what="a new connection")
         fake.wait_for(lambda: watchdog.reconnects >= 1, what="the watchdog's reconnect")
         fake.wait_for(lambda: handler.client.is_connected(), what="the new session")
 
