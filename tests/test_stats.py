@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -102,19 +103,44 @@ def test_report_from_questions_asked_through_the_brain(brain):
     assert json.loads(report.to_json())["groups"][0]["count"] == 6
 
 
-def test_new_entry_stub_is_one_paste_away(brain, knowledge_copy):
+def paste_after(path: Path, snippet: str) -> None:
+    """Paste a snippet where its first comment line says: 'after line N', else at the end of the file."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = snippet.splitlines()[0]
+    body = [line + "\n" for line in snippet.splitlines()]
+    if "after line " in first:
+        after = int(first.split("after line ")[1].split()[0])
+        lines[after:after] = body
+    else:
+        lines = [*lines[:-1], lines[-1].rstrip("\n") + "\n", *body] if lines else body
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_new_entry_stub_or_off_topic_is_one_paste_away(brain, knowledge_copy):
     ask_all(brain, HELM)
     report = brain.stats(suggest=True)
     suggestion = next(s for s in report.suggestions if s.group in HELM)
     assert suggestion.kind == "new_entry"
+    assert Path(suggestion.path).parent == knowledge_copy
+    # Nothing in the knowledge base is even close: the off-topic alternative is offered too.
+    assert suggestion.alternative is not None and "off-topic.yaml" in suggestion.alternative
+
+    # Either the admin says "not our topic": paste into off-topic.yaml where it says; the gap is gone.
+    off_topic = knowledge_copy / "off-topic.yaml"
+    before = off_topic.read_text(encoding="utf-8")
+    paste_after(off_topic, suggestion.alternative)
+    assert brain.reload().ok
+    assert set(HELM) <= set(brain.knowledge.current.kb.off_topic)
+    assert not [s for s in brain.stats(suggest=True).suggestions if s.group in HELM]
+    off_topic.write_text(before, encoding="utf-8")
+
+    # Or writes the entry: paste the stub at the end of the file it names, save, and it answers.
     target = Path(suggestion.path)
-    assert target.parent == knowledge_copy
-    # The admin pastes the snippet at the end of the file, as it says, and saves.
-    target.write_text(target.read_text(encoding="utf-8").rstrip("\n") + "\n" + suggestion.snippet + "\n",
-                      encoding="utf-8")
+    paste_after(target, suggestion.snippet)
     result = brain.reload()
     assert result.ok, [str(p) for p in result.problems]
-    new_id = next(line.split("id:")[1].strip() for line in suggestion.snippet.splitlines() if "- id:" in line)
+    id_line = next(line for line in suggestion.snippet.splitlines() if "- id:" in line)
+    new_id = id_line.split("id:")[1].split("#")[0].strip()
     entry = brain.knowledge.current.kb.get(new_id)
     assert entry is not None and set(entry.questions) == set(HELM)
     answer = brain.ask("헬름 차트가 뭐야?", user="U1")
@@ -140,10 +166,7 @@ def test_more_examples_snippet_lands_in_the_right_entry(brain, knowledge_copy):
     assert suggestion.kind == "add_questions" and suggestion.entry_id == "volume-named"
     # Paste after the line the snippet names.
     path = Path(suggestion.path)
-    after = int(suggestion.where.split("after line ")[1].split()[0])
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    pasted = [line + "\n" for line in suggestion.snippet.splitlines() if not line.startswith("#")]
-    path.write_text("".join(lines[:after] + pasted + lines[after:]), encoding="utf-8")
+    paste_after(path, suggestion.snippet)
     result = brain.reload()
     assert result.ok, [str(p) for p in result.problems]
     entry = brain.knowledge.current.kb.get("volume-named")
@@ -158,6 +181,15 @@ class ScriptedMatcher:
         self.kb = kb
         self.thresholds = Thresholds(answer=0.6, suggest=0.3)
         self.answers = answers
+
+    @property
+    def index(self) -> SimpleNamespace:
+        return SimpleNamespace(entries=self.kb.entries)
+
+    def rank(self, question: str) -> list[SimpleNamespace]:
+        _outcome, entry_id, score = self.answers[question]
+        ids = [e.id for e in self.kb.entries]
+        return [SimpleNamespace(index=ids.index(entry_id), score=score)] if entry_id else []
 
     def match(self, question: str) -> Answer:
         outcome, entry_id, score = self.answers[question]
