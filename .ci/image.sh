@@ -110,6 +110,7 @@ fi
 
 # --- build -----------------------------------------------------------------------------------------------------------
 say "build $image FROM $base"
+previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
 t=$(date +%s)
 DOCKER_BUILDKIT=1 "$buildkit_docker" build --progress=plain \
   --secret "id=ca,src=$ca_bundle" \
@@ -119,6 +120,10 @@ DOCKER_BUILDKIT=1 "$buildkit_docker" build --progress=plain \
   -t "$image" . >/tmp/dockbot-image-build.log 2>&1 \
   || { tail -40 /tmp/dockbot-image-build.log; exit 1; }
 build_s=$(since "$t")
+# The previous build of this tag would stay behind untagged at every run: drop it (if nothing uses it).
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 size=$(docker image inspect -f '{{.Size}}' "$image")
 say "built $image in ${build_s} s, size $(( size / 1000000 )) MB ($size bytes)"
 
