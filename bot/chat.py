@@ -5,7 +5,6 @@ Lines starting with `/` are commands (/help, /demo list, /demo NAME, /quit); any
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,17 +29,11 @@ def _demos_of(brain: Brain) -> list[Any] | None:
         return None
 
 
-def _render_demo(run: Any, total_steps: int | None) -> str:
-    context: dict[str, Any] = {}
-    with contextlib.suppress(Exception):  # any run-like object renders, even without to_json()
-        context.update(run.to_json())
-    for name in ("demo", "title", "ok", "steps", "duration_s", "error", "finished", "conclusion"):
-        context.setdefault(name, getattr(run, name, None))
-    context.update(run=run, total_steps=total_steps)
+def _render_demo(run: Any) -> str:
     try:
-        return render_text("demo.txt.j2", **context)
-    except Exception:  # the demo owner's template may not exist yet in this checkout
-        log.debug("demo.txt.j2 unavailable", exc_info=True)
+        return render_text("demo.txt.j2", run=run)
+    except Exception:  # a template bug must not hide the run's outcome
+        log.exception("rendering demo.txt.j2 failed")
         done = len(getattr(run, "steps", []) or [])
         state = "완료" if getattr(run, "finished", False) else "진행 중"
         return f"데모 {getattr(run, 'title', '')}: {done} 단계 {state}"
@@ -58,12 +51,15 @@ def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
         return
     from bot.demos.errors import DemoError
 
-    scenario = next((s for s in demos if getattr(s, "name", None) == name), None)
-    total = len(getattr(scenario, "steps", ()) or ()) or None
+    shown_final = False
 
     def progress(run: Any) -> None:
-        out.write(_render_demo(run, total) + "\n")
-        out.flush()
+        nonlocal shown_final
+        text = _render_demo(run)
+        shown_final = bool(getattr(run, "finished", False))
+        if text:
+            out.write(text + "\n")
+            out.flush()
 
     try:
         future = brain.demos.submit(name, user="terminal", channel="terminal", on_progress=progress)
@@ -80,7 +76,8 @@ def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
             brain.record_demo(run, user="terminal", channel="terminal")
         except Exception:
             log.debug("record_demo failed", exc_info=True)
-    out.write(_render_demo(run, total) + "\n")
+    if not shown_final:
+        out.write(_render_demo(run) + "\n")
 
 
 def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = True) -> int:
@@ -129,6 +126,7 @@ def run_chat(stdin: TextIO, stdout: TextIO) -> int:
         stdout.write("지식 베이스(knowledge/)에 문제가 있어서 시작할 수 없어요:\n")
         stdout.writelines(f"{p}\n" for p in exc.problems)
         return 1
+
     def notify(text: str) -> None:  # broken/fixed knowledge edits, printed between answers
         stdout.write(f"\n{text}\n")
         stdout.flush()

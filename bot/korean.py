@@ -28,7 +28,7 @@ MAX_WORD_CHARS = 40
 
 QUESTION_TOKEN = "q:뭐"
 
-# Ordered longest first at import (see _SUFFIXES_SORTED). Particles, copulas and common verb endings.
+# Particles, copulas and common verb endings (the longest matching one is stripped first).
 SUFFIXES = """
 에서는 에서도 에서 에게는 에게 한테 에는 으로는 으로 로는 로 이랑 랑 하고 과 와 은
 는 이 가 을 를 의 에 도 만 까지 부터 처럼 보다 이나 나 이란 란 이라는 라는 이라고
@@ -43,7 +43,8 @@ SUFFIXES = """
 던데 던데요 잖아 잖아요 거든요 거든 습니다 습니까 ㅂ니다 을까 을까요 을지 ㄹ까 려고
 으려고 려는데 으려는데
 """.split()  # noqa: SIM905 - a word list reads best as text
-_SUFFIXES_SORTED = tuple(sorted(set(SUFFIXES), key=len, reverse=True))
+_SUFFIX_SET = frozenset(SUFFIXES)
+_SUFFIX_MAX = max(len(s) for s in SUFFIXES)
 
 # Suffixes that turn "X란?" into "what is X": they add the question-word token.
 _DEFINITION_SUFFIXES = frozenset({"이란", "란", "이라는", "라는", "이란게", "란게", "이란건", "란건"})
@@ -127,9 +128,11 @@ def strip_suffix(word: str, protected: frozenset[str] = frozenset(), min_stem: i
     for _ in range(2):
         if word in protected:
             break
-        for suffix in _SUFFIXES_SORTED:
-            if word.endswith(suffix) and len(word) > len(suffix):
-                stem = word[: -len(suffix)]
+        # Longest suffix first; a set lookup per length instead of scanning the whole list.
+        for size in range(min(_SUFFIX_MAX, len(word) - 1), 0, -1):
+            suffix = word[-size:]
+            if suffix in _SUFFIX_SET:
+                stem = word[:-size]
                 if len(stem) >= min_stem or stem in protected:
                     definition = definition or suffix in _DEFINITION_SUFFIXES
                     word = stem
@@ -174,9 +177,6 @@ def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
                     tokens.extend(p for p in parts if p != term and len(p) > 1)
                 after_latin = True
     return tokens
-
-
-_SUFFIX_SET = frozenset(SUFFIXES)
 
 
 def _hangul_token(word: str, protected: frozenset[str]) -> list[str]:

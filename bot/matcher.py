@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
@@ -79,81 +80,106 @@ def fuzzy_key(tokens: list[str]) -> str:
     return jamo(" ".join(sorted(t for t in tokens if t != QUESTION_TOKEN)))
 
 
-@dataclass
-class _String:
-    entry: int
-    feats: frozenset[str]
-    weight: float
-    fuzzy: str
+# Given to a string with no features at all (a keyword like "-"), so every string owns >= 1 feature slot.
+_EMPTY = "\0empty"
 
 
 class Index:
-    """Everything the matcher precomputes from a knowledge base. Read-only after construction."""
+    """Everything the matcher precomputes from a knowledge base, as flat arrays. Read-only once built.
+
+    Strings (each entry's title, keywords and example questions, in that order) are stored CSR-style:
+    the feature ids of string s are string_feats[string_ptr[s]:string_ptr[s + 1]], and the strings of
+    entry e are entry_start[e]..entry_start[e + 1]. Bags (the union of an entry's strings) likewise.
+    """
 
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.entries = kb.entries
-        texts = [t for e in kb.entries for t in (e.title, *e.keywords, *e.questions)]
+        texts = list(dict.fromkeys(t for e in kb.entries for t in (e.title, *e.keywords, *e.questions)))
         self.analyzer = Analyzer(kb.synonyms, texts)
-        memo: dict[str, list[str]] = {}
+        self.feature_ids: dict[str, int] = {_EMPTY: 0}
+        memo: dict[str, tuple[np.ndarray, str]] = {}
 
-        def tokens(text: str) -> list[str]:
-            # Replicated or repeated strings (benchmarks, shared keywords) are analysed once.
+        def analysed(text: str) -> tuple[np.ndarray, str]:
+            # Repeated strings (shared keywords, replicated benchmark entries) are analysed once.
             found = memo.get(text)
             if found is None:
-                found = memo[text] = self.analyzer.tokens(text)
+                toks = self.analyzer.tokens(text)
+                ids = sorted({self.feature_ids.setdefault(f, len(self.feature_ids)) for f in features(toks)})
+                found = memo[text] = (np.asarray(ids or [0], dtype=np.int32), sys.intern(fuzzy_key(toks)))
             return found
 
         n = len(kb.entries)
-        bag_counts: list[Counter[str]] = []
-        per_entry_strings: list[list[tuple[frozenset[str], str, Counter[str]]]] = []
+        string_arrays: list[np.ndarray] = []
+        self.string_fuzzy: list[str] = []
+        entry_start = [0]
         for entry in kb.entries:
-            bag: Counter[str] = Counter()
-            strings = []
             for text in (entry.title, *entry.keywords, *entry.questions):
-                toks = tokens(text)
-                feats = features(toks)
-                bag.update(feats)
-                strings.append((frozenset(feats), fuzzy_key(toks), feats))
-            bag_counts.append(bag)
-            per_entry_strings.append(strings)
-        df: Counter[str] = Counter()
-        for bag in bag_counts:
-            df.update(bag.keys())
+                ids, fuzzy = analysed(text)
+                string_arrays.append(ids)
+                self.string_fuzzy.append(fuzzy)
+            entry_start.append(len(string_arrays))
         self.n = n
-        self.unseen_idf = self._idf(0)
-        # Syllable n-grams are many per word; scaled down so whole-word evidence leads.
-        self.idf = {f: self._idf(c) * (NGRAM_WEIGHT if f.startswith("g:") else 1.0) for f, c in df.items()}
-        lengths = [sum(b.values()) for b in bag_counts]
-        avg = (sum(lengths) / n) if n else 1.0
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for i, bag in enumerate(bag_counts):
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[i] / avg)
-            for f, tf in bag.items():
-                ids, ws = postings.setdefault(f, ([], []))
-                ids.append(i)
-                ws.append(self.idf[f] * tf * (BM25_K1 + 1) / (tf + norm))
-        self.postings = {
-            f: (np.asarray(ids, dtype=np.int32), np.asarray(ws, dtype=np.float32))
-            for f, (ids, ws) in postings.items()
-        }
-        self.bags = [frozenset(b) for b in bag_counts]
-        self.bag_counts = bag_counts
-        self.strings: list[list[_String]] = [
-            [_String(i, fs, self.weight(fs), fk) for fs, fk, _ in strings]
-            for i, strings in enumerate(per_entry_strings)
-        ]
+        self.entry_start = np.asarray(entry_start, dtype=np.int64)
+        lengths = np.fromiter((len(a) for a in string_arrays), dtype=np.int64, count=len(string_arrays))
+        self.string_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self.string_feats = np.concatenate(string_arrays) if string_arrays else np.zeros(0, np.int32)
         # Which string of an entry is example question j (for leave-one-out): titles and keywords come first.
         self.question_offset = [1 + len(e.keywords) for e in kb.entries]
-        self.string_counters = per_entry_strings
 
-    def _idf(self, df: int) -> float:
-        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+        # Bags: per entry, each feature once with the number of its strings that have it.
+        bag_feats, bag_counts, bag_ptr = [], [], [0]
+        for e in range(n):
+            block = self.string_feats[self.string_ptr[entry_start[e]] : self.string_ptr[entry_start[e + 1]]]
+            feats, counts = np.unique(block, return_counts=True)
+            bag_feats.append(feats.astype(np.int32))
+            bag_counts.append(counts.astype(np.int32))
+            bag_ptr.append(bag_ptr[-1] + len(feats))
+        self.bag_feats = np.concatenate(bag_feats) if bag_feats else np.zeros(0, np.int32)
+        self.bag_counts = np.concatenate(bag_counts) if bag_counts else np.zeros(0, np.int32)
+        self.bag_ptr = np.asarray(bag_ptr, dtype=np.int64)
 
-    def weight(self, feats: frozenset[str] | set[str]) -> float:
-        idf = self.idf
-        unseen = self.unseen_idf
-        return sum(idf.get(f, unseen * (NGRAM_WEIGHT if f[0] == "g" else 1.0)) for f in feats)
+        vocab = len(self.feature_ids)
+        df = np.bincount(self.bag_feats, minlength=vocab).astype(np.float64)
+        is_gram = np.zeros(vocab, dtype=bool)
+        for feature, fid in self.feature_ids.items():
+            is_gram[fid] = feature.startswith("g:")
+        # Syllable n-grams are many per word; scaled down so whole-word evidence leads.
+        scale = np.where(is_gram, NGRAM_WEIGHT, 1.0)
+        self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5)) * scale
+        self.idf[0] = 0.0
+        self.unseen_idf = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
+        self.string_weight = (
+            np.add.reduceat(self.idf[self.string_feats], self.string_ptr[:-1])
+            if len(string_arrays)
+            else np.zeros(0)
+        )
+
+        # BM25 over bags, stored as postings per feature: entries and term weights.
+        bag_entry = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.bag_ptr))
+        bag_len = np.add.reduceat(self.bag_counts, self.bag_ptr[:-1]).astype(np.float64) if n else np.zeros(0)
+        avg = float(bag_len.mean()) if n else 1.0
+        tf = self.bag_counts.astype(np.float64)
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * bag_len[bag_entry] / avg) if n else tf
+        weight = self.idf[self.bag_feats] * tf * (BM25_K1 + 1) / (tf + norm)
+        order = np.argsort(self.bag_feats, kind="stable")
+        self.post_entries = bag_entry[order]
+        self.post_weights = weight[order].astype(np.float32)
+        self.post_ptr = np.searchsorted(self.bag_feats[order], np.arange(vocab + 1)).astype(np.int64)
+
+    def query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
+        """(known feature ids, their weights, total weight incl. features the KB never saw)."""
+        ids = []
+        unseen = 0.0
+        for feature in features(tokens):
+            fid = self.feature_ids.get(feature)
+            if fid is None:
+                unseen += self.unseen_idf * (NGRAM_WEIGHT if feature[0] == "g" else 1.0)
+            else:
+                ids.append(fid)
+        known = np.asarray(ids, dtype=np.int64)
+        weights = self.idf[known]
+        return known, weights, float(weights.sum()) + unseen
 
 
 class Matcher:
@@ -181,68 +207,55 @@ class Matcher:
     def rank_tokens(
         self, tokens: list[str], exclude: tuple[int, int] | None = None, limit: int = CANDIDATES
     ) -> list[Scored]:
-        index = self.index
-        if not tokens or index.n == 0:
+        ix = self.index
+        if not tokens or ix.n == 0:
             return []
-        qf = features(tokens)
-        qset = frozenset(qf)
-        idf = index.idf
-        unseen = index.unseen_idf
-        q_weight = index.weight(qset)
-        if q_weight <= 0:
+        known, weights, q_weight = ix.query(tokens)
+        if q_weight <= 0 or len(known) == 0:
             return []
-        found = [index.postings[f] for f in qf if f in index.postings]
-        if not found:
+        starts, ends = ix.post_ptr[known], ix.post_ptr[known + 1]
+        if int((ends - starts).sum()) == 0:
             return []
-        ids = np.concatenate([p[0] for p in found])
-        ws = np.concatenate([p[1] for p in found])
-        bm25 = np.bincount(ids, weights=ws, minlength=index.n)
-        k = min(limit, index.n)
-        top = np.argpartition(-bm25, k - 1)[:k] if k < index.n else np.arange(index.n)
-        candidates = [int(i) for i in top if bm25[i] > 0]
+        picks = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
+        bm25 = np.bincount(ix.post_entries[picks], weights=ix.post_weights[picks], minlength=ix.n)
+        k = min(limit, ix.n)
+        top = np.argpartition(-bm25, k - 1)[:k] if k < ix.n else np.arange(ix.n)
+        candidates = [int(e) for e in top if bm25[e] > 0]
 
+        # Dense query vector: weight of each known feature, 0 elsewhere.
+        qvec = np.zeros(len(ix.idf), dtype=np.float64)
+        qvec[known] = weights
         skip_entry, skip_string = -1, -1
         if exclude is not None:
             skip_entry = exclude[0]
-            skip_string = index.question_offset[skip_entry] + exclude[1]
+            skip_string = int(ix.entry_start[skip_entry]) + ix.question_offset[skip_entry] + exclude[1]
+
         q_fuzzy = fuzzy_key(tokens)
-        choices: list[str] = []
-        owners: list[int] = []
-        scored_knn: dict[int, float] = {}
-        for e in candidates:
-            best = 0.0
-            for j, s in enumerate(index.strings[e]):
-                if e == skip_entry and j == skip_string:
-                    continue
-                common = qset & s.feats
-                if common:
-                    overlap = sum(idf[f] for f in common)
-                    dice = 2 * overlap / (q_weight + s.weight)
-                    if dice > best:
-                        best = dice
-                choices.append(s.fuzzy)
-                owners.append(e)
-            scored_knn[e] = best
-        fz: dict[int, float] = dict.fromkeys(candidates, 0.0)
-        for _, score, pos in process.extract(q_fuzzy, choices, scorer=fuzz.ratio, limit=None):
-            owner = owners[pos]
-            if score > fz[owner]:
-                fz[owner] = score
         out = []
         for e in candidates:
-            bag = index.bags[e]
+            s0, s1 = int(ix.entry_start[e]), int(ix.entry_start[e + 1])
+            f0, f1 = int(ix.string_ptr[s0]), int(ix.string_ptr[s1])
+            overlap = np.add.reduceat(qvec[ix.string_feats[f0:f1]], ix.string_ptr[s0:s1] - f0)
+            dice = 2 * overlap / (q_weight + ix.string_weight[s0:s1])
+            b0, b1 = int(ix.bag_ptr[e]), int(ix.bag_ptr[e + 1])
+            known_weight = float(qvec[ix.bag_feats[b0:b1]].sum())
+            fuzzy_choices = ix.string_fuzzy[s0:s1]
             if e == skip_entry:
-                left_out = index.string_counters[e][skip_string][2]
-                counts = index.bag_counts[e]
-                known = sum(idf.get(f, unseen) for f in qset if f in bag and counts[f] > left_out.get(f, 0))
-            else:
-                known = sum(idf.get(f, unseen) for f in qset if f in bag)
-            cov = known / q_weight
-            knn = scored_knn[e]
-            fuzzy = fz[e] / 100.0
-            score = W_KNN * knn + W_COV * cov + W_FUZZ * fuzzy
-            out.append(Scored(e, score, knn, cov, fuzzy))
-        out.sort(key=lambda s: -s.score)
+                local = skip_string - s0
+                dice[local] = 0.0
+                # The left-out question's features that no other string of the entry has leave the bag.
+                left = ix.string_feats[ix.string_ptr[skip_string] : ix.string_ptr[skip_string + 1]]
+                bag = ix.bag_feats[b0:b1]
+                only_here = left[ix.bag_counts[b0 + np.searchsorted(bag, left)] == 1]
+                known_weight -= float(qvec[only_here].sum())
+                fuzzy_choices = fuzzy_choices[:local] + fuzzy_choices[local + 1 :]
+            knn = float(dice.max()) if len(dice) else 0.0
+            best = process.extractOne(q_fuzzy, fuzzy_choices, scorer=fuzz.ratio) if fuzzy_choices else None
+            fz = best[1] / 100.0 if best else 0.0
+            cov = known_weight / q_weight
+            score = W_KNN * knn + W_COV * cov + W_FUZZ * fz
+            out.append(Scored(e, score, knn, cov, fz))
+        out.sort(key=lambda s: (-s.score, -bm25[s.index]))
         return out
 
     # -- answering -------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ In-scope evidence: every example question scored leave-one-out (its own string r
 it looks like a new question of that entry. Out-of-scope evidence: knowledge/off-topic.yaml.
 - answer threshold: minimises (share of in-scope questions not answered correctly) + (share of off-topic
   questions answered), i.e. balanced error; placed midway into the gap below the best cut.
-- suggest threshold: the median off-topic score, so the lower half of off-topic questions get a plain
-  "모르겠어요" instead of suggestions (never above the answer threshold).
+- suggest threshold: the 90th-percentile off-topic score, so nearly every off-topic question gets a plain
+  "모르겠어요" instead of odd suggestions (never above the answer threshold).
 
 Fitting scores ~2,000 questions (about a second), too slow for a 0.5 s cold start, so the result is cached
 in $XDG_CACHE_HOME/dockbot (default ~/.cache/dockbot) keyed by a hash of everything the scores depend on.
@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the scoring changes: old cache files then simply stop matching.
-SCORING_VERSION = "e1-knn-3"
+SCORING_VERSION = "e1-knn-4"
+# Share of the off-topic file that gets a plain no-answer rather than suggestions.
+SUGGEST_QUANTILE = 0.9
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def fit(evidence: Evidence) -> tuple[float, float]:
             best_cut, best_err = cut, err
     below = max((c for c in cuts if c < best_cut), default=best_cut)
     answer = (best_cut + below) / 2
-    suggest = min(statistics.median(off), answer)
+    ranked = sorted(off)
+    suggest = min(ranked[max(0, math.ceil(SUGGEST_QUANTILE * len(ranked)) - 1)], answer)
     return answer, suggest
 
 

@@ -1,0 +1,105 @@
+"""The terminal chat (bot/chat.py): questions, help, /demo list and /demo NAME through brain.demos.
+
+The demo service here is a stand-in above the runner (its own tests use the real engine): it replays a
+DemoRun step by step through on_progress, exactly as the DemoService contract says.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import Future
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bot.brain import Brain
+from bot.chat import chat_loop
+from bot.config import Settings
+from bot.live_knowledge import LiveKnowledge
+
+FIXTURE = Path(__file__).parent / "fixtures" / "kb"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+class ReplayDemos:
+    """DemoService contract: scenarios(), submit(name, user=, channel=, on_progress=) -> Future[DemoRun]."""
+
+    def __init__(self) -> None:
+        from bot.demos.result import DemoRun, StepResult
+
+        self.submitted: list[tuple[str, str]] = []
+        self._run_type, self._step_type = DemoRun, StepResult
+
+    def scenarios(self) -> list[SimpleNamespace]:
+        return [
+            SimpleNamespace(
+                name="volumes", title="명명된 볼륨 vs 익명 볼륨", entry="volume-named", steps=(1, 2)
+            )
+        ]
+
+    def submit(self, name, *, user="", channel="", on_progress=None):
+        from bot.demos.errors import UnknownDemo
+
+        if name != "volumes":
+            raise UnknownDemo(name, ["volumes"])
+        self.submitted.append((name, user))
+        run = self._run_type(demo="volumes", title="명명된 볼륨 vs 익명 볼륨", total_steps=2, run_id="r1")
+        for i in (1, 2):
+            run.steps.append(
+                self._step_type(title=f"단계{i}", command=f"docker volume create demo{i}", output="ok")
+            )
+            if on_progress:
+                on_progress(run)
+        run.ok, run.finished, run.conclusion = True, True, "명명된 볼륨은 남아요"
+        if on_progress:
+            on_progress(run)
+        future: Future = Future()
+        future.set_result(run)
+        return future
+
+
+def chat(lines: list[str], demos=None) -> str:
+    brain = Brain(settings=Settings(), knowledge=LiveKnowledge.load(FIXTURE), demos=demos)
+    out = io.StringIO()
+    assert chat_loop(brain, io.StringIO("\n".join(lines) + "\n"), out, prompt=False) == 0
+    return out.getvalue()
+
+
+def test_questions_get_answers_and_off_topic_an_honest_no():
+    out = chat(["명명된 볼륨이 뭐야?", "오늘 점심 뭐 먹을까?", "🙂", "/quit", "포드가 뭐야?"])
+    assert "명명된 볼륨 (named volume)" in out
+    assert "답을 못 찾았어요" in out
+    assert "질문을 글로 적어 주세요" in out
+    assert "포드 (Pod)" not in out  # nothing after /quit is read
+    assert out.rstrip().endswith("안녕히 가세요!")
+
+
+def test_help_mentions_demo_commands():
+    out = chat(["/help"])
+    assert "/demo list" in out and "/demo 이름" in out
+
+
+def test_demos_unavailable_is_said_plainly():
+    out = chat(["/demo list", "/demo volumes", "/help"])
+    assert out.count("지금은 데모를 쓸 수 없어요") == 3
+
+
+def test_demo_list_and_run_through_the_demo_service():
+    demos = ReplayDemos()
+    out = chat(["/demo list", "/demo volumes", "/demo rm-rf"], demos=demos)
+    assert "volumes" in out.split("\n")[1]
+    assert demos.submitted == [("volumes", "terminal")]
+    assert "docker volume create demo1" in out and "docker volume create demo2" in out
+    assert "명명된 볼륨은 남아요" in out
+    assert "그런 데모는 없습니다" in out
+
+
+def test_end_of_input_ends_the_chat():
+    brain = Brain(settings=Settings(), knowledge=LiveKnowledge.load(FIXTURE))
+    out = io.StringIO()
+    assert chat_loop(brain, io.StringIO(""), out, prompt=False) == 0
