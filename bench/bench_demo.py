@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 from bot.demos.engine import connect_engine, ensure_image  # noqa: E402
 from bot.demos.runner import LABEL, run_scenario  # noqa: E402
 from bot.demos.scenario import load_scenarios  # noqa: E402
+from bot.demos.service import DemoService  # noqa: E402
 
 
 def timed(argv: list[str]) -> float:
@@ -40,24 +41,36 @@ def timed(argv: list[str]) -> float:
 
 
 def cli_vs_bot(runs: int) -> dict:
+    """Three ways, rotated every round so drift on this shared host hits all of them alike."""
     bot = [sys.executable, "-m", "bot", "demo", "volumes"]
     cli = ["sh", str(REPO / "bench" / "volumes_demo_cli.sh")]
+    scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
+    service = DemoService(lambda: scenarios, image=os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36"))
+
+    def warm() -> float:  # the bot as it runs in Slack or the chat: a live process with a connected client
+        started = time.perf_counter()
+        run = service.run("volumes", user="bench")
+        if not run.ok:
+            raise SystemExit(f"in-process demo failed: {run.error}")
+        return time.perf_counter() - started
+
+    ways = {"bot": lambda: timed(bot), "cli": lambda: timed(cli), "warm": warm}
     for _ in range(2):  # warm-up: page cache, image, engine
-        timed(bot)
-        timed(cli)
-    times: dict[str, list[float]] = {"bot": [], "cli": []}
+        for way in ways.values():
+            way()
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
     for index in range(runs):
-        order = [("bot", bot), ("cli", cli)] if index % 2 == 0 else [("cli", cli), ("bot", bot)]
-        for name, argv in order:
-            times[name].append(timed(argv))
-    bot_median, cli_median = statistics.median(times["bot"]), statistics.median(times["cli"])
+        for name in names[index % 3 :] + names[: index % 3]:
+            times[name].append(ways[name]())
+    service.close()
+    medians = {name: statistics.median(values) for name, values in times.items()}
     return {
         "runs": runs,
-        "bot_median_s": round(bot_median, 3),
-        "cli_median_s": round(cli_median, 3),
-        "ratio": round(bot_median / cli_median, 3),
-        "bot_s": [round(t, 3) for t in times["bot"]],
-        "cli_s": [round(t, 3) for t in times["cli"]],
+        **{f"{name}_median_s": round(value, 3) for name, value in medians.items()},
+        "ratio": round(medians["bot"] / medians["cli"], 3),
+        "warm_ratio": round(medians["warm"] / medians["cli"], 3),
+        **{f"{name}_s": [round(t, 3) for t in values] for name, values in times.items()},
     }
 
 
@@ -110,7 +123,7 @@ def leftovers(volumes_before: int) -> dict:
         "bench_cli_objects": len(api.containers(all=True, filters={"label": "dockbot.bench"}))
         + len(api.volumes(filters={"label": "dockbot.bench"}).get("Volumes") or []),
         "volumes_added_overall": len(api.volumes().get("Volumes") or []) - volumes_before,
-        "temp_dirs": len(list(Path(tempfile.gettempdir()).glob("dockbot-*-*"))),
+        "temp_dirs": len(list(Path(tempfile.gettempdir()).glob("dockbot-" + "[0-9a-f]" * 12 + "-*"))),
     }
     api.close()
     return left
@@ -143,6 +156,10 @@ def main() -> int:
     print(f"   dockbot demo volumes   median {head_to_head['bot_median_s']:.3f} s   {head_to_head['bot_s']}")
     print(f"   docker CLI script      median {head_to_head['cli_median_s']:.3f} s   {head_to_head['cli_s']}")
     print(f"   ratio dockbot / CLI    {head_to_head['ratio']:.2f}x")
+    print(
+        f"   in-process (warm bot)  median {head_to_head['warm_median_s']:.3f} s   {head_to_head['warm_s']}"
+    )
+    print(f"   ratio warm / CLI       {head_to_head['warm_ratio']:.2f}x")
     print(
         f"\n2. volumes demo at once ({args.batches} measured batches per level, runner threads, one client)"
     )

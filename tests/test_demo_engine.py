@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -536,3 +537,98 @@ def test_gc_never_touches_a_run_in_progress_in_another_process(api, tmp_path):
     assert result["gc"].returncode == 0
     assert result["left"] == [f"volume dockbot-{run.run_id}-data"]  # not swept from under the run
     assert left_by_run(api, run.run_id) == []
+
+
+# --- a real engine stopped mid-demo (a test-owned second dockerd) -----------------------------------------
+
+
+class OwnedEngine:
+    """A second dockerd owned by this test: its own socket, data root (vfs), exec root and containerd, no
+    bridge and no iptables, so stopping it cannot disturb the team's engine."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.socket = root / "docker.sock"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        log = (self.root / "dockerd.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                "dockerd",
+                "--data-root",
+                str(self.root / "data"),
+                "--exec-root",
+                str(self.root / "exec"),
+                "--pidfile",
+                str(self.root / "docker.pid"),
+                "-H",
+                self.host,
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+                "--cgroup-parent=dockbot-test-engine",
+                "--storage-driver=vfs",
+            ],
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + HANG_GUARD_S
+        while time.monotonic() < deadline:
+            try:
+                docker.APIClient(base_url=self.host, timeout=2).ping()
+                return
+            except Exception:
+                time.sleep(0.2)
+        raise RuntimeError("test dockerd did not start: " + (self.root / "dockerd.log").read_text()[-500:])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # what `systemctl stop docker` does
+            self.proc.wait(timeout=HANG_GUARD_S)
+
+
+@pytest.fixture
+def second_engine(api):
+    if os.geteuid() != 0 or not shutil.which("dockerd"):
+        pytest.skip(
+            "a second, test-owned dockerd needs root and the dockerd binary (covered by the proxy test)"
+        )
+    root = Path(tempfile.mkdtemp(prefix="dbt-"))  # short: unix socket paths are limited to 108 bytes
+    engine = OwnedEngine(root)
+    try:
+        engine.start()
+    except RuntimeError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(str(exc))
+    image = subprocess.run(["docker", "save", IMAGE], capture_output=True, check=True).stdout
+    subprocess.run(["docker", "-H", engine.host, "load", "-q"], input=image, capture_output=True, check=True)
+    yield engine
+    engine.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_engine_really_stopping_mid_demo_then_restarting_leaves_nothing(second_engine):
+    client = docker.APIClient(base_url=second_engine.host, timeout=10)
+
+    def stop_after_writer(run):
+        if len(run.steps) == 2:
+            second_engine.stop()
+
+    run = run_scenario(client, SCENARIOS["volumes"], image=IMAGE, on_progress=stop_after_writer)
+    assert not run.ok and run.finished and "Docker 엔진" in run.error
+    assert "Traceback" not in run.error
+    second_engine.start()
+    client = docker.APIClient(base_url=second_engine.host, timeout=10)
+    left = objects(client, f"{LABEL}={run.run_id}")
+    assert f"container /dockbot-{run.run_id}-writer" in left  # the stop really left the run's objects behind
+    done = dockbot("gc", env={"DOCKER_HOST": second_engine.host})
+    assert done.returncode == 0, done.stderr
+    assert f"dockbot-{run.run_id}-writer" in done.stdout
+    assert objects(client, LABEL) == []
+    client.close()

@@ -18,6 +18,7 @@ from collections.abc import Container, Mapping
 
 import docker
 
+from bot.demos.runlock import forget, run_state
 from bot.demos.runner import ENGINE_ERRORS, EXPIRES_LABEL, LABEL, OWNER_LABEL, active_runs
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ def is_stale(labels: Mapping[str, str] | None, *, active: Container[str], now: f
     host, _, pid_text = labels.get(OWNER_LABEL, "").rpartition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
         return False  # another host's run (e.g. the bot in a container): trust its expiry
+    state = run_state(labels.get(LABEL, ""))
+    if state != "unknown":
+        return state == "over"
     pid = int(pid_text)
     return pid == os.getpid() or _process_gone(pid)
 
@@ -67,24 +71,33 @@ def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> lis
     active = _LiveRuns() if active is None else active
     removed: list[str] = []
     selector = {"label": LABEL}
+    swept_runs: set[str] = set()
+
+    def stale(labels: Mapping[str, str] | None) -> bool:
+        if is_stale(labels, active=active):
+            swept_runs.add((labels or {}).get(LABEL, ""))
+            return True
+        return False
+
     try:
         for container in api.containers(all=True, filters=selector):
-            if is_stale(container.get("Labels"), active=active):
+            if stale(container.get("Labels")):
                 name = (container.get("Names") or [container["Id"][:12]])[0].lstrip("/")
                 if _remove(lambda c=container: api.remove_container(c["Id"], v=True, force=True)):
                     removed.append(f"container {name}")
         for network in api.networks(filters=selector):
-            if is_stale(network.get("Labels"), active=active) and _remove(
-                lambda n=network: api.remove_network(n["Id"])
-            ):
+            if stale(network.get("Labels")) and _remove(lambda n=network: api.remove_network(n["Id"])):
                 removed.append(f"network {network['Name']}")
         for volume in api.volumes(filters=selector).get("Volumes") or []:
-            if is_stale(volume.get("Labels"), active=active) and _remove(
+            if stale(volume.get("Labels")) and _remove(
                 lambda v=volume: api.remove_volume(v["Name"], force=True)
             ):
                 removed.append(f"volume {volume['Name']}")
     except ENGINE_ERRORS as exc:
         log.warning("demo sweep stopped: %s", exc)
+    else:
+        for run_id in swept_runs:
+            forget(run_id)
     if removed:
         log.info("demo sweep removed %d objects: %s", len(removed), ", ".join(removed))
     return removed

@@ -28,6 +28,7 @@ from docker.types import LogConfig, Mount, Ulimit
 from bot.demos.operations import Mount as MountSpec
 from bot.demos.operations import Outcome
 from bot.demos.result import DemoRun, StepResult, truncate_output
+from bot.demos.runlock import RunLock
 from bot.demos.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -382,6 +383,7 @@ def run_scenario(
         total_steps=len(scenario.steps),
     )
     ctx = DemoContext(api, image, run_id, expires=time.time() + scenario.timeout_s + EXPIRY_GRACE_S)
+    lock = RunLock.acquire(run_id)  # before anything exists: other processes see the run as live
     with _active_lock:
         _active_runs.add(run_id)
     try:
@@ -410,6 +412,8 @@ def run_scenario(
         failures = ctx.cleanup()
         with _active_lock:
             _active_runs.discard(run_id)
+        if lock is not None:
+            lock.release(clean=not failures)  # an unlocked marker tells any sweep these leftovers are free
         if failures:
             log.warning("demo run %s: cleanup left %s (the next sweep removes them)", run_id, failures)
         run.duration_s = time.monotonic() - started
