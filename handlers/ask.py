@@ -12,7 +12,7 @@ from typing import Any
 
 from handlers.payload import Origin
 from handlers.slack_text import question_from_slack
-from handlers.views import PICK_ACTION, answer_message, entry_message, notice_message
+from handlers.views import PICK_ACTION, answer_message, entry_message, help_message, notice_message
 
 log = logging.getLogger("dockbot.handlers.ask")
 
@@ -29,10 +29,17 @@ EMPTY_COMMAND_KO = (
 )
 ENTRY_GONE_KO = "그 답변은 지식 베이스에서 바뀌었거나 사라졌어요. 질문을 다시 해 주세요."
 SHARED_KO = ":white_check_mark: 채널에 공유했어요."
+HELP_WORDS = frozenset({"help", "도움말", "도움", "사용법", "/help", "?"})
 
 # Subtypes that are still a person writing a new message; everything else (edits, deletes, joins, bots…)
 # is ignored so that the bot never loops or answers twice.
 _ANSWERABLE_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
+
+
+def _help(context: Any, user: str) -> Any:
+    brain = context["brain"]
+    demos = brain.demos.scenarios() if brain.demos is not None else []
+    return help_message(is_admin=brain.is_admin(user), demos=demos)
 
 
 def _is_from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
@@ -54,6 +61,8 @@ def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None,
     question = question_from_slack(str(event.get("text") or ""), context.get("bot_user_id"))
     if not question.text:
         message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_MENTION_KO)
+    elif question.text.strip().lower() in HELP_WORDS:
+        message = _help(context, user)
     else:
         answer = brain.ask(question.text, user=user, channel=channel, source=source)
         message = answer_message(
@@ -87,6 +96,8 @@ def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     question = question_from_slack(str(command.get("text") or ""), context.get("bot_user_id"))
     if not question.text:
         message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_COMMAND_KO)
+    elif question.text.strip().lower() in HELP_WORDS:
+        message = _help(context, origin.user)
     else:
         answer = brain.ask(question.text, user=origin.user, channel=origin.channel, source="slack_command")
         message = answer_message(

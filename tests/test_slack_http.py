@@ -528,3 +528,16 @@ def test_a_failing_listener_is_logged_and_the_user_gets_an_apology(fake: FakeSla
         assert "죄송해요" in reply.params["text"]
     finally:
         server.stop()
+
+
+def test_help_in_a_dm_or_after_docker_shows_the_korean_help(fake: FakeSlack, slack: SlackSender) -> None:
+    slack.event(event_body(dm_event("도움말", channel="DHELP001")))
+    (post,) = fake.wait_for(lambda: fake.calls_of("chat.postMessage", "DHELP001"), what="the help")
+    assert "사용법" in post.all_text and "/demo" in post.all_text
+    slack.command(
+        command_form(
+            "/docker", "help", channel="CHELP002", user="UHELP002", response_url=fake.response_url("dh")
+        )
+    )
+    (reply,) = fake.wait_for(lambda: fake.calls_of("response_url:dh"), what="the help")
+    assert "사용법" in reply.all_text
