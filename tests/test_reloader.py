@@ -238,7 +238,7 @@ def test_only_admins_are_admins(brain):
 
 
 def test_slack_bot_hot_reloads_and_tells_admins_by_dm(knowledge_copy, tmp_path):
-    from tests.slack_harness import (
+    from slack_harness import (
         BOT_USER_ID,
         DockbotProcess,
         FakeSlack,

@@ -378,3 +378,37 @@ def test_a_read_only_database_file_does_not_stop_answers(tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0] == 1  # untouched
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+@pytest.mark.docker
+def test_a_demo_run_from_slack_lands_in_the_audit_log(docker_client, tmp_path):
+    """`/demo volumes` through `dockbot serve` on the real engine: who, where, scenario, result, duration."""
+    from slack_harness import DockbotProcess, FakeSlack, SlackSender, command_form, dockbot_env
+
+    db = tmp_path / "dockbot.db"
+    fake = FakeSlack().start()
+    bot = DockbotProcess(dockbot_env(fake, DOCKBOT_DB=str(db)), tmp_path / "dockbot.log").start()
+    try:
+        SlackSender(bot.base_url).command(
+            command_form("/demo", "volumes", channel="CAUDIT01", user="UAUDIT01",
+                         response_url=fake.response_url("audit"))
+        )
+        fake.wait_for(lambda: fake.calls_of("chat.postMessage", "CAUDIT01"), what="the demo message")
+        fake.wait_for(
+            lambda: [c for c in fake.calls_of("chat.update", "CAUDIT01") if "결론" in c.all_text],
+            timeout=120, what="the final demo result",
+        )
+        store = Store.open(db)
+        runs = []
+        deadline = time.monotonic() + 30
+        while not runs and time.monotonic() < deadline:  # the audit row is written as the run finishes
+            runs = store.demo_runs()
+            time.sleep(0.1)
+    finally:
+        bot.stop()
+        fake.stop()
+    (run,) = runs
+    assert (run["user_id"], run["channel"], run["scenario"], run["ok"], run["error"]) == (
+        "UAUDIT01", "CAUDIT01", "volumes", 1, None)
+    assert 0 < run["duration_s"] < 120
+    assert datetime.fromisoformat(run["started_at"]) <= datetime.now(UTC)
