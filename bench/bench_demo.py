@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,17 +27,21 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.demos.engine import connect_engine, ensure_image  # noqa: E402
-from bot.demos.runner import LABEL, run_scenario  # noqa: E402
+from bot.demos.runner import LABEL, OWNER_LABEL, run_scenario  # noqa: E402
 from bot.demos.scenario import load_scenarios  # noqa: E402
 from bot.demos.service import DemoService  # noqa: E402
+
+OWNERS = {f"{socket.gethostname()}:{os.getpid()}"}  # every process of this bench that runs demos
 
 
 def timed(argv: list[str]) -> float:
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    OWNERS.add(f"{socket.gethostname()}:{proc.pid}")
+    _, stderr = proc.communicate()
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {stderr.decode()[-500:]}")
     return elapsed
 
 
@@ -114,16 +119,26 @@ def concurrency(levels: tuple[int, ...], batches: int) -> list[dict]:
 
 
 def leftovers(volumes_before: int) -> dict:
+    """What this bench's own runs left (by owner label), plus engine-wide counts for context: other
+    people's demos and tests may be running on the same engine at the same time."""
     api = connect_engine()
     selector = {"label": LABEL}
+    containers = api.containers(all=True, filters=selector)
+    volumes = api.volumes(filters=selector).get("Volumes") or []
+    networks = api.networks(filters=selector)
+
+    def ours(items: list[dict]) -> int:
+        return sum((item.get("Labels") or {}).get(OWNER_LABEL) in OWNERS for item in items)
+
     left = {
-        "labelled_containers": len(api.containers(all=True, filters=selector)),
-        "labelled_volumes": len(api.volumes(filters=selector).get("Volumes") or []),
-        "labelled_networks": len(api.networks(filters=selector)),
-        "bench_cli_objects": len(api.containers(all=True, filters={"label": "dockbot.bench"}))
+        "our_containers": ours(containers),
+        "our_volumes": ours(volumes),
+        "our_networks": ours(networks),
+        "our_cli_script_objects": len(api.containers(all=True, filters={"label": "dockbot.bench"}))
         + len(api.volumes(filters={"label": "dockbot.bench"}).get("Volumes") or []),
-        "volumes_added_overall": len(api.volumes().get("Volumes") or []) - volumes_before,
-        "temp_dirs": len(list(Path(tempfile.gettempdir()).glob("dockbot-" + "[0-9a-f]" * 12 + "-*"))),
+        "our_temp_dirs": len(list(Path(tempfile.gettempdir()).glob("dockbot-" + "[0-9a-f]" * 12 + "-*"))),
+        "engine_wide_labelled_now": len(containers) + len(volumes) + len(networks),
+        "engine_wide_volumes_added": len(api.volumes().get("Volumes") or []) - volumes_before,
     }
     api.close()
     return left
