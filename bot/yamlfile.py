@@ -20,6 +20,9 @@ import yaml
 # Knowledge files are a few KiB; anything near this is a mistake or an attack, not content.
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 32
+# The largest knowledge file (~66 KB) has ~1,400 YAML nodes; this many means a generated file, and pure-Python
+# PyYAML would need tens of seconds and hundreds of MB to build it. Checked while streaming, before composing.
+MAX_NODES = 100_000
 
 Location = tuple[str | int, ...]
 
@@ -93,10 +96,21 @@ def read_yaml(path: Path) -> YamlDocument:
 def parse_yaml(text: str, shown_path: str) -> YamlDocument:
     """Parse YAML text; `shown_path` is used in problems."""
     try:
+        depth = nodes = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 line = event.start_mark.line + 1
                 raise YamlFileError([Problem(shown_path, line, "YAML aliases (*name) are not allowed here")])
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            # Stop early: PyYAML's scanner is quadratic in nesting depth (100,000 '[' take hours).
+            if depth > MAX_DEPTH or nodes > MAX_NODES:
+                what = "nested too deeply" if depth > MAX_DEPTH else f"more than {MAX_NODES:,} values"
+                raise YamlFileError([Problem(shown_path, event.start_mark.line + 1, f"YAML has {what}")])
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except YamlFileError:
         raise
@@ -105,6 +119,11 @@ def parse_yaml(text: str, shown_path: str) -> YamlDocument:
         line = mark.line + 1 if mark else 1
         what = exc.problem or str(exc)
         raise YamlFileError([Problem(shown_path, line, f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as exc:  # a control character: name it and its line, in one line
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        message = f"character U+{char:04X} is not allowed in YAML"
+        raise YamlFileError([Problem(shown_path, line, message)]) from None
     except yaml.YAMLError as exc:
         raise YamlFileError([Problem(shown_path, 1, f"YAML error: {exc}")]) from None
     except RecursionError:
@@ -129,7 +148,11 @@ def _build(node: yaml.Node, loc: Location, lines: dict, problems: list[Problem],
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem(path, key_node.start_mark.line + 1, "keys must be plain text"))
                 continue
-            key = _scalar(key_node)
+            try:
+                key = _scalar(key_node)
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                problems.append(Problem(path, key_node.start_mark.line + 1, "keys must be plain text"))
+                continue
             if key == "<<":
                 problems.append(Problem(path, key_node.start_mark.line + 1, "YAML merge keys (<<) are not allowed"))
                 continue
@@ -147,7 +170,12 @@ def _build(node: yaml.Node, loc: Location, lines: dict, problems: list[Problem],
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), lines, problems, path) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    try:
+        return _scalar(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:  # unknown tag, 2001-13-45, !!int x
+        what = getattr(exc, "problem", None) or str(exc).split("\n", 1)[0]
+        problems.append(Problem(path, lines[loc], f"cannot read this value: {what}"))
+        return None
 
 
 def _scalar(node: yaml.Node) -> Any:
