@@ -16,6 +16,7 @@ safer than a pool.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -315,7 +316,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO questions (asked_at, source, channel, user_id, text, outcome, entry_id, score)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (now, source or "", channel or "", user or "", text, outcome, entry_id, score),
+                (now, _clip(source), _clip(channel), _clip(user), text, outcome, entry_id, score),
             )
             return int(cur.lastrowid or 0)
 
@@ -339,7 +340,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_id, answer_ref) DO UPDATE SET"
                 " entry_id = excluded.entry_id, value = excluded.value, voted_at = excluded.voted_at",
-                (user, ref, entry_id, value, channel or "", now),
+                (_clip(user), _clip(ref), _clip(entry_id), value, _clip(channel), now),
             )
             return True
 
@@ -365,7 +366,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO demo_runs (started_at, user_id, channel, scenario, ok, duration_s, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (started, user or "", channel or "", scenario, 1 if ok else 0, float(duration_s),
+                (started, _clip(user), _clip(channel), _clip(scenario), 1 if ok else 0, float(duration_s),
                  _clip(error) if error else None),
             )
             return int(cur.lastrowid or 0)
@@ -484,8 +485,14 @@ class Store:
         return self._read("demo_runs", query, [])
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + "…"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clip(text: str | None) -> str:
+    """At most MAX_TEXT_CHARS, and storable: a lone surrogate (possible in JSON from Slack) becomes U+FFFD."""
+    text = str(text or "")
+    text = text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS] + "…"
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _best_guess(answer: Answer) -> tuple[str | None, float | None]:

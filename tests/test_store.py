@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from bot import store as store_module
 from bot.knowledge import Entry
@@ -412,3 +414,25 @@ def test_a_demo_run_from_slack_lands_in_the_audit_log(docker_client, tmp_path):
         "UAUDIT01", "CAUDIT01", "volumes", 1, None)
     assert 0 < run["duration_s"] < 120
     assert datetime.fromisoformat(run["started_at"]) <= datetime.now(UTC)
+
+
+# Every code point, surrogates included (JSON from Slack may carry a lone "\ud800").
+ANY_CHAR = st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", "\x00", "\u202e"])
+ANY_TEXT = st.text(ANY_CHAR, max_size=3000) | st.just("<!channel> 볼륨?")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(text="a\ud800b\x00\u202e" + "가" * 2500, user="U\udc00", channel="C1")
+@given(text=ANY_TEXT, user=st.text(ANY_CHAR, max_size=40), channel=st.text(max_size=40))
+def test_any_text_is_stored_never_raises(tmp_path, text, user, channel):
+    """Whatever a user types (NUL, RTL marks, lone surrogates from JSON, 3,000 chars) is stored or clipped."""
+    store = STORES.setdefault(tmp_path, Store.open(tmp_path / "any.db"))
+    row_id = store.record_question(answer(text, "no_answer"), user=user, channel=channel)
+    assert row_id is not None
+    assert store.record_vote(user=user or "U", entry_id="volume-named", value=1, message=text[:50])
+    stored = store.questions(limit=1)[0]
+    assert stored.text.replace("\ufffd", "") == store_module._clip(text).replace("\ufffd", "")
+    assert len(stored.text) <= store_module.MAX_TEXT_CHARS + 1
+
+
+STORES: dict[Path, Store] = {}
