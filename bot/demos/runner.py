@@ -16,7 +16,6 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -349,6 +348,11 @@ class DemoContext:
                     pass
                 except ENGINE_ERRORS as exc:
                     failures.append(f"{kind} {item[key]}: {exc}")
+        return failures + self.remove_tempdir()
+
+    def remove_tempdir(self) -> list[str]:
+        """Delete the run's host directory (if one was made); returns what could not be deleted."""
+        failures: list[str] = []
         if self._tempdir is not None:
             shutil.rmtree(
                 self._tempdir, onerror=lambda *args: failures.append(f"tempdir {args[1]}: {args[2][1]}")
@@ -357,7 +361,7 @@ class DemoContext:
 
 
 def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
+    return os.urandom(6).hex()  # 12 hex digits, what runlock.RUN_ID accepts
 
 
 def run_scenario(
