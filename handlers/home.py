@@ -29,7 +29,12 @@ def home_view(brain: Any, user: str) -> dict[str, Any]:
         stats_blocks = [b for b in render_blocks("stats.blocks.j2", report=report, max_groups=5)
                         if b.get("type") != "header"][: MAX_HOME_BLOCKS - PUBLIC_BLOCKS - 2]
     blocks = render_blocks(
-        "home.blocks.j2", demos=demos, topics=report.top_topics, is_admin=is_admin, stats_blocks=stats_blocks
+        "home.blocks.j2",
+        demos=demos,
+        demo_channels=sorted(brain.settings.demo_channels),
+        topics=report.top_topics,
+        is_admin=is_admin,
+        stats_blocks=stats_blocks,
     )
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
 

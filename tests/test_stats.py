@@ -243,9 +243,12 @@ def test_slack_blocks_escape_pings_and_respect_limits(brain):
         text = block.get("text", {}).get("text", "")
         assert len(text) <= 3000
     home = render_blocks("home.blocks.j2", demos=[{"name": "volumes", "title": "볼륨"}],
-                         topics=report.top_topics, is_admin=True, stats_blocks=blocks[1:])
+                         demo_channels=["CDEMO1"], topics=report.top_topics, is_admin=True,
+                         stats_blocks=blocks[1:])
+    assert "<#CDEMO1>" in json.dumps(home, ensure_ascii=False)
     assert len(home) <= 100 and any("/demo volumes" in json.dumps(b, ensure_ascii=False) for b in home)
-    plain = render_blocks("home.blocks.j2", demos=[], topics=[], is_admin=False, stats_blocks=[])
+    plain = render_blocks("home.blocks.j2", demos=[], demo_channels=[], topics=[], is_admin=False,
+                          stats_blocks=[])
     assert "관리자" not in json.dumps(plain, ensure_ascii=False)
 
 
