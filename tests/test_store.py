@@ -5,7 +5,9 @@ Failure cases and how they are produced (tests run as root, where chmod 0444 doe
   private mount namespace (EROFS; chmod 0444 when not root) in
   test_a_read_only_database_file_does_not_stop_answers, and at the SQLite layer with `PRAGMA query_only`
   on the store's open connection (the file turning read-only under a running bot);
-- disk full: `PRAGMA max_page_count` pinned to the current size, so SQLite itself returns SQLITE_FULL;
+- disk full: for real, a bot whose database sits on a 1 MiB tmpfs (private mount namespace) that fills up
+  mid-run (test_a_full_disk_does_not_stop_answers), and `PRAGMA max_page_count` pinned to the current size,
+  so SQLite itself returns SQLITE_FULL;
 - locked: a second connection holding an EXCLUSIVE transaction;
 - unopenable: the database path is a directory.
 """
@@ -436,3 +438,58 @@ def test_any_text_is_stored_never_raises(tmp_path, text, user, channel):
 
 
 STORES: dict[Path, Store] = {}
+
+
+DISK_FULL_CHILD = textwrap.dedent(
+    """
+    import json, logging, os, sys
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("bot.store").setLevel(logging.INFO)
+    from bot.brain import build_brain
+    brain = build_brain(with_demos=False)
+    before = brain.ask("명명된 볼륨이 뭐야?", user="U1", channel="C1").outcome
+    # Another process fills the disk: write until ENOSPC.
+    filler = os.path.join(os.path.dirname(os.environ["DOCKBOT_DB"]), "filler")
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"x" * 65536)
+                f.flush()
+        except OSError as exc:
+            print("filled:", exc, file=sys.stderr)
+    during = [brain.ask("명명된 볼륨이 뭐야?", user="U1", channel="C1").outcome for _ in range(20)]
+    os.remove(filler)
+    after = brain.ask("컨테이너 지웠더니 DB 데이터가 날아갔어요", user="U1", channel="C1").outcome
+    stored = brain.store.outcome_counts().total
+    integrity = brain.store._conn.execute("PRAGMA integrity_check").fetchone()[0]
+    print(json.dumps({"before": before, "during": during, "after": after, "stored": stored, "ok": integrity}))
+    """
+)
+
+
+def test_a_full_disk_does_not_stop_answers(tmp_path):
+    """For real: the database lives on a 1 MiB tmpfs (private mount namespace) that fills up mid-run."""
+    import json
+
+    if os.geteuid() != 0 or subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode:
+        pytest.skip("needs root with mount namespaces to mount a small tmpfs; SQLITE_FULL is covered above")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    db = mount / "dockbot.db"
+    script = 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"'
+    env = {**os.environ, "DOCKBOT_DB": str(db), "DOCKBOT_KNOWLEDGE_DIR": str(REPO / "knowledge")}
+    env.pop("SLACK_BOT_TOKEN", None)
+    child = subprocess.run(
+        ["unshare", "--mount", "--", "sh", "-c", script, str(mount), sys.executable, "-c", DISK_FULL_CHILD],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    # Every question answered; those asked with space left are stored; the database is consistent.
+    asked = (result["before"], result["during"], result["after"])
+    assert asked == ("answered", ["answered"] * 20, "answered")
+    assert result["stored"] >= 2 and result["ok"] == "ok"
+    assert "No space left on device" in child.stderr  # the disk really was full
+    assert "full" in child.stderr and "unavailable" in child.stderr  # the store said so, once
+    assert "works again" in child.stderr  # and recovered when space came back
+    assert "Traceback" not in child.stderr
