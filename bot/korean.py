@@ -253,8 +253,13 @@ class Analyzer:
         )
         self._split_cache: OrderedDict[str, list[str] | None] = OrderedDict()
         targets = sorted(w for w in vocab if self._typo_candidate(w))
-        self._typo_targets = targets
-        self._typo_jamo = [jamo(w) for w in targets]
+        # Candidates bucketed by jamo length: a typo is compared only with words it could be (see correct).
+        self._typo_buckets: dict[int, tuple[list[str], list[str]]] = {}
+        for word in targets:
+            spelled = jamo(word)
+            words, spellings = self._typo_buckets.setdefault(len(spelled), ([], []))
+            words.append(word)
+            spellings.append(spelled)
         self._typo_cache: OrderedDict[str, str] = OrderedDict()
 
     @staticmethod
@@ -274,10 +279,18 @@ class Analyzer:
         cached = self._typo_cache.get(word)
         if cached is not None:
             return cached
-        best = process.extractOne(
-            jamo(word), self._typo_jamo, scorer=fuzz.ratio, score_cutoff=self.TYPO_CUTOFF
-        )
-        fixed = self._typo_targets[best[2]] if best else word
+        spelled = jamo(word)
+        fixed, best = word, 0.0
+        # Short words may only swap letters (볼룸->볼륨, 익멍->익명): adding or dropping a letter turns
+        # too many real words into KB words (키보드->코드, 이사->입사). Longer ones may differ by two.
+        allowed = 0 if len(word) <= 3 else 2
+        for size in range(len(spelled) - allowed, len(spelled) + allowed + 1):
+            bucket = self._typo_buckets.get(size)
+            if bucket is None:
+                continue
+            found = process.extractOne(spelled, bucket[1], scorer=fuzz.ratio, score_cutoff=self.TYPO_CUTOFF)
+            if found is not None and found[1] > best:
+                fixed, best = bucket[0][found[2]], found[1]
         self._typo_cache[word] = fixed
         if len(self._typo_cache) > self._CACHE_SIZE:
             self._typo_cache.popitem(last=False)

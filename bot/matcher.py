@@ -33,9 +33,8 @@ Outcome = Literal["answered", "suggested", "no_answer", "invalid"]
 
 # Re-score weights: design constants of the scoring function (documented in docs/matching.md); the decision
 # thresholds on top of this score are fitted from the knowledge base, never set here.
-W_KNN = 0.45
-W_COV = 0.25
-W_FUZZ = 0.30
+WEIGHTS = {"words": 0.25, "top3": 0.25, "fuzzy": 0.375, "bm25": 0.125}
+W_UNSEEN = 0.25
 NGRAM_WEIGHT = 0.5
 CANDIDATES = 15
 MAX_ALTERNATIVES = 3
@@ -64,9 +63,9 @@ class Scored:
 
     index: int
     score: float
-    knn: float
-    cov: float
-    fz: float
+    words: float  # best idf-weighted Dice overlap of whole words with one string of the entry
+    top3: float  # mean of the 3 best Dice overlaps (words and syllable grams)
+    fuzzy: float  # best rapidfuzz ratio of sorted jamo tokens
 
 
 def features(tokens: list[str]) -> Counter[str]:
@@ -149,6 +148,14 @@ class Index:
         self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5)) * scale
         self.idf[0] = 0.0
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
+        self.is_word = np.zeros(vocab, dtype=np.float64)
+        for feature, fid in self.feature_ids.items():
+            self.is_word[fid] = feature.startswith("w:")
+        self.string_weight_words = (
+            np.add.reduceat((self.idf * self.is_word)[self.string_feats], self.string_ptr[:-1])
+            if string_arrays
+            else np.zeros(0)
+        )
         self.string_weight = (
             np.add.reduceat(self.idf[self.string_feats], self.string_ptr[:-1])
             if len(string_arrays)
@@ -166,9 +173,11 @@ class Index:
         self.post_entries = bag_entry[order]
         self.post_weights = weight[order].astype(np.float32)
         self.post_ptr = np.searchsorted(self.bag_feats[order], np.arange(vocab + 1)).astype(np.int64)
+        self.bag_len = bag_len
+        self.avg_bag_len = avg
 
-    def query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
-        """(known feature ids, their weights, total weight incl. features the KB never saw)."""
+    def query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """(known feature ids, their weights, total weight incl. unseen features, weight of the unseen)."""
         ids = []
         unseen = 0.0
         for feature in features(tokens):
@@ -179,7 +188,7 @@ class Index:
                 ids.append(fid)
         known = np.asarray(ids, dtype=np.int64)
         weights = self.idf[known]
-        return known, weights, float(weights.sum()) + unseen
+        return known, weights, float(weights.sum()) + unseen, unseen
 
 
 class Matcher:
@@ -210,9 +219,12 @@ class Matcher:
         ix = self.index
         if not tokens or ix.n == 0:
             return []
-        known, weights, q_weight = ix.query(tokens)
+        known, weights, q_weight, unseen = ix.query(tokens)
         if q_weight <= 0 or len(known) == 0:
             return []
+        # Share of the question (idf-weighted) made of words and grams the knowledge base never uses:
+        # "helm 차트", "점심 메뉴" are mostly that, a real question mostly isn't.
+        unseen_share = 1.0 - float(weights.sum()) / q_weight
         starts, ends = ix.post_ptr[known], ix.post_ptr[known + 1]
         if int((ends - starts).sum()) == 0:
             return []
@@ -230,33 +242,53 @@ class Matcher:
             skip_entry = exclude[0]
             skip_string = int(ix.entry_start[skip_entry]) + ix.question_offset[skip_entry] + exclude[1]
 
+        if exclude is not None:
+            self._leave_out_of_bm25(bm25, skip_entry, skip_string, known)
+        top_bm25 = max((float(bm25[e]) for e in candidates), default=0.0) or 1.0
+        qvec_words = qvec * ix.is_word
+        unseen_words = unseen
+        q_weight_words = float(qvec_words.sum()) + unseen_words
         q_fuzzy = fuzzy_key(tokens)
         out = []
         for e in candidates:
             s0, s1 = int(ix.entry_start[e]), int(ix.entry_start[e + 1])
             f0, f1 = int(ix.string_ptr[s0]), int(ix.string_ptr[s1])
-            overlap = np.add.reduceat(qvec[ix.string_feats[f0:f1]], ix.string_ptr[s0:s1] - f0)
-            dice = 2 * overlap / (q_weight + ix.string_weight[s0:s1])
-            b0, b1 = int(ix.bag_ptr[e]), int(ix.bag_ptr[e + 1])
-            known_weight = float(qvec[ix.bag_feats[b0:b1]].sum())
+            feats = ix.string_feats[f0:f1]
+            offsets = ix.string_ptr[s0:s1] - f0
+            dice = 2 * np.add.reduceat(qvec[feats], offsets) / (q_weight + ix.string_weight[s0:s1])
+            words = np.add.reduceat(qvec_words[feats], offsets)
+            dice_words = 2 * words / (q_weight_words + ix.string_weight_words[s0:s1] + 1e-9)
             fuzzy_choices = ix.string_fuzzy[s0:s1]
             if e == skip_entry:
                 local = skip_string - s0
-                dice[local] = 0.0
-                # The left-out question's features that no other string of the entry has leave the bag.
-                left = ix.string_feats[ix.string_ptr[skip_string] : ix.string_ptr[skip_string + 1]]
-                bag = ix.bag_feats[b0:b1]
-                only_here = left[ix.bag_counts[b0 + np.searchsorted(bag, left)] == 1]
-                known_weight -= float(qvec[only_here].sum())
+                dice[local] = dice_words[local] = 0.0
                 fuzzy_choices = fuzzy_choices[:local] + fuzzy_choices[local + 1 :]
-            knn = float(dice.max()) if len(dice) else 0.0
             best = process.extractOne(q_fuzzy, fuzzy_choices, scorer=fuzz.ratio) if fuzzy_choices else None
-            fz = best[1] / 100.0 if best else 0.0
-            cov = known_weight / q_weight
-            score = W_KNN * knn + W_COV * cov + W_FUZZ * fz
-            out.append(Scored(e, score, knn, cov, fz))
+            parts = {
+                "words": float(dice_words.max()),
+                "top3": float(np.sort(dice)[-3:].mean()),
+                "fuzzy": best[1] / 100.0 if best else 0.0,
+                "bm25": float(bm25[e]) / top_bm25,
+            }
+            score = sum(WEIGHTS[name] * value for name, value in parts.items()) - W_UNSEEN * unseen_share
+            out.append(Scored(e, min(1.0, max(0.0, score)), parts["words"], parts["top3"], parts["fuzzy"]))
         out.sort(key=lambda s: (-s.score, -bm25[s.index]))
         return out
+
+    def _leave_out_of_bm25(self, bm25: np.ndarray, entry: int, string: int, known: np.ndarray) -> None:
+        """Recompute entry's BM25 as if example `string` were not in its bag (fitting on unseen questions)."""
+        ix = self.index
+        left = ix.string_feats[ix.string_ptr[string] : ix.string_ptr[string + 1]]
+        common = np.intersect1d(left, known)
+        if len(common) == 0:
+            return
+        b0, b1 = int(ix.bag_ptr[entry]), int(ix.bag_ptr[entry + 1])
+        tf = ix.bag_counts[b0 + np.searchsorted(ix.bag_feats[b0:b1], common)].astype(np.float64)
+        before = BM25_K1 * (1 - BM25_B + BM25_B * ix.bag_len[entry] / ix.avg_bag_len)
+        after = BM25_K1 * (1 - BM25_B + BM25_B * (ix.bag_len[entry] - len(left)) / ix.avg_bag_len)
+        old = tf * (BM25_K1 + 1) / (tf + before)
+        new = (tf - 1) * (BM25_K1 + 1) / (tf - 1 + after)
+        bm25[entry] += float((ix.idf[common] * (new - old)).sum())
 
     # -- answering -------------------------------------------------------------------------------------
     def match(self, question: str) -> Answer:

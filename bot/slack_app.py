@@ -398,9 +398,26 @@ def wsgi_app(app: App, brain: Brain) -> Callable[..., Iterable[bytes]]:
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )
             return [body]
-        return bolt(environ, start_response)
+        timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0")).strip()
+        if not timestamp.isdigit():
+            # slack_sdk's verifier would raise on int(timestamp): Bolt then answers 500 and hands the
+            # unverified body to the error handler, which would post an apology wherever the body says.
+            return _refuse(start_response, "401 Unauthorized", "invalid timestamp")
+        try:
+            return bolt(environ, start_response)
+        except Exception as exc:
+            # Bolt parses the body before it checks the signature, and a JSON body that is not an object
+            # (null, a list, a string) makes it raise: anyone could cause 500s and tracebacks. Refuse it.
+            log.warning("malformed request refused (400): %s", f"{type(exc).__name__}: {exc}")
+            return _refuse(start_response, "400 Bad Request", "bad request")
 
     return application
+
+
+def _refuse(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def health(brain: Brain, *, mode: str) -> dict[str, Any]:

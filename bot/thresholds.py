@@ -98,7 +98,7 @@ def content_key(matcher: Matcher) -> str:
     digest.update(repr(kb.off_topic).encode())
     from bot import matcher as matcher_module
 
-    digest.update(repr((matcher_module.W_KNN, matcher_module.W_COV, matcher_module.W_FUZZ)).encode())
+    digest.update(repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN)).encode())
     return digest.hexdigest()[:32]
 
 

@@ -23,6 +23,7 @@ Stable contract (the Slack app renders these into Block Kit; keep field names an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,3 +89,7 @@ class DemoRun:
             "conclusion": self.conclusion,
             "run_id": self.run_id,
         }
+
+
+# Called after each step with the run so far (from the service's worker thread).
+ProgressCallback = Callable[[DemoRun], None]

@@ -26,7 +26,7 @@ from docker.types import LogConfig, Mount, Ulimit
 
 from bot.demos.operations import Mount as MountSpec
 from bot.demos.operations import Outcome
-from bot.demos.result import DemoRun, StepResult, truncate_output
+from bot.demos.result import DemoRun, ProgressCallback, StepResult, truncate_output
 from bot.demos.runlock import RunLock
 from bot.demos.scenario import Scenario
 
@@ -43,7 +43,6 @@ PIDS_LIMIT = 64
 OUTPUT_READ_MAX = 64 * 1024
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
-ProgressCallback = Callable[[DemoRun], None]
 
 # Run ids in progress in this process: a sweep never touches them (see cleanup.is_stale).
 _active_runs: set[str] = set()

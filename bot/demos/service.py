@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.demos.errors import DemoBusy, EngineUnavailable, UnknownDemo
-from bot.demos.result import DemoRun
+from bot.demos.result import DemoRun, ProgressCallback
 from bot.demos.scenario import Scenario, is_plain_name
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[DemoRun], None]
 # (api, scenario, image=, on_progress=, cancel=) -> DemoRun; the real one is bot.demos.runner.run_scenario.
 Runner = Callable[..., DemoRun]
 
