@@ -233,7 +233,6 @@ class Matcher:
         k = min(limit, ix.n)
         top = np.argpartition(-bm25, k - 1)[:k] if k < ix.n else np.arange(ix.n)
         candidates = [int(e) for e in top if bm25[e] > 0]
-
         # Dense query vector: weight of each known feature, 0 elsewhere.
         qvec = np.zeros(len(ix.idf), dtype=np.float64)
         qvec[known] = weights
@@ -244,34 +243,52 @@ class Matcher:
 
         if exclude is not None:
             self._leave_out_of_bm25(bm25, skip_entry, skip_string, known)
-        top_bm25 = max((float(bm25[e]) for e in candidates), default=0.0) or 1.0
+        if not candidates:
+            return []
+        cand = np.asarray(candidates, dtype=np.int64)
+        top_bm25 = float(bm25[cand].max()) or 1.0
+
+        # All strings of all candidates at once: their feature blocks are contiguous per entry.
+        s0, s1 = ix.entry_start[cand], ix.entry_start[cand + 1]
+        counts = s1 - s0
+        strings = np.concatenate([np.arange(a, b) for a, b in zip(s0.tolist(), s1.tolist(), strict=True)])
+        f0, f1 = ix.string_ptr[s0], ix.string_ptr[s1]
+        feats = np.concatenate([ix.string_feats[a:b] for a, b in zip(f0.tolist(), f1.tolist(), strict=True)])
+        block_base = np.concatenate([[0], np.cumsum(f1 - f0)[:-1]])
+        offsets = ix.string_ptr[strings] - np.repeat(f0 - block_base, counts)
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])  # first string of each candidate
+
+        dice = 2 * np.add.reduceat(qvec[feats], offsets) / (q_weight + ix.string_weight[strings])
         qvec_words = qvec * ix.is_word
-        unseen_words = unseen
-        q_weight_words = float(qvec_words.sum()) + unseen_words
-        q_fuzzy = fuzzy_key(tokens)
-        out = []
-        for e in candidates:
-            s0, s1 = int(ix.entry_start[e]), int(ix.entry_start[e + 1])
-            f0, f1 = int(ix.string_ptr[s0]), int(ix.string_ptr[s1])
-            feats = ix.string_feats[f0:f1]
-            offsets = ix.string_ptr[s0:s1] - f0
-            dice = 2 * np.add.reduceat(qvec[feats], offsets) / (q_weight + ix.string_weight[s0:s1])
-            words = np.add.reduceat(qvec_words[feats], offsets)
-            dice_words = 2 * words / (q_weight_words + ix.string_weight_words[s0:s1] + 1e-9)
-            fuzzy_choices = ix.string_fuzzy[s0:s1]
-            if e == skip_entry:
-                local = skip_string - s0
-                dice[local] = dice_words[local] = 0.0
-                fuzzy_choices = fuzzy_choices[:local] + fuzzy_choices[local + 1 :]
-            best = process.extractOne(q_fuzzy, fuzzy_choices, scorer=fuzz.ratio) if fuzzy_choices else None
-            parts = {
-                "words": float(dice_words.max()),
-                "top3": float(np.sort(dice)[-3:].mean()),
-                "fuzzy": best[1] / 100.0 if best else 0.0,
-                "bm25": float(bm25[e]) / top_bm25,
-            }
-            score = sum(WEIGHTS[name] * value for name, value in parts.items()) - W_UNSEEN * unseen_share
-            out.append(Scored(e, min(1.0, max(0.0, score)), parts["words"], parts["top3"], parts["fuzzy"]))
+        q_weight_words = float(qvec_words.sum()) + unseen
+        words = np.add.reduceat(qvec_words[feats], offsets)
+        dice_words = 2 * words / (q_weight_words + ix.string_weight_words[strings] + 1e-9)
+        choices = [ix.string_fuzzy[i] for i in strings.tolist()]
+        fuzzy_scores = process.cdist([fuzzy_key(tokens)], choices, scorer=fuzz.ratio, dtype=np.float64)[0]
+        if skip_string >= 0:
+            left_out = strings == skip_string
+            dice[left_out] = dice_words[left_out] = fuzzy_scores[left_out] = 0.0
+
+        best_words = np.maximum.reduceat(dice_words, firsts)
+        best_fuzzy = np.maximum.reduceat(fuzzy_scores, firsts) / 100.0
+        # Mean of the 3 best overlaps per candidate: sort by (candidate, -dice), take each run's first 3.
+        owner = np.repeat(np.arange(len(cand)), counts)
+        order = np.lexsort((-dice, owner))
+        rank_in_run = np.arange(len(order)) - np.repeat(firsts, counts)
+        top3 = np.bincount(owner, weights=np.where(rank_in_run < 3, dice[order], 0.0), minlength=len(cand))
+        top3 /= np.minimum(counts, 3)
+        bm25_rel = bm25[cand] / top_bm25
+        scores = (
+            WEIGHTS["words"] * best_words
+            + WEIGHTS["top3"] * top3
+            + WEIGHTS["fuzzy"] * best_fuzzy
+            + WEIGHTS["bm25"] * bm25_rel
+            - W_UNSEEN * unseen_share
+        )
+        out = [
+            Scored(int(e), min(1.0, max(0.0, float(sc))), float(w), float(t), float(f))
+            for e, sc, w, t, f in zip(cand, scores, best_words, top3, best_fuzzy, strict=True)
+        ]
         out.sort(key=lambda s: (-s.score, -bm25[s.index]))
         return out
 

@@ -20,6 +20,7 @@ from bot.yamlfile import Problem, YamlDocument, YamlFileError, read_yaml
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 DEFAULT_DEMO_TIMEOUT_S = 60.0
+MAX_DEMO_TIMEOUT_S = 300.0
 DEFAULT_STEP_TIMEOUT_S = 15.0
 MAX_STEPS = 40
 
@@ -58,7 +59,7 @@ class _Header:
     explanation: str = checked(text(max_length=3000))
     conclusion: str = checked(text(max_length=3000))
     steps: list = checked(_steps)  # noqa: RUF009 (checked() returns a dataclasses.field)
-    timeout_s: float = checked(seconds(high=300), DEFAULT_DEMO_TIMEOUT_S)
+    timeout_s: float = checked(seconds(high=MAX_DEMO_TIMEOUT_S), DEFAULT_DEMO_TIMEOUT_S)
     step_timeout_s: float = checked(seconds(high=120), DEFAULT_STEP_TIMEOUT_S)
 
 
