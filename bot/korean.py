@@ -59,6 +59,8 @@ QUESTION_WORDS = frozenset(
 
 STOPWORDS = frozenset(
     """
+    알려주실 알려주세 알려주실래요 주실 주세 주실래요 부탁드려 부탁드립니다 해요 했더 뭐라 걸 곳 개 개에 개가 대 대가
+    나와 나와요 나오 하길래 하더 하더라 다들 처음 대충 쉽게 정확하게 간단히 간단하게
     무슨 알려줘 알려주세요 알려 알려줄래 설명 설명해 설명해줘 설명좀 설명해주세요 좀 어떻게
     어떡해 어케 방법 법 하는 거 것 수 있어 있나요 있어요 있나 있을까 있을까요 되나 돼 해
     줘 주세요 이 그 저 가 는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야
@@ -182,6 +184,9 @@ def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
 def _hangul_token(word: str, protected: frozenset[str]) -> list[str]:
     if word in QUESTION_WORDS:
         return [QUESTION_TOKEN]
+    if word in _SUFFIX_SET and word not in protected:
+        # A particle or ending written apart ("3 으로", "했더니"): no content of its own.
+        return [QUESTION_TOKEN] if word in _DEFINITION_SUFFIXES else []
     stem, definition = strip_suffix(word, protected)
     out = [stem]
     if stem in QUESTION_WORDS:

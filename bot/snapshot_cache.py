@@ -16,39 +16,19 @@ import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.thresholds import cache_dir
+from bot.thresholds import cache_dir, code_hash
 
 if TYPE_CHECKING:
     from bot.live_knowledge import Snapshot
 
 log = logging.getLogger(__name__)
 
-# The modules whose code decides what a snapshot contains.
-_CODE = (
-    "korean.py",
-    "knowledge.py",
-    "knowledge_schema.py",
-    "matcher.py",
-    "thresholds.py",
-    "live_knowledge.py",
-)
 _KEEP = 8  # snapshot files kept; older ones are removed when a new one is written
-
-
-def _code_hash() -> str:
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in _CODE:
-        try:
-            digest.update((here / name).read_bytes())
-        except OSError:
-            digest.update(name.encode())
-    return digest.hexdigest()[:16]
 
 
 def snapshot_path(directory: Path, version: str) -> Path:
     where = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
-    return cache_dir() / f"snapshot-{where}-{version}-{_code_hash()}.pickle"
+    return cache_dir() / f"snapshot-{where}-{version}-{code_hash()}.pickle"
 
 
 def load(directory: Path, version: str) -> Snapshot | None:

@@ -89,9 +89,32 @@ def fit(evidence: Evidence) -> tuple[float, float]:
     return answer, suggest
 
 
+# The modules whose code decides scores (and what a cached snapshot contains).
+CODE_FILES = (
+    "korean.py",
+    "knowledge.py",
+    "knowledge_schema.py",
+    "matcher.py",
+    "thresholds.py",
+    "live_knowledge.py",
+)
+
+
+def code_hash() -> str:
+    """A hash of the matching code, so caches made by other code are never reused."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in CODE_FILES:
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:
+            digest.update(name.encode())
+    return digest.hexdigest()[:16]
+
+
 def content_key(matcher: Matcher) -> str:
     kb = matcher.kb
-    digest = hashlib.sha256(SCORING_VERSION.encode())
+    digest = hashlib.sha256((SCORING_VERSION + code_hash()).encode())
     for entry in kb.entries:
         digest.update(repr((entry.id, entry.title, entry.keywords, entry.questions)).encode())
     digest.update(repr(sorted((k, v) for k, v in kb.synonyms.items())).encode())

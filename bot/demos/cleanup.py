@@ -21,7 +21,7 @@ from pathlib import Path
 
 import docker
 
-from bot.demos.runlock import RUN_ID, forget, run_state
+from bot.demos.runlock import RUN_ID, forget, run_state, runs_dir
 from bot.demos.runner import ENGINE_ERRORS, EXPIRES_LABEL, EXPIRY_GRACE_S, LABEL, OWNER_LABEL, active_runs
 from bot.demos.scenario import MAX_DEMO_TIMEOUT_S as MAX_RUN_S
 
@@ -76,8 +76,10 @@ def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> lis
     removed: list[str] = []
     selector = {"label": LABEL}
     swept_runs: set[str] = set()
+    seen_runs: set[str] = set()
 
     def stale(labels: Mapping[str, str] | None) -> bool:
+        seen_runs.add((labels or {}).get(LABEL, ""))
         if is_stale(labels, active=active):
             swept_runs.add((labels or {}).get(LABEL, ""))
             return True
@@ -100,8 +102,10 @@ def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> lis
     except ENGINE_ERRORS as exc:
         log.warning("demo sweep stopped: %s", exc)
     else:
-        for run_id in swept_runs:
-            forget(run_id)
+        # Markers of runs that are over and have nothing left on the engine (forget() keeps held ones).
+        for marker in runs_dir().glob("*.lock"):
+            if marker.stem in swept_runs or marker.stem not in seen_runs:
+                forget(marker.stem)
     removed += sweep_host_dirs(active)
     if removed:
         log.info("demo sweep removed %d objects: %s", len(removed), ", ".join(removed))
