@@ -27,6 +27,7 @@ import pytest
 from bot.demos.cleanup import sweep
 from bot.demos.engine import CONNECT_TIMEOUT_S, connect_engine, ensure_image
 from bot.demos.errors import DemoBusy, EngineUnavailable
+from bot.demos.runlock import run_state
 from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
@@ -632,3 +633,18 @@ def test_engine_really_stopping_mid_demo_then_restarting_leaves_nothing(second_e
     assert f"dockbot-{run.run_id}-writer" in done.stdout
     assert objects(client, LABEL) == []
     client.close()
+
+
+def test_sigkill_during_the_bind_mount_demo_gc_also_removes_its_host_dir(api):
+    def host_dirs() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("dockbot-*-*"))
+
+    before = host_dirs()
+    pid = start_and_kill_mid_demo("bind-mount")
+    left = [p for p in host_dirs() - before if p.is_dir() and run_state(p.name.split("-")[1]) == "over"]
+    assert len(left) == 1, "the killed run's host directory should still be there, its lock free"
+    done = dockbot("gc")
+    assert done.returncode == 0, done.stderr
+    assert f"tempdir {left[0]}" in done.stdout
+    assert not left[0].exists()
+    assert objects(api, f"{OWNER_LABEL}={socket.gethostname()}:{pid}") == []
