@@ -101,12 +101,12 @@ def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> lis
                 removed.append(f"volume {volume['Name']}")
     except ENGINE_ERRORS as exc:
         log.warning("demo sweep stopped: %s", exc)
-    else:
-        # Markers of runs that are over and have nothing left on the engine (forget() keeps held ones).
-        for marker in runs_dir().glob("*.lock"):
-            if marker.stem in swept_runs or marker.stem not in seen_runs:
-                forget(marker.stem)
-    removed += sweep_host_dirs(active)
+        return removed
+    removed += sweep_host_dirs(active)  # before the markers below go: a dir's run is told by its marker
+    # Markers of runs that are over and have nothing left on the engine (forget() keeps held ones).
+    for marker in runs_dir().glob("*.lock"):
+        if marker.stem in swept_runs or marker.stem not in seen_runs:
+            forget(marker.stem)
     if removed:
         log.info("demo sweep removed %d objects: %s", len(removed), ", ".join(removed))
     return removed

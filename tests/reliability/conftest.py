@@ -81,7 +81,7 @@ def second_engine(docker_client):
         engine.start()
         image = docker_client.images.get(DEMO_IMAGE)
         api = engine.api(timeout=60)
-        api.load_image(b"".join(image.save()))
+        api.load_image(b"".join(image.save(named=True)))
         api.close()
     except Exception as exc:
         engine.stop()
