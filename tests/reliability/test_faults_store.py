@@ -1,0 +1,162 @@
+"""SQLite faults under the real Slack bot: `dockbot serve` (HTTP, fake Slack Web API) whose DOCKBOT_DB sits on
+a read-only filesystem, or on a tiny tmpfs that fills up while it serves. Questions are still answered, each
+exactly once, and when space comes back the store records again.
+
+(tests/test_store.py covers the store and a Brain child process; this is the whole Slack path, concurrently.)
+Real mounts need root: without it the tests skip locally and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from slack_harness import (
+    BOT_USER_ID,
+    DockbotProcess,
+    FakeSlack,
+    SlackSender,
+    command_form,
+    dm_event,
+    dockbot_env,
+    event_body,
+    mention_event,
+)
+
+QUESTIONS = ["명명된 볼륨이 뭐야?", "컨테이너끼리 이름으로 통신하려면?", "점심 뭐 먹지",
+             "이미지와 컨테이너 차이", "쿠버네티스 파드가 뭐야", "docker compose depends_on"]
+
+
+@pytest.fixture(scope="module")
+def fake() -> FakeSlack:
+    slack = FakeSlack().start()
+    yield slack
+    slack.stop()
+
+
+class Tmpfs:
+    """A real, small tmpfs mount (so ENOSPC and EROFS come from the kernel, not from a mock)."""
+
+    def __init__(self, path: Path, size: str) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"CI=true but cannot mount a tmpfs: {done.stderr.strip()}")
+            pytest.skip(f"cannot mount a tmpfs (needs root): {done.stderr.strip()}")
+
+    def remount(self, options: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{options}", str(self.path)], check=True, capture_output=True)
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+def ask_everything(fake: FakeSlack, slack: SlackSender, prefix: str, rounds: int) -> dict[str, str]:
+    """Mentions, DMs and /docker concurrently; returns {channel or response name: kind}."""
+    jobs: list[tuple[str, str, str]] = []
+    for i in range(rounds):
+        question = QUESTIONS[i % len(QUESTIONS)]
+        jobs += [("mention", f"C{prefix}M{i:03d}", question), ("dm", f"D{prefix}D{i:03d}", question),
+                 ("command", f"{prefix}-cmd-{i}", question)]
+
+    def send(job: tuple[str, str, str]) -> int:
+        kind, where, question = job
+        if kind == "mention":
+            text = f"<@{BOT_USER_ID}> {question}"
+            return slack.event(event_body(mention_event(text, channel=where))).status_code
+        if kind == "dm":
+            return slack.event(event_body(dm_event(question, channel=where))).status_code
+        return slack.command(command_form("/docker", question, channel="CSTORE01", user="USTORE01",
+                                          response_url=fake.response_url(where))).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        assert set(pool.map(send, jobs)) == {200}
+    return {where: kind for kind, where, _ in jobs}
+
+
+def answered_once(fake: FakeSlack, sent: dict[str, str]) -> None:
+    def replies(where: str, kind: str) -> int:
+        if kind == "command":
+            return len(fake.calls_of(f"response_url:{where}"))
+        return len(fake.calls_of("chat.postMessage", where))
+
+    fake.wait_for(lambda: all(replies(w, k) >= 1 for w, k in sent.items()), timeout=60, what="every answer")
+    counts = {w: replies(w, k) for w, k in sent.items()}
+    assert set(counts.values()) == {1}, {w: c for w, c in counts.items() if c != 1}
+    texts = [fake.calls_of("chat.postMessage", w)[0].params["text"] for w, k in sent.items()
+             if k != "command"]
+    assert not any("죄송해요" in text for text in texts)  # answers, not apologies
+
+
+def stored_questions(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_read_only_database_filesystem_still_answers(fake, tmp_path, figures):
+    mount = Tmpfs(tmp_path / "ro", "4m")
+    try:
+        db = mount.path / "dockbot.db"
+        conn = sqlite3.connect(db)  # an existing database, as after an earlier run
+        conn.execute("CREATE TABLE t (x)")
+        conn.close()
+        mount.remount("ro")
+        env = dockbot_env(fake, DOCKBOT_DB=str(db))
+        bot = DockbotProcess(env, tmp_path / "ro.log").start()
+        try:
+            sent = ask_everything(fake, SlackSender(bot.base_url), "RO", rounds=10)
+            answered_once(fake, sent)
+        finally:
+            bot.stop()
+        log = bot.log_text()
+        assert "listener failed" not in log and "Traceback" not in log, log[-3000:]
+        assert "readonly database" in log  # the store really failed, and said so once
+        figures.add("faults_store", "read_only_questions_answered", len(sent))
+    finally:
+        mount.unmount()
+
+
+@pytest.mark.slow
+def test_disk_full_while_serving_still_answers_and_recovers(fake, tmp_path, figures):
+    mount = Tmpfs(tmp_path / "full", "512k")
+    try:
+        db = mount.path / "dockbot.db"
+        env = dockbot_env(fake, DOCKBOT_DB=str(db))
+        bot = DockbotProcess(env, tmp_path / "full.log").start()
+        try:
+            slack = SlackSender(bot.base_url)
+            answered_once(fake, ask_everything(fake, slack, "F0", rounds=2))  # the store works at first
+            before = stored_questions(db)
+            assert before >= 4
+            filler = mount.path / "filler"
+            with filler.open("wb") as out:  # fill the disk to the last byte
+                try:
+                    while True:
+                        out.write(b"\0" * 65536)
+                        out.flush()
+                except OSError:
+                    pass
+            sent = ask_everything(fake, slack, "F1", rounds=20)
+            answered_once(fake, sent)
+            filler.unlink()  # space is back: the store records again
+            answered_once(fake, ask_everything(fake, slack, "F2", rounds=2))
+            assert stored_questions(db) > before
+        finally:
+            bot.stop()
+        log = bot.log_text()
+        assert "listener failed" not in log and "Traceback" not in log, log[-3000:]
+        assert "database or disk is full" in log and "works again" in log
+        figures.add("faults_store", "disk_full_questions_answered", len(sent))
+    finally:
+        mount.unmount()
