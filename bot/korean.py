@@ -169,7 +169,8 @@ def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
                     tokens.extend(_hangul_token(piece, protected))
                 after_latin = False
             else:
-                term = piece.strip("./:=@+_")
+                # Trailing punctuation goes; a leading "/" stays: "/app/data" (a path) is not "app/data".
+                term = piece.rstrip("./:=@+_").lstrip(".:=@+_")
                 if not term or term == "-" or term == "--":
                     continue
                 if term in QUESTION_WORDS:

@@ -285,6 +285,10 @@ class Matcher:
             + WEIGHTS["bm25"] * bm25_rel
             - W_UNSEEN * unseen_share
         )
+        # An example question asked word for word (after normalisation) is answered by its own entry:
+        # the knowledge base says where it belongs.
+        exact = np.maximum.reduceat((fuzzy_scores >= 100.0) & (dice_words >= 0.999), firsts)
+        scores = np.where(exact, 1.0, scores)
         out = [
             Scored(int(e), min(1.0, max(0.0, float(sc))), float(w), float(t), float(f))
             for e, sc, w, t, f in zip(cand, scores, best_words, top3, best_fuzzy, strict=True)
