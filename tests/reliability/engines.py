@@ -7,6 +7,7 @@ iptables rules, so stopping it mid-demo never disturbs the main engine that othe
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -41,14 +42,24 @@ class SecondEngine:
         log = self.log.open("ab")
         self.proc = subprocess.Popen(
             [
-                "dockerd", "-H", self.host,
-                "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-                "--pidfile", str(self.root / "docker.pid"),
+                "dockerd",
+                "-H",
+                self.host,
+                "--data-root",
+                str(self.root / "data"),
+                "--exec-root",
+                str(self.root / "exec"),
+                "--pidfile",
+                str(self.root / "docker.pid"),
                 # No default bridge and no iptables: nothing this engine does touches the main engine's setup.
-                "--bridge=none", "--iptables=false", "--ip-masq=false",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
                 "--shutdown-timeout=2",
             ],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -79,3 +90,12 @@ class SecondEngine:
         import docker
 
         return docker.APIClient(base_url=self.host, timeout=timeout)
+
+
+def owned_by(api: Any, pid: int) -> list[str]:
+    """Demo objects that process `pid` on this host created (the runner's `dockbot.owner` label)."""
+    selector = {"label": f"dockbot.owner={socket.gethostname()}:{pid}"}
+    found = [f"container {c['Id'][:12]}" for c in api.containers(all=True, filters=selector)]
+    found += [f"network {n['Name']}" for n in api.networks(filters=selector)]
+    found += [f"volume {v['Name']}" for v in api.volumes(filters=selector).get("Volumes") or []]
+    return found

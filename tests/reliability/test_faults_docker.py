@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 
@@ -28,7 +27,7 @@ from slack_harness import (
     free_port,
 )
 
-from tests.reliability.engines import labelled
+from tests.reliability.engines import labelled, owned_by
 
 IMAGE = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
 HANG_GUARD_S = 90
@@ -126,9 +125,12 @@ def test_dockerd_stopped_during_a_running_step_then_started_again(
     from bot.demos.service import DemoService
 
     monkeypatch.setenv("DOCKER_HOST", second_engine.host)
-    scenarios = {"fault-slow-writer": scenario_from_yaml(SLOW_WRITER),
-                 "fault-after": scenario_from_yaml(SLOW_WRITER.replace("sleep 6", "sleep 0")
-                                                   .replace("fault-slow-writer", "fault-after"))}
+    scenarios = {
+        "fault-slow-writer": scenario_from_yaml(SLOW_WRITER),
+        "fault-after": scenario_from_yaml(
+            SLOW_WRITER.replace("sleep 6", "sleep 0").replace("fault-slow-writer", "fault-after")
+        ),
+    }
     service = DemoService(lambda: scenarios, image=IMAGE, max_concurrent=2)
     try:
         started = threading.Event()
@@ -206,45 +208,50 @@ def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path,
     try:
         env = dockbot_env(fake, DOCKBOT_DB=str(tmp_path / "dockbot.db"), DOCKBOT_KNOWLEDGE_DIR=str(knowledge))
         first = DockbotProcess(env, tmp_path / "first.log").start()
-        SlackSender(first.base_url).command(command_form(
-            "/demo", "fault-slow-writer", channel="CKILL001", user="UKILL001",
-            response_url=fake.response_url("k1")))
-        fake.wait_for(lambda: fake.calls_of("chat.update", "CKILL001"), timeout=HANG_GUARD_S,
-                      what="the first progress edit (the volume exists, the 6 s writer is running)")
+        SlackSender(first.base_url).command(
+            command_form(
+                "/demo",
+                "fault-slow-writer",
+                channel="CKILL001",
+                user="UKILL001",
+                response_url=fake.response_url("k1"),
+            )
+        )
+        fake.wait_for(
+            lambda: fake.calls_of("chat.update", "CKILL001"),
+            timeout=HANG_GUARD_S,
+            what="the first progress edit (the volume exists, the 6 s writer is running)",
+        )
         time.sleep(1.0)
         assert first.proc is not None
         first.proc.kill()
         first.proc.wait(10)
-        owner = f"dockbot.owner={socket.gethostname()}:{first.proc.pid}"
-        left = _owned(api, owner)
+        left = owned_by(api, first.proc.pid)
         assert left, "the killed bot should have left its demo objects behind"
 
         second = DockbotProcess({**env, "PORT": str(free_port())}, tmp_path / "second.log").start()
         try:
-            SlackSender(second.base_url).command(command_form(
-                "/demo", "stateless", channel="CKILL002", user="UKILL001",
-                response_url=fake.response_url("k2")))
+            SlackSender(second.base_url).command(
+                command_form(
+                    "/demo",
+                    "stateless",
+                    channel="CKILL002",
+                    user="UKILL001",
+                    response_url=fake.response_url("k2"),
+                )
+            )
             fake.wait_for(lambda: _final(fake, "CKILL002"), timeout=HANG_GUARD_S, what="the final message")
         finally:
             second.stop()
         assert "완료" in fake.calls_of("chat.update", "CKILL002")[-1].params["text"]
-        assert _owned(api, owner) == []
-        assert second.proc is not None
-        assert _owned(api, f"dockbot.owner={socket.gethostname()}:{second.proc.pid}") == []
+        assert owned_by(api, first.proc.pid) == []
+        assert second.proc is not None and owned_by(api, second.proc.pid) == []
         assert "Traceback" not in second.log_text()
         figures.add("faults_docker", "bot_sigkilled_mid_demo")
         figures.add("faults_docker", "leftovers_swept", len(left))
     finally:
         api.close()
         fake.stop()
-
-
-def _owned(api, owner_label: str) -> list[str]:
-    selector = {"label": owner_label}
-    found = [c["Id"][:12] for c in api.containers(all=True, filters=selector)]
-    found += [n["Name"] for n in api.networks(filters=selector)]
-    found += [v["Name"] for v in api.volumes(filters=selector).get("Volumes") or []]
-    return found
 
 
 def _final(fake: FakeSlack, channel: str) -> bool:

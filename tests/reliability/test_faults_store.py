@@ -27,8 +27,14 @@ from slack_harness import (
     mention_event,
 )
 
-QUESTIONS = ["명명된 볼륨이 뭐야?", "컨테이너끼리 이름으로 통신하려면?", "점심 뭐 먹지",
-             "이미지와 컨테이너 차이", "쿠버네티스 파드가 뭐야", "docker compose depends_on"]
+QUESTIONS = [
+    "명명된 볼륨이 뭐야?",
+    "컨테이너끼리 이름으로 통신하려면?",
+    "점심 뭐 먹지",
+    "이미지와 컨테이너 차이",
+    "쿠버네티스 파드가 뭐야",
+    "docker compose depends_on",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +50,11 @@ class Tmpfs:
     def __init__(self, path: Path, size: str) -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             if os.environ.get("CI", "").lower() == "true":
                 pytest.fail(f"CI=true but cannot mount a tmpfs: {done.stderr.strip()}")
@@ -63,8 +72,11 @@ def ask_everything(fake: FakeSlack, slack: SlackSender, prefix: str, rounds: int
     jobs: list[tuple[str, str, str]] = []
     for i in range(rounds):
         question = QUESTIONS[i % len(QUESTIONS)]
-        jobs += [("mention", f"C{prefix}M{i:03d}", question), ("dm", f"D{prefix}D{i:03d}", question),
-                 ("command", f"{prefix}-cmd-{i}", question)]
+        jobs += [
+            ("mention", f"C{prefix}M{i:03d}", question),
+            ("dm", f"D{prefix}D{i:03d}", question),
+            ("command", f"{prefix}-cmd-{i}", question),
+        ]
 
     def send(job: tuple[str, str, str]) -> int:
         kind, where, question = job
@@ -73,8 +85,15 @@ def ask_everything(fake: FakeSlack, slack: SlackSender, prefix: str, rounds: int
             return slack.event(event_body(mention_event(text, channel=where))).status_code
         if kind == "dm":
             return slack.event(event_body(dm_event(question, channel=where))).status_code
-        return slack.command(command_form("/docker", question, channel="CSTORE01", user="USTORE01",
-                                          response_url=fake.response_url(where))).status_code
+        return slack.command(
+            command_form(
+                "/docker",
+                question,
+                channel="CSTORE01",
+                user="USTORE01",
+                response_url=fake.response_url(where),
+            )
+        ).status_code
 
     with ThreadPoolExecutor(10) as pool:
         assert set(pool.map(send, jobs)) == {200}
@@ -90,8 +109,9 @@ def answered_once(fake: FakeSlack, sent: dict[str, str]) -> None:
     fake.wait_for(lambda: all(replies(w, k) >= 1 for w, k in sent.items()), timeout=60, what="every answer")
     counts = {w: replies(w, k) for w, k in sent.items()}
     assert set(counts.values()) == {1}, {w: c for w, c in counts.items() if c != 1}
-    texts = [fake.calls_of("chat.postMessage", w)[0].params["text"] for w, k in sent.items()
-             if k != "command"]
+    texts = [
+        fake.calls_of("chat.postMessage", w)[0].params["text"] for w, k in sent.items() if k != "command"
+    ]
     assert not any("죄송해요" in text for text in texts)  # answers, not apologies
 
 

@@ -23,20 +23,75 @@ MAX_CHARS = 100_000
 
 CONTROL = [chr(c) for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]]
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e"]
-BIDI = ["\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-        "\u2069"]
+BIDI = [
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+]
 RTL_TEXT = ["שלום עולם מה זה דוקר", "ما هو الحاوية في دوكر؟", "ܫܠܡܐ", "‏דוקר וולום‏"]
 SLACK_MARKUP = [
-    "<!channel>", "<!here>", "<!everyone>", "<!channel|@channel>", "<@U0123ABC>", "<@W999|bob>",
-    "<#C0123|general>", "<!subteam^S123|@devs>", "<!date^1392734382^{date}|Feb 18>", "<https://x.test|링크>",
-    "&lt;!channel&gt;", "&amp;lt;", "*굵게*", "_기울임_", "~취소~", "`code`", "```\nblock\n```", ">인용",
-    ":whale:", "<mailto:a@b.c|메일>", "<>", "<<<>>>", "<!", "<@",
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<!channel|@channel>",
+    "<@U0123ABC>",
+    "<@W999|bob>",
+    "<#C0123|general>",
+    "<!subteam^S123|@devs>",
+    "<!date^1392734382^{date}|Feb 18>",
+    "<https://x.test|링크>",
+    "&lt;!channel&gt;",
+    "&amp;lt;",
+    "*굵게*",
+    "_기울임_",
+    "~취소~",
+    "`code`",
+    "```\nblock\n```",
+    ">인용",
+    ":whale:",
+    "<mailto:a@b.c|메일>",
+    "<>",
+    "<<<>>>",
+    "<!",
+    "<@",
 ]
-KOREAN = ["도커 볼륨이 뭐야?", "컨테이너끼리 이름으로 통신하려면?", "이미지랑 컨테이너 차이",
-          "쿠버네티스 파드",
-          "docker run -v data:/data 는?", "compose depends_on", "볼륨", "ㅋㅋㅋ", "ㄷㅋ ㅂㄹ"]
-WEIRD = ["\U0001F433" * 3, "\u0301\u0301\u0301", "Z\u0351\u0352\u0353algo", "\ud7a3", "\U000E0001", "\uFFFD",
-         "ﾄﾞｯｶｰ", "ＤＯＣＫＥＲ", "\u3000", "\u2028", "\u2029", "\x85", "𝔡𝔬𝔠𝔨𝔢𝔯", "½", "٣", "⁉"]
+KOREAN = [
+    "도커 볼륨이 뭐야?",
+    "컨테이너끼리 이름으로 통신하려면?",
+    "이미지랑 컨테이너 차이",
+    "쿠버네티스 파드",
+    "docker run -v data:/data 는?",
+    "compose depends_on",
+    "볼륨",
+    "ㅋㅋㅋ",
+    "ㄷㅋ ㅂㄹ",
+]
+WEIRD = [
+    "\U0001f433" * 3,
+    "\u0301\u0301\u0301",
+    "Z\u0351\u0352\u0353algo",
+    "\ud7a3",
+    "\U000e0001",
+    "\ufffd",
+    "ﾄﾞｯｶｰ",
+    "ＤＯＣＫＥＲ",
+    "\u3000",
+    "\u2028",
+    "\u2029",
+    "\x85",
+    "𝔡𝔬𝔠𝔨𝔢𝔯",
+    "½",
+    "٣",
+    "⁉",
+]
 
 any_char = st.characters(blacklist_categories=("Cs",))  # lone surrogates cannot be sent or encoded
 piece = st.one_of(
@@ -84,8 +139,9 @@ def no_ping(rendered: str) -> None:
         assert ping not in rendered, f"{ping!r} echoed in {rendered[:300]!r}"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.data_too_large])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(question=questions())
 def test_matcher_any_input_one_of_the_outcomes(matcher, figures, question):
     from bot.commands.ask import answer_json, answer_text
@@ -112,7 +168,7 @@ HAND_PICKED = {
     "100k NUL": "\x00" * MAX_CHARS,
     "100k RTL override": ("\u202e볼륨" * 50_000)[:MAX_CHARS],
     "100k markup": ("<!channel> " * 10_000)[:MAX_CHARS],
-    "100k emoji": "\U0001F433" * MAX_CHARS,
+    "100k emoji": "\U0001f433" * MAX_CHARS,
     "100k combining": "\u0301" * MAX_CHARS,
     "100k no spaces Hangul": "볼" * MAX_CHARS,
     "100k distinct words": " ".join(f"w{i}" for i in range(20_000))[:MAX_CHARS],
@@ -132,8 +188,9 @@ def test_matcher_hand_picked(matcher, figures, name):
     figures.add("fuzz_matcher", "hand_picked")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.data_too_large])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(raw=mixed)
 def test_slack_text_never_echoes_a_ping(matcher, figures, raw):
     """A Slack message text through the Slack path (markup stripped, matched, rendered): no ping echoed."""
@@ -151,8 +208,14 @@ def test_slack_text_never_echoes_a_ping(matcher, figures, raw):
 def _ask(args: list[str], stdin: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "DOCKBOT_KNOWLEDGE_DIR": str(REPO / "knowledge")}
     return subprocess.run(
-        [sys.executable, "-m", "bot", "ask", *args], input=stdin, capture_output=True, text=True,
-        encoding="utf-8", env=env, cwd=REPO, timeout=timeout,
+        [sys.executable, "-m", "bot", "ask", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=REPO,
+        timeout=timeout,
     )
 
 
@@ -161,8 +224,9 @@ def _one_line(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(batch=st.lists(questions().map(_one_line), min_size=50, max_size=120))
 def test_dockbot_ask_json_stdin(figures, batch):
     """One JSON object per input line, in order, exit 0, nothing on stderr (no traceback)."""

@@ -28,10 +28,31 @@ from slack_harness import (
     sign,
 )
 
-EVENT_TYPES = ["app_mention", "message", "app_home_opened", "reaction_added", "channel_created", "team_join",
-               "member_joined_channel", "link_shared", "tokens_revoked", "app_uninstalled", "x_unknown", ""]
-OUTER_TYPES = ["event_callback", "url_verification", "app_rate_limited", "block_actions", "view_submission",
-               "shortcut", "interactive_message", "x_unknown", ""]
+EVENT_TYPES = [
+    "app_mention",
+    "message",
+    "app_home_opened",
+    "reaction_added",
+    "channel_created",
+    "team_join",
+    "member_joined_channel",
+    "link_shared",
+    "tokens_revoked",
+    "app_uninstalled",
+    "x_unknown",
+    "",
+]
+OUTER_TYPES = [
+    "event_callback",
+    "url_verification",
+    "app_rate_limited",
+    "block_actions",
+    "view_submission",
+    "shortcut",
+    "interactive_message",
+    "x_unknown",
+    "",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +86,16 @@ def still_serving(dockbot: DockbotProcess, fake: FakeSlack, slack: SlackSender, 
     assert len(fake.calls_of("chat.postMessage", channel)) == 1
 
 
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                        st.text(max_size=30))
-json_value = st.recursive(json_scalar, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=5)), max_leaves=20)
+json_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
 slack_ids = st.one_of(st.sampled_from(["C0000001", "D0000001", "G1", "", "U1"]), json_value)
 
 
@@ -77,12 +104,16 @@ def events(draw: st.DrawFn) -> dict:
     event: dict = {}
     for key, value in (
         ("type", st.one_of(st.sampled_from(EVENT_TYPES), json_value)),
-        ("channel", slack_ids), ("user", slack_ids), ("text", st.one_of(st.text(max_size=200), json_value)),
+        ("channel", slack_ids),
+        ("user", slack_ids),
+        ("text", st.one_of(st.text(max_size=200), json_value)),
         ("ts", st.one_of(st.sampled_from(["1710000000.000100", "", "x"]), json_value)),
         ("thread_ts", json_value),
         ("channel_type", st.one_of(st.sampled_from(["im", "channel"]), json_value)),
         ("subtype", st.one_of(st.sampled_from(["bot_message", "message_changed", "file_share"]), json_value)),
-        ("bot_id", json_value), ("files", json_value), ("blocks", json_value),
+        ("bot_id", json_value),
+        ("files", json_value),
+        ("blocks", json_value),
     ):
         if draw(st.booleans()):
             event[key] = draw(value)
@@ -104,8 +135,11 @@ def bodies(draw: st.DrawFn) -> dict | list | str | int | None:
     return body
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(body=bodies())
 def test_signed_garbage_events_never_5xx(dockbot, fake, slack, figures, body):
     response = slack.event(body)  # type: ignore[arg-type]
@@ -115,19 +149,27 @@ def test_signed_garbage_events_never_5xx(dockbot, fake, slack, figures, body):
 
 @st.composite
 def forms(draw: st.DrawFn) -> dict[str, str]:
-    form = command_form(draw(st.sampled_from(["/docker", "/demo", "/dockbot", "/unknown", ""])),
-                        draw(st.text(max_size=300)), channel="CFUZZ001", user="UFUZZ001",
-                        response_url="http://127.0.0.1:9/nowhere")
+    form = command_form(
+        draw(st.sampled_from(["/docker", "/demo", "/dockbot", "/unknown", ""])),
+        draw(st.text(max_size=300)),
+        channel="CFUZZ001",
+        user="UFUZZ001",
+        response_url="http://127.0.0.1:9/nowhere",
+    )
     for key in draw(st.lists(st.sampled_from(sorted(form)), max_size=6, unique=True)):
         del form[key]
-    for key in draw(st.lists(st.sampled_from(["payload", "command", "text", "channel_id", "response_url"]),
-                             max_size=2)):
+    for key in draw(
+        st.lists(st.sampled_from(["payload", "command", "text", "channel_id", "response_url"]), max_size=2)
+    ):
         form[key] = draw(st.text(max_size=100))
     return form
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(form=forms())
 def test_signed_garbage_commands_and_actions_never_5xx(dockbot, fake, slack, figures, form):
     response = slack.command(form)
@@ -135,8 +177,11 @@ def test_signed_garbage_commands_and_actions_never_5xx(dockbot, fake, slack, fig
     figures.add("fuzz_slack", "payloads")
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(payload=st.one_of(json_value, st.text(max_size=200)))
 def test_signed_garbage_button_payloads_never_5xx(dockbot, fake, slack, figures, payload):
     raw = urllib.parse.urlencode({"payload": payload if isinstance(payload, str) else json.dumps(payload)})
@@ -196,8 +241,10 @@ def test_a_stalled_upload_does_not_block_other_requests(dockbot, fake, slack, fi
     """A client that announces 100 MB and sends nothing holds one thread, not the server."""
     stalled = socket.create_connection(("127.0.0.1", dockbot.port), timeout=5)
     try:
-        stalled.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: 100000000\r\n\r\n{")
+        stalled.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000000\r\n\r\n{"
+        )
         still_serving(dockbot, fake, slack, "CALIVE03")
     finally:
         stalled.close()

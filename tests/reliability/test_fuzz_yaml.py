@@ -25,8 +25,16 @@ from tests.slack_harness import REPO
 
 KNOWLEDGE = REPO / "knowledge"
 # Small real files, so one example costs milliseconds (the big ones go through `dockbot validate` below).
-FUZZED = ["practices.yaml", "images.yaml", "bind-mounts.yaml", "synonyms.yaml", "off-topic.yaml",
-          "demos/volumes.yaml", "demos/network.yaml", "demos/bind-mount.yaml"]
+FUZZED = [
+    "practices.yaml",
+    "images.yaml",
+    "bind-mounts.yaml",
+    "synonyms.yaml",
+    "off-topic.yaml",
+    "demos/volumes.yaml",
+    "demos/network.yaml",
+    "demos/bind-mount.yaml",
+]
 PROBLEM_LINE = re.compile(r"^(?P<path>[^\n]+?):(?P<line>\d+): (?P<message>.+)$")
 MEMORY_LIMIT = 2 * 1024**3  # address space of a `dockbot validate` subprocess
 HANG_GUARD_S = 90
@@ -44,10 +52,28 @@ entries:
 def mutate(text: str, data: st.DataObject) -> tuple[str, str]:
     """One random edit of the kinds an admin (or an attacker) makes; returns (new text, what was done)."""
     lines = text.split("\n")
-    kind = data.draw(st.sampled_from([
-        "delete_line", "duplicate_line", "indent", "dedent", "tab", "wrong_type", "truncate", "insert_text",
-        "swap_lines", "key_typo", "alias", "tag", "flow_garbage", "empty_value", "several",
-    ]), label="mutation")
+    kind = data.draw(
+        st.sampled_from(
+            [
+                "delete_line",
+                "duplicate_line",
+                "indent",
+                "dedent",
+                "tab",
+                "wrong_type",
+                "truncate",
+                "insert_text",
+                "swap_lines",
+                "key_typo",
+                "alias",
+                "tag",
+                "flow_garbage",
+                "empty_value",
+                "several",
+            ]
+        ),
+        label="mutation",
+    )
     i = data.draw(st.integers(0, max(len(lines) - 1, 0)), label="line")
     line = lines[i] if lines else ""
     if kind == "delete_line":
@@ -62,8 +88,25 @@ def mutate(text: str, data: st.DataObject) -> tuple[str, str]:
         lines[i] = "\t" + line
     elif kind == "wrong_type":
         key, sep, _ = line.partition(":")
-        value = data.draw(st.sampled_from(["123", "true", "null", "[1, 2]", "{a: b}", "~", "1.5e309", "''",
-                                           "2024-01-01", "0x1F", "[[[]]]", "-", "|"]))
+        value = data.draw(
+            st.sampled_from(
+                [
+                    "123",
+                    "true",
+                    "null",
+                    "[1, 2]",
+                    "{a: b}",
+                    "~",
+                    "1.5e309",
+                    "''",
+                    "2024-01-01",
+                    "0x1F",
+                    "[[[]]]",
+                    "-",
+                    "|",
+                ]
+            )
+        )
         lines[i] = f"{key}{sep or ':'} {value}"
     elif kind == "truncate":
         cut = data.draw(st.integers(0, len(text)))
@@ -79,15 +122,29 @@ def mutate(text: str, data: st.DataObject) -> tuple[str, str]:
     elif kind == "alias":
         lines.insert(i, "x: &a [1, 2]\ny: *a")
     elif kind == "tag":
-        tag = data.draw(st.sampled_from([
-            "!!python/object/apply:os.system ['true']", "!!python/name:os.system", "!!binary aGVsbG8=",
-            "!custom x", "!!set {a, b}", "!!omap [a: 1]", "!!timestamp 2001-12-14", "2001-13-45", "!!int abc",
-        ]))
+        tag = data.draw(
+            st.sampled_from(
+                [
+                    "!!python/object/apply:os.system ['true']",
+                    "!!python/name:os.system",
+                    "!!binary aGVsbG8=",
+                    "!custom x",
+                    "!!set {a, b}",
+                    "!!omap [a: 1]",
+                    "!!timestamp 2001-12-14",
+                    "2001-13-45",
+                    "!!int abc",
+                ]
+            )
+        )
         key, _, _ = line.partition(":")
         lines[i] = f"{key or 'k'}: {tag}"
     elif kind == "flow_garbage":
-        lines[i] = line + data.draw(st.sampled_from(["[", "]", "{", "}", ":", " : :", "'", '"', "#", "&", "*",
-                                                     "%", "@", "`", "---", "...", "? x"]))
+        lines[i] = line + data.draw(
+            st.sampled_from(
+                ["[", "]", "{", "}", ":", " : :", "'", '"', "#", "&", "*", "%", "@", "`", "---", "...", "? x"]
+            )
+        )
     elif kind == "empty_value":
         lines[i] = line.split(":", 1)[0] + ":"
     else:
@@ -110,8 +167,11 @@ def _check_problems(problems, files: dict[str, int]) -> None:
             assert problem.line <= files[known[0]] + 1, (text, files[known[0]])
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(name=st.sampled_from(FUZZED), data=st.data())
 def test_mutated_knowledge_loads_or_reports_path_line(tmp_path_factory, figures, name, data):
     from bot.knowledge import KnowledgeError, load_knowledge
@@ -172,10 +232,13 @@ def test_mutated_file_in_the_full_knowledge_base(full_copy, figures, name, data)
 
 # ---- `dockbot validate` on hand-made monsters ----------------------------------------------------------
 
-BILLION_LAUGHS = "\n".join(
-    ['entries:', '  - &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f'  - &{chr(98 + i)} [{",".join(["*" + chr(97 + i)] * 9)}]' for i in range(8)]
-) + "\n"
+BILLION_LAUGHS = (
+    "\n".join(
+        ["entries:", '  - &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        + [f"  - &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    )
+    + "\n"
+)
 
 MONSTERS: dict[str, bytes | None] = {
     "billion_laughs": BILLION_LAUGHS.encode(),
@@ -212,8 +275,12 @@ def run_validate(directory: Path) -> tuple[int, str, float, int]:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OPENBLAS_NUM_THREADS": "1"}
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "validate", str(directory)], stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, env=env, cwd=REPO, preexec_fn=_limit_memory,
+        [sys.executable, "-m", "bot", "validate", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=REPO,
+        preexec_fn=_limit_memory,
     )
     try:
         out, _ = proc.communicate(timeout=HANG_GUARD_S)
