@@ -280,7 +280,7 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         synonyms=dict(synonyms),
         off_topic=off_topic,
         scenarios=dict(scenarios or {}),
-        directory=directory,
+        directory=directory.resolve(),
     )
 
 

@@ -44,7 +44,7 @@ def load(directory: Path, version: str) -> Snapshot | None:
     if getattr(snapshot, "version", None) != version:
         return None
     # The cached kb remembers where it was loaded from; serve it for the directory asked for.
-    if Path(snapshot.kb.directory) != directory:
+    if Path(snapshot.kb.directory) != directory.resolve():
         return None
     return snapshot
 

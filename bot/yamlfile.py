@@ -25,6 +25,8 @@ MAX_DEPTH = 32
 MAX_NODES = 100_000
 
 Location = tuple[str | int, ...]
+# libyaml's parser when PyYAML was built with it: ~15x faster, same events and line marks (cold start).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, order=True)
@@ -97,7 +99,7 @@ def parse_yaml(text: str, shown_path: str) -> YamlDocument:
     """Parse YAML text; `shown_path` is used in problems."""
     try:
         depth = nodes = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent):
                 line = event.start_mark.line + 1
                 raise YamlFileError([Problem(shown_path, line, "YAML aliases (*name) are not allowed here")])
@@ -111,7 +113,7 @@ def parse_yaml(text: str, shown_path: str) -> YamlDocument:
             if depth > MAX_DEPTH or nodes > MAX_NODES:
                 what = "nested too deeply" if depth > MAX_DEPTH else f"more than {MAX_NODES:,} values"
                 raise YamlFileError([Problem(shown_path, event.start_mark.line + 1, f"YAML has {what}")])
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except YamlFileError:
         raise
     except yaml.MarkedYAMLError as exc:

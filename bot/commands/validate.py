@@ -21,8 +21,18 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
         kb = load_knowledge(directory)
     except KnowledgeError as exc:
         return exc.problems, f"{len(exc.problems)} problem(s) in {directory}"
+    from bot.matcher import Matcher
+
+    version = _version(directory)
+    matcher = Matcher(kb)
     problems = missing_required_ids(kb)
-    problems += self_check(kb)
+    problems += self_check(kb, matcher)
+    if not problems and version == _version(directory):
+        # A valid knowledge base is what `dockbot ask` will load next: leave it ready in the cache.
+        from bot import snapshot_cache
+        from bot.live_knowledge import Snapshot
+
+        snapshot_cache.store(directory, Snapshot(kb=kb, matcher=matcher, version=version))
     questions = sum(len(e.questions) for e in kb.entries)
     summary = (
         f"{len(kb.entries)} entries, {questions} example questions, {len(kb.synonyms)} synonym groups, "
@@ -32,11 +42,17 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
     return sorted(problems), summary
 
 
-def self_check(kb) -> list[Problem]:
+def _version(directory: Path) -> str:
+    from bot.live_knowledge import content_version
+
+    return content_version(directory)
+
+
+def self_check(kb, matcher=None) -> list[Problem]:
     """Example questions the real matcher answers with another entry (or not at all)."""
     from bot.matcher import Matcher
 
-    matcher = Matcher(kb)
+    matcher = matcher or Matcher(kb)
     problems = []
     for entry in kb.entries:
         for question, line in zip(entry.questions, entry.question_lines, strict=False):
