@@ -25,6 +25,7 @@ MAX_MATCH_CHARS = 600
 MAX_RAW_CHARS = 4000
 
 MAX_WORD_CHARS = 40
+_MISSING = object()
 
 QUESTION_TOKEN = "q:뭐"
 
@@ -308,8 +309,9 @@ class Analyzer:
         """Split run-together Hangul (쿠버네티스쓰는이유) into known words, or None."""
         if len(word) < 4 or len(word) > 40 or word in self._pieces or not _HANGUL_WORD.fullmatch(word):
             return None
-        if word in self._split_cache:
-            return self._split_cache[word]
+        cached = self._split_cache.get(word, _MISSING)  # one lookup: other threads may evict meanwhile
+        if cached is not _MISSING:
+            return cached
         n = len(word)
         # best[i] = (cost, pieces) for word[:i]; a known word costs 1, a particle/stop word 1.5, a stray
         # syllable 3, so the split prefers few, long, known pieces.

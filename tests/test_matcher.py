@@ -130,3 +130,14 @@ def test_thresholds_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.Mo
     assert second.thresholds == first.thresholds
     cached[0].write_text("{not json", encoding="utf-8")  # a corrupt cache is refitted, not trusted
     assert Matcher(load_knowledge(FIXTURE)).thresholds == first.thresholds
+
+
+def test_concurrent_matching_gives_the_serial_answers(matcher: Matcher):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [q for e in matcher.kb.entries for q in e.questions] + list(matcher.kb.off_topic)
+    questions += ["컨테니어끼리통신하는법", "쿠베르네티스 파드?", "익멍볼룸지우기"]
+    serial = [matcher.match(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(matcher.match, questions * 3))
+    assert parallel == serial * 3
