@@ -165,7 +165,7 @@ EVIL_STEPS = {
     "privileged": "  - {op: run, title: x, argv: [id], privileged: true}",
     "host-path-volume": "  - {op: run, title: x, argv: [id], volumes: ['/:/host']}",
     "host-path-bind": "  - {op: run, title: x, argv: [id], mounts: [{type: bind, source: /, target: /host}]}",
-    "host-path-source": "  - {op: run, title: x, argv: [id], mounts: [{type: volume, source: /e, target: /a}]}",
+    "host-source": "  - {op: run, title: x, argv: [id], mounts: [{type: volume, source: /etc, target: /a}]}",
     "host-network": "  - {op: run, title: x, argv: [id], network: host}",
     "network-mode": "  - {op: run, title: x, argv: [id], network_mode: host}",
     "host-network-create": "  - {op: create_network, title: x, network: host}",
