@@ -63,7 +63,7 @@ STOPWORDS = frozenset(
     알려주실 알려주세 알려주실래요 주실 주세 주실래요 부탁드려
     부탁드립니다 해요 했더 뭐라 걸 곳 개 개에 개가 대 대가 나와
     나와요 나오 하길래 하더 하더라 다들 처음 대충 쉽게 정확하게
-    간단히 간단하게
+    간단히 간단하게 개를 개씩 개의
     무슨 알려줘 알려주세요 알려 알려줄래 설명 설명해 설명해줘 설명좀 설명해주세요 좀 어떻게
     어떡해 어케 방법 법 하는 거 것 수 있어 있나요 있어요 있나 있을까 있을까요 되나 돼 해
     줘 주세요 이 그 저 가 는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야
@@ -291,8 +291,9 @@ class Analyzer:
         spelled = jamo(word)
         fixed, best = word, 0.0
         # Short words may only swap letters (볼룸->볼륨, 익멍->익명): adding or dropping a letter turns
-        # too many real words into KB words (키보드->코드, 이사->입사). Longer ones may differ by two.
-        allowed = 0 if len(word) <= 3 else 2
+        # too many real words into KB words (키보드->코드, 이사->입사), and a length change must be
+        # small relative to the word (쿠버네티스느->쿠버네티스 yes, 파이프라인->오프라인 no).
+        allowed = 0 if len(word) <= 3 else 1 if len(word) <= 5 else 2
         for size in range(len(spelled) - allowed, len(spelled) + allowed + 1):
             bucket = self._typo_buckets.get(size)
             if bucket is None:
