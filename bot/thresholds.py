@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SCORING_VERSION = "e1-knn-4"
 # Share of the off-topic file that gets a plain no-answer rather than suggestions.
 SUGGEST_QUANTILE = 0.9
+KEEP_FILES = 16
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,10 @@ def cached_thresholds(matcher: Matcher) -> Thresholds:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"answer": answer, "suggest": suggest}), encoding="utf-8")
         os.replace(tmp, path)
+        # One file per knowledge version: keep the newest few, so years of edits don't pile up.
+        fitted = sorted(path.parent.glob("thresholds-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in fitted[KEEP_FILES:]:
+            stale.unlink(missing_ok=True)
     except OSError as exc:  # a read-only home only costs the next start a refit
         log.warning("cannot cache matcher thresholds in %s: %s", path.parent, exc)
     return Thresholds(answer=answer, suggest=suggest)

@@ -150,3 +150,26 @@ def test_required_ids_come_from_the_shared_topic_list(tmp_path: Path):
 
 def test_question_key_ignores_case_width_spacing_and_end_punctuation():
     assert question_key("Named  Volume 뭐임?") == question_key("named volume 뭐임")
+
+
+def test_live_knowledge_swaps_valid_edits_and_keeps_the_last_good_one(
+    kb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from bot.live_knowledge import LiveKnowledge
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    live = LiveKnowledge.load(kb_dir)
+    first = live.current
+    assert live.reload().changed is False
+
+    path = kb_dir / "kubernetes.yaml"
+    edit(path, "title: 포드 (Pod)", "title: [broken")
+    result = live.reload()
+    assert not result.ok and not result.changed and live.current is first
+    assert any("kubernetes.yaml:" in str(p) for p in result.problems)
+
+    edit(path, "title: [broken", "title: 포드 (Pod, 파드)")
+    result = live.reload()
+    assert result.ok and result.changed and result.version != first.version
+    assert live.current.kb.get("k8s-pod").title == "포드 (Pod, 파드)"
+    assert first.kb.get("k8s-pod").title == "포드 (Pod)"  # a question in flight keeps its snapshot
