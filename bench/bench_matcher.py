@@ -90,7 +90,8 @@ def main() -> int:
     build_s = time.perf_counter() - start
     n_questions = sum(len(e.questions) for e in kb.entries)
     print(
-        f"knowledge: {len(kb.entries)} entries, {n_questions} example questions, {len(kb.off_topic)} off-topic"
+        f"knowledge: {len(kb.entries)} entries, {n_questions} example questions, "
+        f"{len(kb.off_topic)} off-topic"
     )
     print(f"load (YAML + validation) {load_s:.2f} s, index + thresholds {build_s:.2f} s")
     print(
@@ -114,7 +115,8 @@ def main() -> int:
     print(f"held-out: {result.in_scope} in scope + {result.off_topic} off-topic ({len(files)} files)")
     print(
         f"  top-1 {result.rate('top1'):.1%}  top-3 {result.rate('top3'):.1%}  "
-        f"answered right {result.rate('answered_right'):.1%}  answered wrong {result.rate('answered_wrong'):.1%}  "
+        f"answered right {result.rate('answered_right'):.1%}  "
+        f"answered wrong {result.rate('answered_wrong'):.1%}  "
         f"off-topic rejected {result.rate('rejected'):.1%}"
     )
     styles = ", ".join(
