@@ -6,6 +6,7 @@ Lines starting with `/` are commands (/help, /demo list, /demo NAME, /quit); any
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.render import render_text
@@ -132,6 +133,11 @@ def run_chat(stdin: TextIO, stdout: TextIO) -> int:
         stdout.flush()
 
     brain.start_watching(notify)  # knowledge/ edits are picked up while chatting (bot/reloader.py)
+    if stdin is sys.stdin and stdout is sys.stdout:
+        from bot.commands.ask import utf8_streams
+
+        utf8_streams()
+        stdin, stdout = sys.stdin, sys.stdout
     try:
         return chat_loop(brain, stdin, stdout, prompt=stdin.isatty())
     finally:

@@ -5,6 +5,7 @@ Stays light on purpose (cold start <= 0.5 s): no Slack, docker or store imports 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import TextIO
@@ -31,9 +32,21 @@ def answer_text(answer: Answer) -> str:
     return render_text("answer.txt.j2", answer=answer)
 
 
+def utf8_streams() -> None:
+    """Korean out, whatever the locale says; undecodable input bytes become U+FFFD instead of a crash."""
+    for stream, errors in ((sys.stdout, "strict"), (sys.stdin, "replace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            # Already read from or not reconfigurable: keep the stream as it is.
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(encoding="utf-8", errors=errors)
+
+
 def run_ask(
     question: str, *, as_json: bool = False, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
+    if stdin is None and stdout is None:
+        utf8_streams()
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     from bot.config import ConfigError, Settings
