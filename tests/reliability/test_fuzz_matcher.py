@@ -140,7 +140,7 @@ def no_ping(rendered: str) -> None:
 
 
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 @given(question=questions())
 def test_matcher_any_input_one_of_the_outcomes(matcher, figures, question):
@@ -189,7 +189,7 @@ def test_matcher_hand_picked(matcher, figures, name):
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 @given(raw=mixed)
 def test_slack_text_never_echoes_a_ping(matcher, figures, raw):

@@ -136,7 +136,7 @@ def bodies(draw: st.DrawFn) -> dict | list | str | int | None:
 
 
 @settings(
-    max_examples=150,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -166,7 +166,7 @@ def forms(draw: st.DrawFn) -> dict[str, str]:
 
 
 @settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -178,7 +178,7 @@ def test_signed_garbage_commands_and_actions_never_5xx(dockbot, fake, slack, fig
 
 
 @settings(
-    max_examples=80,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
