@@ -86,7 +86,8 @@ def read_yaml(path: Path) -> YamlDocument:
     except OSError as exc:
         raise YamlFileError([Problem(shown, 1, f"cannot read file: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise YamlFileError([Problem(shown, 1, f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}")])
+        message = f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}"
+        raise YamlFileError([Problem(shown, 1, message)])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -156,14 +157,17 @@ def _build(node: yaml.Node, loc: Location, lines: dict, problems: list[Problem],
                 problems.append(Problem(path, key_node.start_mark.line + 1, "keys must be plain text"))
                 continue
             if key == "<<":
-                problems.append(Problem(path, key_node.start_mark.line + 1, "YAML merge keys (<<) are not allowed"))
+                line = key_node.start_mark.line + 1
+                problems.append(Problem(path, line, "YAML merge keys (<<) are not allowed"))
                 continue
             if not isinstance(key, str | int | float | bool) and key is not None:
                 key = str(key)
             if key in out:
                 first = lines.get((*loc, key), "?")
                 problems.append(
-                    Problem(path, key_node.start_mark.line + 1, f"duplicate key '{key}' (first at line {first})")
+                    Problem(
+                        path, key_node.start_mark.line + 1, f"duplicate key '{key}' (first at line {first})"
+                    )
                 )
                 continue
             out[key] = _build(value_node, (*loc, key), lines, problems, path)
