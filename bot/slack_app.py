@@ -220,7 +220,8 @@ class Messenger:
                 replace_original=replace_original,
                 delete_original=delete_original,
             )
-        except (SlackClientError, OSError) as exc:
+        except (SlackClientError, OSError, ValueError) as exc:
+            # ValueError: a response_url that is not a URL (a forged but signed payload).
             # The response_url itself is a credential of sorts: log only that it failed.
             log.error("response_url reply failed: %s: %s", type(exc).__name__, exc)
             return False
