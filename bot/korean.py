@@ -43,6 +43,9 @@ SUFFIXES = """
 아요 어 아 었어 았어 었어요 았어요 였어 였어요 져요 져 졌어 졌어요 네요 군요 는데요
 던데 던데요 잖아 잖아요 거든요 거든 습니다 습니까 ㅂ니다 을까 을까요 을지 ㄹ까 려고
 으려고 려는데 으려는데
+해주세요 주세요 해주세 주세 해주실 주실 해주실래요 해줄래 해줄래요 해줘요 해줘 해주면 해주나요 해줄수
+했 한 하 했던 했었 하자 해보 해봤 해본 해볼 하게 할게 한거 한건 한게 하던 하더라 하더라구 하더라고
+됐 됐던 됐었 된거 된건 되게 되던 더라구 더라고 더라구요 더라고요 거든
 """.split()  # noqa: SIM905 - a word list reads best as text
 _SUFFIX_SET = frozenset(SUFFIXES)
 _SUFFIX_MAX = max(len(s) for s in SUFFIXES)
@@ -75,6 +78,10 @@ STOPWORDS = frozenset(
     관해서 뭐야요 해줘 해주세요 부탁 부탁해요 부탁드려요 감사 감사합니다 ㄱㄱ 님 분 씨 is
     the a an to of in on do does it this that please
     me i you can how
+    대체 도대체 모르겠 모르겠어 모르겠어요 모르겠네요 쉽게 뜻 좀요 부탁드려요 궁금해요 궁금한 궁금한데
+    그니까 그러니까 아니 진짜 정말 음 흠 안녕하세 안녕하세요 안녕 다름 다름이 솔직히 그래서 약간 제발 빨리
+    급하게 혹시나 오늘 어제 방금 아까 하루종일 원래 일단 우선 한번 그럼 그러면 암튼 아무튼 헷갈려
+    헷갈려요 헷갈리 헷갈리네요 이해 감이 잘 많이 너무 계속 자꾸 막 뭔가 어떤
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
@@ -128,9 +135,9 @@ def jamo(text: str) -> str:
 
 
 def strip_suffix(word: str, protected: frozenset[str] = frozenset(), min_stem: int = 2) -> tuple[str, bool]:
-    """Strip up to two particles/endings from a Hangul word. Returns (stem, was it a definition ending)."""
+    """Strip up to three particles/endings from a Hangul word. Returns (stem, was it a definition ending)."""
     definition = False
-    for _ in range(2):
+    for _ in range(3):
         if word in protected:
             break
         # Longest suffix first; a set lookup per length instead of scanning the whole list.
@@ -188,6 +195,9 @@ def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
 def _hangul_token(word: str, protected: frozenset[str]) -> list[str]:
     if word in QUESTION_WORDS:
         return [QUESTION_TOKEN]
+    if word in STOPWORDS and word not in protected:
+        # Checked before stripping too: 설명해주세요 must not survive as the stem 설명해주세.
+        return []
     if word in _SUFFIX_SET and word not in protected:
         # A particle or ending written apart ("3 으로", "했더니"): no content of its own.
         return [QUESTION_TOKEN] if word in _DEFINITION_SUFFIXES else []
@@ -198,6 +208,29 @@ def _hangul_token(word: str, protected: frozenset[str]) -> list[str]:
     if definition:
         out.append(QUESTION_TOKEN)
     return out
+
+
+# Word shapes that carry no topic: predicates (past tense ends in a ㅆ final: 했/봤/됐/맞았; reported or
+# hedged endings) and counted quantities (여러개, 두 번씩). Used only for words the knowledge base never
+# uses, so that a long, chatty question is not penalised for its verbs.
+_PREDICATE_ENDINGS = re.compile(
+    r"(?:더라|더라구|더라고|거든|는거|는게|은거|은게|하게|되게|던|겠|을수|수있|봐|봤|해보|하자|을까|할까|"
+    r"을래|할래|줄래|지만|는데|은데|던데)$"
+)
+_COUNTED = re.compile(
+    r"^(?:여러|몇|한|두|세|네|다섯|여섯|열|스무|수십|수백|수천|몇십|[0-9]+)?(?:개|대|번|명|군데|가지|줄)(?:씩|나|도|째)?$"
+)
+
+
+def is_filler_shape(word: str) -> bool:
+    """True for a Hangul word shaped like a predicate or a counted quantity (no topic of its own)."""
+    if not _HANGUL_WORD.fullmatch(word):
+        return False
+    if _COUNTED.match(word):
+        return True
+    last = unicodedata.normalize("NFD", word[-1])
+    # U+11BB is the final consonant ㅆ: 했, 봤, 됐, 었, 았 - Korean nouns practically never end in it.
+    return last.endswith("\u11bb") or bool(_PREDICATE_ENDINGS.search(word))
 
 
 def syllable_ngrams(tokens: Sequence[str]) -> list[str]:
@@ -372,7 +405,7 @@ class Analyzer:
                     break
             else:
                 word = words[i]
-                if word not in STOPWORDS:
+                if word not in STOPWORDS and (word in self.vocabulary or not is_filler_shape(word)):
                     out.append(word)
                 i += 1
         return out
