@@ -81,7 +81,8 @@ STOPWORDS = frozenset(
     대체 도대체 모르겠 모르겠어 모르겠어요 모르겠네요 쉽게 뜻 좀요 부탁드려요 궁금해요 궁금한 궁금한데
     그니까 그러니까 아니 진짜 정말 음 흠 안녕하세 안녕하세요 안녕 다름 다름이 솔직히 그래서 약간 제발 빨리
     급하게 혹시나 오늘 어제 방금 아까 하루종일 원래 일단 우선 한번 그럼 그러면 암튼 아무튼 헷갈려
-    헷갈려요 헷갈리 헷갈리네요 이해 감이 잘 많이 너무 계속 자꾸 막 뭔가 어떤
+    헷갈려요 헷갈리 헷갈리네요 이해 감이 잘 많이 너무 계속 자꾸 막 뭔가 어떤 이렇게 저렇게 그렇게 이런
+    저런 그런 처럼 이런식 이런거 저런거
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
@@ -154,10 +155,42 @@ def strip_suffix(word: str, protected: frozenset[str] = frozenset(), min_stem: i
     return word, definition
 
 
+# What a `-v`/compose volume spec says, as one token each: `./data:/app/data` (a host path: bind mount),
+# `myvol:/data` (a name: named volume), `-v /app/data` (no source: anonymous volume). The literal paths
+# differ in every question; the kind of spec is what tells the three topics apart.
+MOUNT_BIND, MOUNT_NAMED, MOUNT_ANONYMOUS = "v:bind", "v:named", "v:anonymous"
+MARK_PREFIXES = ("q:", "v:")
+_MOUNT_WORD = {MOUNT_BIND: "바인드마운트", MOUNT_NAMED: "명명된", MOUNT_ANONYMOUS: "익명"}
+_MOUNT_SPEC = re.compile(r"^[\"'\[(]*(?P<src>[a-z]:\\[^\s:\"']*|[^\s:\"']+)[\"']?:(?P<dst>/(?!/)[^\s\"']*)")
+_MOUNT_FLAGS = frozenset({"-v", "--volume", "--mount"})
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def mount_kind(chunk: str, previous: str) -> str | None:
+    """The kind of volume spec a whitespace-separated chunk is, if it is one."""
+    spec = _MOUNT_SPEC.match(chunk)
+    if spec is not None:
+        src = spec.group("src").lstrip("-")
+        if src.startswith(("/", ".", "~", "$", "%", "\\")) or "/" in src or "\\" in src or "pwd" in src:
+            return MOUNT_BIND
+        if _NAME.fullmatch(src) and not src.isdigit():
+            return MOUNT_NAMED
+        return None
+    if previous in _MOUNT_FLAGS and chunk.startswith("/") and ":" not in chunk:
+        return MOUNT_ANONYMOUS
+    return None
+
+
 def raw_tokens(text: str, protected: frozenset[str] = frozenset()) -> list[str]:
     """Vocabulary-free tokens of already cleaned text (see clean_text)."""
     tokens: list[str] = []
+    previous = ""
     for chunk in text.split():
+        kind = mount_kind(chunk, previous)
+        if kind is not None:
+            # The marker, and the word people use for it, so the spec meets the entries' own wording.
+            tokens += [kind, _MOUNT_WORD[kind]]
+        previous = chunk
         # A "word" longer than this is a paste (hash, base64, key mash), not something to match on.
         pieces = [p for p in _PIECE.findall(chunk) if len(p) <= MAX_WORD_CHARS]
         after_latin = False
@@ -241,7 +274,7 @@ def syllable_ngrams(tokens: Sequence[str]) -> list[str]:
     """
     grams: list[str] = []
     for token in tokens:
-        if token.startswith(("q:", "-")) or len(token) < 3:
+        if token.startswith((*MARK_PREFIXES, "-")) or len(token) < 3:
             continue
         word = re.sub(r"[^0-9a-z가-힣]", "", token)
         grams += [word[i : i + 2] for i in range(len(word) - 1)]
@@ -310,6 +343,8 @@ class Analyzer:
 
     @staticmethod
     def _typo_candidate(word: str) -> bool:
+        if word.startswith(MARK_PREFIXES):
+            return False
         if _HANGUL.search(word):
             return len(word) >= 2
         return len(word) >= 4 and bool(_LATIN.search(word))
@@ -384,6 +419,23 @@ class Analyzer:
             self._split_cache.popitem(last=False)
         return result
 
+    def _drop_unknown_path_parts(self, words: list[str]) -> list[str]:
+        """Paths and names in a command (/usr/share/nginx/html, myproject) are the user's own: unknown ones
+        say nothing about the topic and must not count as words the knowledge base has never seen."""
+        out = []
+        path = ""
+        for word in words:
+            if "/" in word or ":" in word:
+                path = word
+                if word not in self.vocabulary and not word.startswith(MARK_PREFIXES):
+                    continue
+            elif path and word not in self.vocabulary and word in path:
+                continue
+            elif not (path and word in path):
+                path = ""
+            out.append(word)
+        return out
+
     def tokens(self, text: str) -> list[str]:
         """Normalised content tokens of `text`: typo-corrected, synonyms mapped, stop words dropped."""
         words = []
@@ -393,6 +445,7 @@ class Analyzer:
                 words.extend(pieces)
             else:
                 words.append(self.correct(word))
+        words = self._drop_unknown_path_parts(words)
         out: list[str] = []
         i = 0
         n = len(words)
