@@ -310,16 +310,19 @@ class Analyzer:
                     self._aliases.setdefault((squeezed,), target)
         self._max_alias = max((len(k) for k in self._aliases), default=1)
         vocab: set[str] = set(alias_words) | set(self._canonical(c) for c in synonyms)
-        vocabulary_texts_list = list(vocabulary_texts)
-        for text in vocabulary_texts_list:
-            vocab.update(raw_tokens(clean_text(text), self.protected))
+        # Raw tokens of the KB's own texts, kept for the index build that follows (tokens() reuses them).
+        self._raw_memo: dict[str, list[str]] = {
+            text: raw_tokens(clean_text(text), self.protected) for text in vocabulary_texts
+        }
+        for raw in self._raw_memo.values():
+            vocab.update(raw)
         vocab.discard(QUESTION_TOKEN)
         self.vocabulary = frozenset(vocab)
         # Words trusted as pieces when splitting run-together text: known terms and words the KB uses at
         # least twice (a one-off word is often itself an unspaced phrase such as 볼륨이뭔지설명좀).
         seen: dict[str, int] = {}
-        for text in vocabulary_texts_list:
-            for word in set(raw_tokens(clean_text(text), self.protected)):
+        for raw in self._raw_memo.values():
+            for word in set(raw):
                 seen[word] = seen.get(word, 0) + 1
         self._pieces = frozenset(
             w
@@ -419,6 +422,10 @@ class Analyzer:
             self._split_cache.popitem(last=False)
         return result
 
+    def forget_build_texts(self) -> None:
+        """Drop the raw tokens kept for the index build (they are not needed to answer questions)."""
+        self._raw_memo = {}
+
     def _drop_unknown_path_parts(self, words: list[str]) -> list[str]:
         """Paths and names in a command (/usr/share/nginx/html, myproject) are the user's own: unknown ones
         say nothing about the topic and must not count as words the knowledge base has never seen."""
@@ -439,7 +446,8 @@ class Analyzer:
     def tokens(self, text: str) -> list[str]:
         """Normalised content tokens of `text`: typo-corrected, synonyms mapped, stop words dropped."""
         words = []
-        for word in raw_tokens(clean_text(text), self.protected):
+        raw = self._raw_memo.get(text) if self._raw_memo else None
+        for word in raw if raw is not None else raw_tokens(clean_text(text), self.protected):
             pieces = self.split(word) if word not in self._pieces else None
             if pieces is not None:
                 words.extend(pieces)

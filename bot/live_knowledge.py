@@ -47,8 +47,12 @@ def content_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_snapshot(directory: Path, *, use_cache: bool = True) -> Snapshot:
-    """Load and index `directory` (or reuse the cached snapshot of identical files). Raises KnowledgeError."""
+def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = False) -> Snapshot:
+    """Load and index `directory` (or reuse the cached snapshot of identical files). Raises KnowledgeError.
+
+    quick=True is for a one-shot answer on an empty cache: thresholds are fitted on a sample (provisional),
+    the snapshot is not cached, and a detached process fits and caches the full snapshot for the next run.
+    """
     from bot import snapshot_cache
 
     version = content_version(directory)
@@ -57,8 +61,10 @@ def build_snapshot(directory: Path, *, use_cache: bool = True) -> Snapshot:
         if cached is not None:
             return cached
     kb = load_knowledge(directory)
-    snapshot = Snapshot(kb=kb, matcher=Matcher(kb), version=version)
-    if use_cache:
+    snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=quick and use_cache), version=version)
+    if snapshot.matcher.thresholds.provisional:
+        snapshot_cache.warm_in_background(directory)
+    elif use_cache:
         snapshot_cache.store(directory, snapshot)
     return snapshot
 
@@ -70,10 +76,12 @@ class LiveKnowledge:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, directory: Path | str) -> LiveKnowledge:
-        """Load the knowledge base once. Raises KnowledgeError when it is invalid (nothing to serve yet)."""
+    def load(cls, directory: Path | str, *, quick: bool = False) -> LiveKnowledge:
+        """Load the knowledge base once. Raises KnowledgeError when it is invalid (nothing to serve yet).
+
+        quick=True (one question, then exit): see build_snapshot."""
         directory = Path(directory)
-        return cls(directory, build_snapshot(directory))
+        return cls(directory, build_snapshot(directory, quick=quick))
 
     @property
     def current(self) -> Snapshot:

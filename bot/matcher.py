@@ -102,12 +102,14 @@ class Index:
         self.analyzer = Analyzer(kb.synonyms, texts)
         self.feature_ids: dict[str, int] = {_EMPTY: 0}
         memo: dict[str, tuple[np.ndarray, str]] = {}
+        # Tokens of every KB text, kept only while thresholds are fitted (see Matcher.__init__).
+        self.build_tokens: dict[str, list[str]] = {}
 
         def analysed(text: str) -> tuple[np.ndarray, str]:
             # Repeated strings (shared keywords, replicated benchmark entries) are analysed once.
             found = memo.get(text)
             if found is None:
-                toks = self.analyzer.tokens(text)
+                toks = self.build_tokens[text] = self.analyzer.tokens(text)
                 ids = sorted({self.feature_ids.setdefault(f, len(self.feature_ids)) for f in features(toks)})
                 found = memo[text] = (np.asarray(ids or [0], dtype=np.int32), sys.intern(fuzzy_key(toks)))
             return found
@@ -122,6 +124,7 @@ class Index:
                 string_arrays.append(ids)
                 self.string_fuzzy.append(fuzzy)
             entry_start.append(len(string_arrays))
+        self.string_fuzzy_array = np.asarray(self.string_fuzzy, dtype=object)
         self.n = n
         self.entry_start = np.asarray(entry_start, dtype=np.int64)
         lengths = np.fromiter((len(a) for a in string_arrays), dtype=np.int64, count=len(string_arrays))
@@ -208,14 +211,18 @@ class Index:
 class Matcher:
     """Answers questions from one knowledge base. Thread-safe for reading; build a new one to change it."""
 
-    def __init__(self, kb: KnowledgeBase, thresholds: Thresholds | None = None):
+    def __init__(self, kb: KnowledgeBase, thresholds: Thresholds | None = None, *, quick: bool = False):
+        """quick=True: on an empty cache, fit provisional thresholds on a sample (see cached_thresholds)."""
         self.kb = kb
         self.index = Index(kb)
         if thresholds is None:
             from bot.thresholds import cached_thresholds
 
-            thresholds = cached_thresholds(self)
+            thresholds = cached_thresholds(self, quick=quick)
         self.thresholds = thresholds
+        # Build-time memos are not part of what a snapshot needs to answer.
+        self.index.build_tokens = {}
+        self.index.analyzer.forget_build_texts()
 
     # -- scoring ---------------------------------------------------------------------------------------
     def analyse(self, question: str) -> list[str]:
@@ -225,7 +232,10 @@ class Matcher:
         self, question: str, exclude: tuple[int, int] | None = None, limit: int = CANDIDATES
     ) -> list[Scored]:
         """Candidates best first. `exclude=(entry, question number)` leaves one example question out."""
-        return self.rank_tokens(self.analyse(question), exclude=exclude, limit=limit)
+        tokens = self.index.build_tokens.get(question) if exclude is not None else None
+        if tokens is None:
+            tokens = self.analyse(question)
+        return self.rank_tokens(tokens, exclude=exclude, limit=limit)
 
     def rank_tokens(
         self, tokens: list[str], exclude: tuple[int, int] | None = None, limit: int = CANDIDATES
@@ -273,13 +283,14 @@ class Matcher:
         firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])  # first string of each candidate
 
         q_capped = min(q_weight, ix.cap_all)
-        dice = np.minimum(2 * np.add.reduceat(qvec[feats], offsets) / (q_capped + ix.string_weight[strings]), 1.0)
+        overlap = np.add.reduceat(qvec[feats], offsets)
+        dice = np.minimum(2 * overlap / (q_capped + ix.string_weight[strings]), 1.0)
         qvec_words = qvec * ix.is_word
         q_weight_words = float(qvec_words.sum()) + unseen
         words = np.add.reduceat(qvec_words[feats], offsets)
         dice_words = 2 * words / (min(q_weight_words, ix.cap_words) + ix.string_weight_words[strings] + 1e-9)
         dice_words = np.minimum(dice_words, 1.0)
-        choices = [ix.string_fuzzy[i] for i in strings.tolist()]
+        choices = ix.string_fuzzy_array[strings].tolist()
         fuzzy_scores = process.cdist([fuzzy_key(tokens)], choices, scorer=fuzz.ratio, dtype=np.float64)[0]
         if skip_string >= 0:
             left_out = strings == skip_string
@@ -359,6 +370,8 @@ class Thresholds:
 
     answer: float
     suggest: float
+    # Fitted on a sample for a fast first start; the full fit replaces it (bot/snapshot_cache.py).
+    provisional: bool = False
 
 
 def invalid_reason(question: str) -> str | None:

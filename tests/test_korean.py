@@ -6,10 +6,14 @@ import pytest
 
 from bot.korean import (
     MAX_MATCH_CHARS,
+    MOUNT_ANONYMOUS,
+    MOUNT_BIND,
+    MOUNT_NAMED,
     QUESTION_TOKEN,
     Analyzer,
     clean_slack_markup,
     clean_text,
+    is_filler_shape,
     jamo,
     raw_tokens,
     strip_suffix,
@@ -100,3 +104,48 @@ def test_jamo_makes_one_letter_typos_small():
 @pytest.mark.parametrize("text", ["", "   ", "🙂🙂", "<!channel>", "\x00\x01", "ㅋㅋㅋㅋ", "?!.,"])
 def test_unusable_text_gives_no_tokens(analyzer: Analyzer, text: str):
     assert analyzer.tokens(text) == []
+
+
+def test_request_endings_and_fillers_leave_no_stray_stems(analyzer: Analyzer):
+    # 설명해주세요 once survived as the stem 설명해주세; fillers and request endings carry no topic.
+    assert analyzer.tokens("볼륨 설명해주세요") == ["볼륨"]
+    assert analyzer.tokens("대체 볼륨이 뭔지 모르겠어요 쉽게 좀요 부탁드려요") == ["볼륨", QUESTION_TOKEN]
+
+
+def test_unknown_predicates_and_counts_are_not_topic_words(analyzer: Analyzer):
+    # Verb forms the knowledge base never uses (깔아봤거든요, 쳐봤더니) and counted quantities (스무개)
+    # must not look like unknown topics; an unknown noun (점심메뉴) still does.
+    assert analyzer.tokens("볼륨 깔아봤거든요 쳐봤더니 스무개") == ["볼륨"]
+    assert analyzer.tokens("삽질했어요") == ["삽질"]  # a 하다 verb keeps its noun
+    assert is_filler_shape("맞았") and is_filler_shape("여러개") and not is_filler_shape("점심")
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("docker run -v ./data:/app/data img", MOUNT_BIND),
+        ("-v $(pwd):/app", MOUNT_BIND),
+        ('-v "$PWD":/app', MOUNT_BIND),
+        ("- ~/project:/app", MOUNT_BIND),
+        ("-v myvol:/data", MOUNT_NAMED),
+        ("-v data:/app/data 하면", MOUNT_NAMED),
+        ("docker run -v /app/data img", MOUNT_ANONYMOUS),
+    ],
+)
+def test_volume_specs_say_what_kind_of_mount_they_are(command: str, kind: str):
+    tokens = raw_tokens(clean_text(command))
+    assert kind in tokens
+    assert not {MOUNT_BIND, MOUNT_NAMED, MOUNT_ANONYMOUS} - {kind} & set(tokens)
+
+
+@pytest.mark.parametrize(
+    "text", ["mongodb://mongodb:27017", "nginx:1.25", "http://localhost:8080/app", "VOLUME /data"]
+)
+def test_urls_image_tags_and_bare_paths_are_not_volume_specs(text: str):
+    assert not {MOUNT_BIND, MOUNT_NAMED, MOUNT_ANONYMOUS} & set(raw_tokens(clean_text(text)))
+
+
+def test_unknown_paths_in_commands_are_dropped_known_ones_stay(analyzer: Analyzer):
+    tokens = analyzer.tokens("docker run -v ./html:/usr/share/nginx/html nginx")
+    assert MOUNT_BIND in tokens and "/usr/share/nginx/html" not in tokens and "share" not in tokens
+    assert "data:/app/data" in analyzer.tokens("-v data:/app/data")

@@ -141,3 +141,50 @@ def test_concurrent_matching_gives_the_serial_answers(matcher: Matcher):
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(matcher.match, questions * 3))
     assert parallel == serial * 3
+
+
+def test_a_quick_start_fits_provisional_thresholds_and_warms_the_full_fit_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import shutil
+    import time
+
+    from bot.live_knowledge import build_snapshot
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(FIXTURE, kb_dir)
+    quick = build_snapshot(kb_dir, quick=True)
+    assert quick.matcher.thresholds.provisional
+    # The background process leaves the full snapshot in the cache for the next start.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(
+        (tmp_path / "cache" / "dockbot").glob("snapshot-*.pickle")
+    ):
+        time.sleep(0.1)
+    warm = build_snapshot(kb_dir, quick=True)
+    assert not warm.matcher.thresholds.provisional
+    full = Matcher(load_knowledge(kb_dir))
+    assert (warm.matcher.thresholds.answer, warm.matcher.thresholds.suggest) == pytest.approx(
+        (full.thresholds.answer, full.thresholds.suggest)
+    )
+    # The sample's thresholds are the full fit's on the suggest side (off-topic file only) and close on
+    # the answer side; every example question is still answered by its own entry.
+    assert quick.matcher.thresholds.suggest == pytest.approx(full.thresholds.suggest)
+    for entry in quick.kb.entries:
+        for question in entry.questions:
+            answer = quick.matcher.match(question)
+            assert answer.match is not None and answer.match.entry.id == entry.id, question
+
+
+def test_composer_is_php_composer_not_docker_compose():
+    from bot.korean import Analyzer
+    from bot.yamlfile import read_yaml
+
+    synonyms = read_yaml(Path(__file__).resolve().parent.parent / "knowledge" / "synonyms.yaml").data[
+        "synonyms"
+    ]
+    analyzer = Analyzer(synonyms, [])
+    assert "컴포즈" not in analyzer.tokens("컴포저로 라라벨 설치")
+    assert analyzer.tokens("composer") == analyzer.tokens("컴포저")
+    assert analyzer.tokens("docker compose") == ["컴포즈"]

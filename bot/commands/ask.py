@@ -54,7 +54,9 @@ def run_ask(
     from bot.live_knowledge import LiveKnowledge
 
     try:
-        knowledge = LiveKnowledge.load(Settings.from_env().knowledge_dir)
+        # One question: a provisional fit on an empty cache keeps the cold start fast (bot/thresholds.py);
+        # a batch from stdin gets the full fit, so every answer of the batch uses the same thresholds.
+        knowledge = LiveKnowledge.load(Settings.from_env().knowledge_dir, quick=question != "-")
     except ConfigError as exc:
         print(f"설정 오류: {exc}", file=sys.stderr)
         return 2
