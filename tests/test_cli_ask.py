@@ -78,7 +78,15 @@ def test_ask_with_broken_knowledge_explains_without_traceback(env: dict[str, str
 
 def test_second_start_uses_the_snapshot_cache(env: dict[str, str], tmp_path: Path):
     assert dockbot(env, "ask", "--json", "포드").returncode == 0
+    # A one-shot ask on an empty cache answers with provisional thresholds and a detached process
+    # writes the fully fitted snapshot (bot/snapshot_cache.py warm_in_background).
+    import time
+
+    deadline = time.monotonic() + 60
     cached = list((tmp_path / "cache" / "dockbot").glob("snapshot-*.pickle"))
+    while not cached and time.monotonic() < deadline:
+        time.sleep(0.1)
+        cached = list((tmp_path / "cache" / "dockbot").glob("snapshot-*.pickle"))
     assert len(cached) == 1
     again = dockbot(env, "ask", "--json", "포드")
     assert json.loads(again.stdout)["match"]["id"] == "k8s-pod"
