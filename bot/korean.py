@@ -250,6 +250,10 @@ _PREDICATE_ENDINGS = re.compile(
     r"(?:더라|더라구|더라고|거든|는거|는게|은거|은게|하게|되게|던|겠|을수|수있|봐|봤|해보|하자|을까|할까|"
     r"을래|할래|줄래|지만|는데|은데|던데)$"
 )
+# 이러면, 그러시더라구요, 그런건가요, 저렇게: "like this/that" predicates point back at the question itself.
+_DEMONSTRATIVE = re.compile(
+    r"^(?:(?:이러|그러|저러)[가-힣]{0,4}|(?:이런|그런|저런|이렇|그렇|저렇)[가-힣]{0,3}|(?:이래|그래|저래)[서도요야]?)$"
+)
 _COUNTED = re.compile(
     r"^(?:여러|몇|한|두|세|네|다섯|여섯|열|스무|수십|수백|수천|몇십|[0-9]+)?(?:개|대|번|명|군데|가지|줄)(?:씩|나|도|째)?$"
 )
@@ -259,7 +263,7 @@ def is_filler_shape(word: str) -> bool:
     """True for a Hangul word shaped like a predicate or a counted quantity (no topic of its own)."""
     if not _HANGUL_WORD.fullmatch(word):
         return False
-    if _COUNTED.match(word):
+    if _COUNTED.match(word) or _DEMONSTRATIVE.match(word):
         return True
     last = unicodedata.normalize("NFD", word[-1])
     # U+11BB is the final consonant ㅆ: 했, 봤, 됐, 었, 았 - Korean nouns practically never end in it.
