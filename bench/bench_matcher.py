@@ -70,6 +70,16 @@ def cold_start(question: str, cache: str) -> float:
     return elapsed
 
 
+def wait_for_warm_up(cache: str, limit_s: float = 60.0) -> float:
+    """Seconds until the detached warm-up of a first `dockbot ask` has cached the full snapshot."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        if list((Path(cache) / "dockbot").glob("snapshot-*.pickle")):
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -82,6 +92,8 @@ def main() -> int:
     args = parser.parse_args()
 
     rss_start = rss_mib()
+    # Figures for this code and knowledge, not whatever an earlier run left in the user's cache.
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dockbot-bench-")
     start = time.perf_counter()
     kb = load_knowledge(REPO / "knowledge")
     load_s = time.perf_counter() - start
@@ -144,12 +156,19 @@ def main() -> int:
     print(f"100,000-character question: {(time.perf_counter() - start) * 1000:.1f} ms")
     print(f"RSS: {rss_start:.0f} MiB at start, {rss_mib():.0f} MiB peak (after the 10,000-entry index)")
 
+    empty = []
     with tempfile.TemporaryDirectory() as cache:
-        first = cold_start("명명된 볼륨이 뭐야?", cache)
+        for _ in range(3):
+            with tempfile.TemporaryDirectory() as fresh:
+                empty.append(cold_start("명명된 볼륨이 뭐야?", fresh))
+                wait_for_warm_up(fresh)
+        cold_start("명명된 볼륨이 뭐야?", cache)
+        waited = wait_for_warm_up(cache)
         warm = [cold_start("명명된 볼륨이 뭐야?", cache) for _ in range(5)]
     print(
         f"cold start (dockbot ask --json, process start to answer): {statistics.median(warm):.2f} s "
-        f"with the snapshot cache, {first:.2f} s on an empty cache"
+        f"with the snapshot cache, {statistics.median(empty):.2f} s on an empty cache "
+        f"(provisional thresholds; the background full fit was cached {waited:.1f} s later)"
     )
     return 0
 
