@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from bot.demos.runlock import run_state
 from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
+from tests.second_engine import SecondEngine, unavailable_reason
 
 pytestmark = pytest.mark.docker
 
@@ -543,75 +543,27 @@ def test_gc_never_touches_a_run_in_progress_in_another_process(api, tmp_path):
 # --- a real engine stopped mid-demo (a test-owned second dockerd) -----------------------------------------
 
 
-class OwnedEngine:
-    """A second dockerd owned by this test: its own socket, data root (vfs), exec root and containerd, no
-    bridge and no iptables, so stopping it cannot disturb the team's engine."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.socket = root / "docker.sock"
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def host(self) -> str:
-        return f"unix://{self.socket}"
-
-    def start(self) -> None:
-        log = (self.root / "dockerd.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                "dockerd",
-                "--data-root",
-                str(self.root / "data"),
-                "--exec-root",
-                str(self.root / "exec"),
-                "--pidfile",
-                str(self.root / "docker.pid"),
-                "-H",
-                self.host,
-                "--bridge=none",
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip-forward=false",
-                "--cgroup-parent=dockbot-test-engine",
-                "--storage-driver=vfs",
-            ],
-            stdout=log,
-            stderr=log,
-        )
-        deadline = time.monotonic() + HANG_GUARD_S
-        while time.monotonic() < deadline:
-            try:
-                docker.APIClient(base_url=self.host, timeout=2).ping()
-                return
-            except Exception:
-                time.sleep(0.2)
-        raise RuntimeError("test dockerd did not start: " + (self.root / "dockerd.log").read_text()[-500:])
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # what `systemctl stop docker` does
-            self.proc.wait(timeout=HANG_GUARD_S)
-
-
 @pytest.fixture
 def second_engine(api):
-    if os.geteuid() != 0 or not shutil.which("dockerd"):
-        pytest.skip(
-            "a second, test-owned dockerd needs root and the dockerd binary (covered by the proxy test)"
-        )
-    root = Path(tempfile.mkdtemp(prefix="dbt-"))  # short: unix socket paths are limited to 108 bytes
-    engine = OwnedEngine(root)
+    """A test-owned dockerd in its own network namespace (tests/second_engine.py), with the demo image."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"{reason} (the engine cut is covered by the proxy test)")
+    engine = SecondEngine.create()
     try:
         engine.start()
-    except RuntimeError as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(str(exc))
-    image = subprocess.run(["docker", "save", IMAGE], capture_output=True, check=True).stdout
-    subprocess.run(["docker", "-H", engine.host, "load", "-q"], input=image, capture_output=True, check=True)
+        engine.load_image(api, IMAGE)
+    except (RuntimeError, docker.errors.DockerException) as exc:
+        engine.close()
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the test-owned dockerd did not start: {exc}")
+        pytest.skip(f"the test-owned dockerd did not start: {exc}")
     yield engine
-    engine.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    engine.close()
+
+
+def host_has_default_bridge() -> bool:
+    return Path("/sys/class/net/docker0").exists()
 
 
 def test_engine_really_stopping_mid_demo_then_restarting_leaves_nothing(second_engine):
@@ -624,7 +576,10 @@ def test_engine_really_stopping_mid_demo_then_restarting_leaves_nothing(second_e
     run = run_scenario(client, SCENARIOS["volumes"], image=IMAGE, on_progress=stop_after_writer)
     assert not run.ok and run.finished and "Docker 엔진" in run.error
     assert "Traceback" not in run.error
+    bridge_before = host_has_default_bridge()
     second_engine.start()
+    # Its own network namespace: starting it with --bridge=none left the main engine's docker0 alone.
+    assert host_has_default_bridge() == bridge_before
     client = docker.APIClient(base_url=second_engine.host, timeout=10)
     left = objects(client, f"{LABEL}={run.run_id}")
     assert f"container /dockbot-{run.run_id}-writer" in left  # the stop really left the run's objects behind
