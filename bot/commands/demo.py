@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import queue
 import sys
+import threading
 from typing import TextIO
 
 from bot.config import ConfigError, Settings
@@ -23,6 +24,8 @@ from bot.demos.scenario import Scenario, is_plain_name, load_scenario_files, loa
 from bot.demos.service import DemoService
 
 EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN, EXIT_ENGINE = 0, 1, 2, 3
+# The longest the terminal stays silent after a demo started (see _run_live).
+FIRST_OUTPUT_WAIT_S = 0.3
 
 
 def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[str]]:
@@ -127,21 +130,28 @@ def _run_live(service: DemoService, scenario: Scenario, out: TextIO) -> DemoRun:
     """Start the run first (engine trouble is reported before anything else is printed), then render its
     progress here in the main thread: the worker only queues snapshots and never waits for the terminal."""
     updates: queue.SimpleQueue[list[StepResult] | None] = queue.SimpleQueue()
-    future = service.submit(
-        scenario.name, user="cli", channel="cli", on_progress=lambda run: updates.put(list(run.steps))
-    )
-    future.add_done_callback(lambda _: updates.put(None))
-    from bot.render import render_text  # imported while the first container starts
+    first_step_done = threading.Event()
 
-    header = DemoRun(demo=scenario.name, title=scenario.title, explanation=scenario.explanation)
-    out.write(render_text("demo_header.txt.j2", run=header) + "\n\n")
-    out.flush()
-    total = len(scenario.steps)
+    def progress(run: DemoRun) -> None:
+        updates.put(list(run.steps))
+        first_step_done.set()
 
-    def step_text(steps: list[StepResult]) -> str:
-        return render_text("demo_step.txt.j2", step=steps[-1], number=len(steps), total=total)
-
+    future = service.submit(scenario.name, user="cli", channel="cli", on_progress=progress)
+    future.add_done_callback(lambda _: (updates.put(None), first_step_done.set()))
     try:
+        # Import jinja2 (~20 ms of CPU, holding the GIL) only once the worker's first requests are out and
+        # the engine is busy: right after the first step, or after a moment if that step is a slow one.
+        first_step_done.wait(FIRST_OUTPUT_WAIT_S)
+        from bot.render import render_text
+
+        header = DemoRun(demo=scenario.name, title=scenario.title, explanation=scenario.explanation)
+        out.write(render_text("demo_header.txt.j2", run=header) + "\n\n")
+        out.flush()
+        total = len(scenario.steps)
+
+        def step_text(steps: list[StepResult]) -> str:
+            return render_text("demo_step.txt.j2", step=steps[-1], number=len(steps), total=total)
+
         if out.isatty():
             _show_with_spinner(updates, scenario, step_text)
         else:
@@ -152,6 +162,8 @@ def _run_live(service: DemoService, scenario: Scenario, out: TextIO) -> DemoRun:
     except KeyboardInterrupt:
         service.cancel()
         run = future.result()
+    from bot.render import render_text
+
     out.write("\n" + render_text("demo_footer.txt.j2", run=run) + "\n")
     return run
 

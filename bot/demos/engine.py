@@ -33,16 +33,38 @@ def engine_unavailable(detail: object) -> EngineUnavailable:
 
 
 def connect_engine() -> docker.APIClient:
-    """A low-level client that has answered a ping; raises EngineUnavailable (Korean message) otherwise."""
+    """A low-level client that has answered a ping; raises EngineUnavailable (Korean message) otherwise.
+
+    One request, not two: docker-py's default `version="auto"` asks GET /version before anything else, but
+    the engine's API version is already in the `API-Version` header of the ping we send anyway (what the
+    docker CLI negotiates from, too). The client is made with a placeholder version, pings without a
+    version prefix, and then speaks min(engine, SDK default)."""
     try:
         api = docker.APIClient(
-            timeout=CONNECT_TIMEOUT_S, max_pool_size=MAX_POOL_SIZE, **docker.utils.kwargs_from_env()
+            version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+            timeout=CONNECT_TIMEOUT_S,
+            max_pool_size=MAX_POOL_SIZE,
+            **docker.utils.kwargs_from_env(),
         )
-        api.ping()
+        response = api._get(api._url("/_ping", versioned_api=False))
+        response.raise_for_status()
+        engine_version = response.headers.get("API-Version", "")
+        if not _version_key(engine_version):  # an engine too old to say it in the ping: ask
+            engine_version = api.version(api_version=False)["ApiVersion"]
     except ENGINE_ERRORS as exc:
         raise engine_unavailable(exc) from None
+    # docker-py keeps the negotiated version in `_version` (set the same way by its "auto" detection).
+    api._version = min(engine_version, docker.constants.DEFAULT_DOCKER_API_VERSION, key=_version_key)
     api.timeout = REQUEST_TIMEOUT_S
+    if api.base_url.startswith("http+docker://"):
+        # A local socket (unix, npipe, ssh): no proxy or .netrc can apply, yet with trust_env requests
+        # scans the whole environment for proxy settings on every request (a third of its per-request CPU).
+        api.trust_env = False
     return api
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 def ping(api: docker.APIClient) -> None:

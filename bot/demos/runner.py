@@ -248,12 +248,21 @@ class DemoContext:
         if detach:
             return Outcome(container[:12])
         exit_code = self._wait(container, deadline)
-        output = self.api.logs(container, stdout=True, stderr=True)[:OUTPUT_READ_MAX]
+        output = self._output(container)[:OUTPUT_READ_MAX]
         if remove:
             # What `--rm` does: container and anonymous volumes go (docker-py's run(remove=True) leaks them).
             self.api.remove_container(container, v=True, force=True)
             self._containers.pop(alias, None)
         return Outcome(output.decode("utf-8", "replace"), exit_code)
+
+    def _output(self, container: str) -> bytes:
+        """stdout and stderr of a stopped container. One request: `api.logs()` first inspects the container
+        to learn whether it has a TTY; ours never do (create_container's default), so the log stream is
+        always multiplexed."""
+        response = self.api._get(
+            self.api._url("/containers/{0}/logs", container), params={"stdout": 1, "stderr": 1}
+        )
+        return self.api._get_result_tty(False, response, False)
 
     def _wait(self, container: str, deadline: float) -> int:
         remaining = deadline - time.monotonic()

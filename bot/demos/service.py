@@ -173,13 +173,22 @@ class DemoService:
 
     def _execute(self, api: Any, scenario: Scenario, on_progress: ProgressCallback | None) -> DemoRun:
         # The sweep of earlier leftovers runs beside the demo, not before it: it only touches objects of runs
-        # that are not in progress (checked per object), so it cannot race with this run.
+        # that are not in progress (checked per object), so it cannot race with this run. It starts once the
+        # first step is done, so that its requests and its JSON do not delay the run's first requests.
         sweeper = threading.Thread(target=self._sweep_quietly, args=(api,), name="demo-sweep", daemon=True)
-        sweeper.start()
+
+        def progress(run: DemoRun) -> None:
+            if sweeper.ident is None:
+                sweeper.start()
+            if on_progress is not None:
+                on_progress(run)
+
         try:
             from bot.demos.runner import run_scenario
 
             runner = self._runner or run_scenario
-            return runner(api, scenario, image=self.image, on_progress=on_progress, cancel=self._cancel)
+            return runner(api, scenario, image=self.image, on_progress=progress, cancel=self._cancel)
         finally:
+            if sweeper.ident is None:  # the run ended before its first step did
+                sweeper.start()
             sweeper.join(timeout=30)  # a short-lived process (the CLI) must not exit mid-sweep
