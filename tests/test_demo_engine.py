@@ -477,6 +477,25 @@ def test_cli_json_and_list(api):
     assert listed.returncode == 0 and all(name in listed.stdout for name in SCENARIOS)
 
 
+def test_cli_writes_the_demo_audit_row_when_dockbot_db_is_set(api, tmp_path):
+    from bot.store import Store
+
+    db = tmp_path / "audit" / "dockbot.db"
+    env = {"DOCKBOT_DB": str(db), "LOGNAME": "onboarding-kim"}
+    shown = dockbot("demo", "volumes", env=env)
+    as_json = dockbot("demo", "volumes", "--json", env=env)
+    refused = dockbot("demo", "volumes", env={**env, **UNREACHABLE})  # nothing ran: no row
+    assert (shown.returncode, as_json.returncode, refused.returncode) == (0, 0, 3), shown.stderr
+    store = Store.open(db)
+    rows = store.demo_runs()
+    store.close()
+    assert [(r["user_id"], r["channel"], r["scenario"], r["ok"]) for r in rows] == [
+        ("onboarding-kim", "cli", "volumes", 1)
+    ] * 2
+    assert all(r["duration_s"] > 0 and r["error"] is None for r in rows)
+    assert round(rows[0]["duration_s"], 3) == json.loads(as_json.stdout)["duration_s"]  # newest first
+
+
 def test_cli_exit_code_is_1_when_an_expectation_does_not_hold(api, tmp_path):
     demos = tmp_path / "demos"
     demos.mkdir()

@@ -12,16 +12,23 @@ not a terminal (pipes, CI, benches) rich is not even imported and each step is p
 from __future__ import annotations
 
 import json
+import logging
+import os
 import queue
 import sys
 import threading
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import ConfigError, Settings
 from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, StepResult
 from bot.demos.scenario import Scenario, is_plain_name, load_scenario_files, load_scenarios
 from bot.demos.service import DemoService
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_UNKNOWN, EXIT_ENGINE = 0, 1, 2, 3
 # The longest the terminal stays silent after a demo started (see _run_live).
@@ -60,21 +67,80 @@ def run_demo(name: str | None, *, list_only: bool = False, as_json: bool = False
         except UnknownDemo as exc:
             _print_unknown(name, exc, service.scenarios(), as_json)
             return EXIT_UNKNOWN
+        audit = DemoAudit(settings) if settings.db_path is not None else None
         try:
             if as_json:
-                run = service.run(scenario.name, user="cli", channel="cli")
+                run = service.run(
+                    scenario.name,
+                    user="cli",
+                    channel="cli",
+                    on_progress=audit.begin_opening if audit is not None else None,
+                )
                 print(json.dumps(run.to_json(), ensure_ascii=False))
             else:
-                run = _run_live(service, scenario, sys.stdout)
+                run = _run_live(service, scenario, sys.stdout, audit)
         except DemoError as exc:
             if as_json:
                 print(json.dumps(_refusal(scenario.name, exc.message_ko), ensure_ascii=False))
             else:
                 print(exc.message_ko, file=sys.stderr)
             return EXIT_ENGINE if isinstance(exc, EngineUnavailable) else EXIT_FAILED
+        if audit is not None:
+            audit.record(run)
         return EXIT_OK if run.ok else EXIT_FAILED
     finally:
         service.close()
+
+
+class DemoAudit:
+    """The demo audit row of `dockbot demo` in the store at DOCKBOT_DB (chat and Slack write theirs through
+    Brain.record_demo): user = the OS user, channel = "cli". SQLite is opened on its own thread once the
+    first step is done, while the engine works, so the demo never waits for it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: Store | None = None
+        self._opener = threading.Thread(target=self._open, name="demo-audit", daemon=True)
+
+    def begin_opening(self, _run: object = None) -> None:
+        """Start opening the store (idempotent; fits as an on_progress callback)."""
+        if self._opener.ident is None:
+            self._opener.start()
+
+    def _open(self) -> None:
+        try:
+            from bot.store import Store
+
+            self._store = Store.open(self._settings.db_path, retention_days=self._settings.retention_days)
+        except Exception:  # the audit must never break a demo
+            log.exception("could not open the store for the demo audit")
+
+    def record(self, run: DemoRun) -> None:
+        self.begin_opening()  # a run that ended before its first step still gets its row
+        self._opener.join()
+        if self._store is None:
+            return
+        try:
+            self._store.record_demo(
+                user=os_user(),
+                channel="cli",
+                scenario=run.demo,
+                ok=run.ok,
+                duration_s=run.duration_s,
+                error=run.error,
+            )
+        finally:
+            self._store.close()
+
+
+def os_user() -> str:
+    """Who ran `dockbot demo`: the login name, or the uid where there is none (a container's user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME
+        return f"uid {os.getuid()}"
 
 
 def run_gc() -> int:
@@ -126,7 +192,9 @@ def _print_unknown(name: str, exc: UnknownDemo, scenarios: list[Scenario], as_js
     print(render_text("demo_catalog.txt.j2", demos=scenarios, notice=f"'{shown}' 라는 데모는 없습니다."))
 
 
-def _run_live(service: DemoService, scenario: Scenario, out: TextIO) -> DemoRun:
+def _run_live(
+    service: DemoService, scenario: Scenario, out: TextIO, audit: DemoAudit | None = None
+) -> DemoRun:
     """Start the run first (engine trouble is reported before anything else is printed), then render its
     progress here in the main thread: the worker only queues snapshots and never waits for the terminal."""
     updates: queue.SimpleQueue[list[StepResult] | None] = queue.SimpleQueue()
@@ -135,6 +203,8 @@ def _run_live(service: DemoService, scenario: Scenario, out: TextIO) -> DemoRun:
     def progress(run: DemoRun) -> None:
         updates.put(list(run.steps))
         first_step_done.set()
+        if audit is not None:
+            audit.begin_opening()
 
     future = service.submit(scenario.name, user="cli", channel="cli", on_progress=progress)
     future.add_done_callback(lambda _: (updates.put(None), first_step_done.set()))
