@@ -3,10 +3,9 @@
 1. `Analyzer` (bot/korean.py) turns text into tokens; features are the tokens plus syllable 2/3-grams.
 2. BM25 over one bag per entry (title + keywords + example questions) picks the candidate entries.
 3. Each candidate is re-scored against each of its strings (kNN: a question usually has a close sibling among
-   ~20 examples) and against its whole bag:
-     knn = best idf-weighted Dice overlap with one string, cov = idf-weighted share of the question's features
-     the entry knows, fz = best rapidfuzz ratio of sorted jamo token strings.
-   score = W_KNN·knn + W_COV·cov + W_FUZZ·fz (a 0..1 confidence).
+   ~40 examples): best word Dice, mean of the 3 best Dice overlaps, best jamo fuzzy ratio, relative BM25,
+   minus the share of the question the KB has never seen (docs/matching.md §2 has the formula). A long
+   question's weight is capped in the Dice denominators (QUERY_CAP_QUANTILE).
 4. Outcome: answered when score >= the fitted answer threshold, suggestions above the suggest threshold,
    otherwise no answer. Thresholds are fitted on the knowledge base itself (leave-one-out over the example
    questions vs. the off-topic file, see bot/thresholds.py) and cached per knowledge content.
