@@ -1,5 +1,7 @@
 """Benchmark the demo engine on the real Docker engine; prints figures, asserts nothing.
 
+0. HTTP requests and connections to the engine for one `dockbot demo volumes` and one run of the CLI
+   script (a counting unix-socket proxy in front of the engine's socket).
 1. `dockbot demo volumes` (a whole process, as a user runs it) against bench/volumes_demo_cli.sh (the same
    steps as a plain docker CLI script, with the same lockdown flags), alternated in one run: medians, ratio.
 2. Time per demo with 1, 2 and 4 demos at once (the runner in threads sharing one client, like the service).
@@ -12,6 +14,7 @@ Usage: python bench/bench_demo.py [--runs 10] [--batches 5] [--json]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -43,6 +46,89 @@ def timed(argv: list[str]) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {stderr.decode()[-500:]}")
     return elapsed
+
+
+class CountingProxy:
+    """A unix socket in front of the engine's that counts connections and HTTP requests going through."""
+
+    REQUEST_LINE_END = b" HTTP/1.1\r\n"
+
+    def __init__(self, target: str):
+        self.target = target
+        self.dir = tempfile.mkdtemp(prefix="dbp-")
+        self.path = os.path.join(self.dir, "docker.sock")
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(self.path)
+        self.server.listen(64)
+        self.connections = 0
+        self.requests = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.target)
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, count: bool) -> None:
+        tail = b""
+        try:
+            while data := source.recv(65536):
+                if count:  # request lines end in " HTTP/1.1\r\n"; keep a tail for lines split across reads
+                    seen = tail + data
+                    with self.lock:
+                        self.requests += seen.count(self.REQUEST_LINE_END)
+                    tail = seen[-(len(self.REQUEST_LINE_END) - 1) :]
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def take(self) -> tuple[int, int]:
+        time.sleep(0.2)  # let the pumps finish counting
+        with self.lock:
+            counts = (self.connections, self.requests)
+            self.connections = self.requests = 0
+        return counts
+
+    def close(self) -> None:
+        self.server.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+            os.rmdir(self.dir)
+
+
+def requests_per_run() -> dict | None:
+    """Connections and HTTP requests one run of each makes (None when the engine is not on a unix socket)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return None
+    proxy = CountingProxy(host.removeprefix("unix://"))
+    env = {**os.environ, "DOCKER_HOST": f"unix://{proxy.path}"}
+    counts = {}
+    try:
+        for name, argv in (
+            ("bot", [sys.executable, "-m", "bot", "demo", "volumes"]),
+            ("cli", ["sh", str(REPO / "bench" / "volumes_demo_cli.sh")]),
+        ):
+            proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+            OWNERS.add(f"{socket.gethostname()}:{proc.pid}")  # its objects are counted in part 3
+            proc.wait()
+            connections, requests = proxy.take()
+            counts[name] = {"exit": proc.returncode, "connections": connections, "requests": requests}
+    finally:
+        proxy.close()
+    return counts
 
 
 def cli_vs_bot(runs: int) -> dict:
@@ -154,11 +240,13 @@ def main() -> int:
     volumes_before = len(api.volumes().get("Volumes") or [])
     api.close()
     load = os.getloadavg()[0]
+    per_run = requests_per_run()
     head_to_head = cli_vs_bot(args.runs)
     levels = concurrency((1, 2, 4), args.batches)
     left = leftovers(volumes_before)
     report = {
         "load_avg_1m_at_start": round(load, 2),
+        "requests_per_run": per_run,
         "volumes_demo": head_to_head,
         "concurrency": levels,
         "left": left,
@@ -167,6 +255,18 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"host: {os.cpu_count()} CPUs, 1-min load average at start {load:.2f}")
+    # With PYTHONDONTWRITEBYTECODE=1 and no bot/__pycache__, every new process compiles bot/ (~10 ms);
+    # an installed wheel has its bytecode (`python -m compileall bot` gives the same here).
+    compiled = any((REPO / "bot" / "demos" / "__pycache__").glob("runner.*.pyc"))
+    print(f"bytecode of bot/ cached: {'yes' if compiled else 'no'}")
+    if per_run:
+        print("\n0. one volumes demo through a counting proxy on the engine socket")
+        for name, label in (("bot", "dockbot demo volumes"), ("cli", "docker CLI script")):
+            row = per_run[name]
+            print(
+                f"   {label:<22} {row['requests']:>3} HTTP requests over {row['connections']:>2} connections"
+                f"  (exit {row['exit']})"
+            )
     print(f"\n1. volumes demo, {args.runs} alternated runs each (whole process wall time)")
     print(f"   dockbot demo volumes   median {head_to_head['bot_median_s']:.3f} s   {head_to_head['bot_s']}")
     print(f"   docker CLI script      median {head_to_head['cli_median_s']:.3f} s   {head_to_head['cli_s']}")
