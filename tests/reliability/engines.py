@@ -1,7 +1,7 @@
 """Docker engines for the fault tests: what an engine still holds labelled, and a test-owned dockerd.
 
-The test-owned dockerd has its own socket, data root, exec root and pidfile, no default bridge and no
-iptables rules, so stopping it mid-demo never disturbs the main engine that other tests use.
+The test-owned dockerd has its own network namespace, socket, data root, exec root and pidfile, no default
+bridge and no iptables rules, so stopping it mid-demo never disturbs the main engine that other tests use.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ class SecondEngine:
         log = self.log.open("ab")
         self.proc = subprocess.Popen(
             [
+                # Its own network namespace: a dockerd with --bridge=none in the host's namespace deletes the
+                # main engine's docker0 at start-up (see tests/second_engine.py).
+                "unshare",
+                "--net",
+                "--",
                 "dockerd",
                 "-H",
                 self.host,
