@@ -444,6 +444,33 @@ def test_a_hung_engine_is_reported_as_unavailable_after_the_short_timeout(docker
         silent.close()
 
 
+def test_the_client_negotiates_from_the_ping_and_keeps_one_connection(api, monkeypatch):
+    from docker.transport.unixconn import UnixHTTPConnection
+
+    if not api.base_url.startswith("http+docker://"):
+        pytest.skip("DOCKER_HOST is not a unix socket")
+    opened: list[str] = []
+    connect = UnixHTTPConnection.connect
+    monkeypatch.setattr(UnixHTTPConnection, "connect", lambda self: (opened.append("x"), connect(self))[1])
+    client = connect_engine()
+    try:
+        # Different URLs (docker-py would open a pool and a socket for each), one after the other.
+        client.inspect_image(IMAGE)
+        client.volumes(filters={"label": f"{LABEL}=none"})
+        client.containers(all=True, filters={"label": f"{LABEL}=none"})
+        client.networks(filters={"label": f"{LABEL}=none"})
+        engine_version = client.version(api_version=False)["ApiVersion"]
+    finally:
+        client.close()
+    assert len(opened) == 1
+
+    def as_tuple(version: str) -> tuple[int, ...]:
+        return tuple(map(int, version.split(".")))
+
+    newest_known = docker.constants.DEFAULT_DOCKER_API_VERSION
+    assert client.api_version == min(engine_version, newest_known, key=as_tuple)
+
+
 def test_a_missing_image_that_cannot_be_pulled_is_explained(api):
     demos = DemoService(lambda: SCENARIOS, image="dockbot-no-such-image:0")
     try:
