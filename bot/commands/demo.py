@@ -112,8 +112,8 @@ class DemoAudit:
             from bot.store import Store
 
             self._store = Store.open(self._settings.db_path, retention_days=self._settings.retention_days)
-        except Exception:  # the audit must never break a demo
-            log.exception("could not open the store for the demo audit")
+        except Exception as exc:  # the audit must never break a demo (and prints no traceback)
+            log.warning("could not open the store for the demo audit: %s", exc)
 
     def record(self, run: DemoRun) -> None:
         self.begin_opening()  # a run that ended before its first step still gets its row
