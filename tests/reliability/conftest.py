@@ -2,7 +2,7 @@
 
 - `figures`: what each test tried and what held, collected for docs/reliability.md. Printed at the end of the
   run, and written as JSON to $DOCKBOT_RELIABILITY_FIGURES when set (bench/reliability_report.py does that).
-- `second_engine`: a test-owned dockerd (own socket, data root, exec root, pidfile; no bridge, no iptables)
+- `second_engine`: a test-owned dockerd in its own network namespace (tests/second_engine.py)
   that fault tests may stop and start again, never the main engine other tests use.
 - `scenario_from_yaml`: a Scenario through the real loader (bot/demos/scenario.py), for fault scenarios.
 """
@@ -10,17 +10,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.reliability.engines import SecondEngine
 from tests.reliability.figures import FIGURES, Figures
+from tests.second_engine import SecondEngine
+from tests.second_engine import unavailable_reason as engine_unavailable_reason
 
 DEMO_IMAGE = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
 
@@ -69,28 +67,21 @@ def scenario_from_yaml():
 
 @pytest.fixture(scope="session")
 def second_engine(docker_client):
-    """A test-owned dockerd with the demo image loaded from the main engine (no registry is reachable)."""
-    if shutil.which("dockerd") is None:
+    """A test-owned dockerd (its own network namespace: see tests/second_engine.py) with the demo image
+    loaded from the main engine (no registry is reachable)."""
+    reason = engine_unavailable_reason()
+    engine = None
+    if reason is None:
+        engine = SecondEngine.create()
+        try:
+            engine.start()
+            engine.load_image(docker_client.api, DEMO_IMAGE)
+        except Exception as exc:
+            engine.close()
+            engine, reason = None, f"cannot start a test-owned dockerd: {exc}"
+    if engine is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but dockerd is not installed (needed for a test-owned engine)")
-        pytest.skip("dockerd is not installed")
-    # A short path: unix socket paths are limited to 108 bytes.
-    root = Path(tempfile.mkdtemp(prefix="dbk-", dir="/tmp"))
-    engine = SecondEngine(root)
-    try:
-        engine.start()
-        image = docker_client.images.get(DEMO_IMAGE)
-        api = engine.api(timeout=60)
-        api.load_image(b"".join(image.save(named=True)))
-        api.close()
-    except Exception as exc:
-        engine.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"cannot start a test-owned dockerd: {exc}")
-        pytest.skip(f"cannot start a test-owned dockerd: {exc}")
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
     yield engine
-    engine.stop()
-    # Overlay mounts of a stopped engine are gone; anything left is a plain directory tree.
-    subprocess.run(["umount", "-R", str(root / "exec")], capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    engine.close()

@@ -145,7 +145,10 @@ def test_dockerd_stopped_during_a_running_step_then_started_again(
         second_engine.stop()
         run = future.result(timeout=HANG_GUARD_S)
         clear_result(run)
-        assert len(run.steps) == 2
+        # The stop lands in step 2: either its wait is cut off, or the daemon kills the container on its way
+        # down (step 2 ❌) and step 3 then finds no engine. Never past step 3, never ok.
+        assert not run.ok and 2 <= len(run.steps) <= 3
+        assert not run.steps[1].ok
         second_engine.start()
         api = second_engine.api()
         leftovers = labelled(api, run.run_id)
