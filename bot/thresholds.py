@@ -1,7 +1,8 @@
 """Fit the matcher's decision thresholds from the knowledge base itself, and cache them.
 
 In-scope evidence: every example question scored leave-one-out (its own string removed from the index), so
-it looks like a new question of that entry. Out-of-scope evidence: knowledge/off-topic.yaml.
+it looks like a new question of that entry. Out-of-scope evidence: knowledge/off-topic.yaml, each question
+also left out of the off-topic word counts the matcher's "generic words" penalty is built from.
 - answer threshold: minimises (share of in-scope questions not answered correctly) + (share of off-topic
   questions answered), i.e. balanced error; placed midway into the gap below the best cut.
 - suggest threshold: the 90th-percentile off-topic score, so nearly every off-topic question gets a plain
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the scoring changes: old cache files then simply stop matching.
-SCORING_VERSION = "e1-knn-4"
+SCORING_VERSION = "e1-knn-5"
 # Share of the off-topic file that gets a plain no-answer rather than suggestions.
 SUGGEST_QUANTILE = 0.9
 KEEP_FILES = 16
@@ -71,7 +72,7 @@ def collect_evidence(matcher: Matcher, every: int = 1, limit: int | None = None)
                 confusions.append((entry.id, j, question, index.entries[ranked[0].index].id))
     off = []
     for question in matcher.kb.off_topic:
-        ranked = matcher.rank(question, **kwargs)
+        ranked = matcher.rank(question, off_topic_left_out=True, **kwargs)
         off.append(ranked[0].score if ranked else 0.0)
     return Evidence(in_scope, off, confusions)
 
@@ -133,7 +134,9 @@ def content_key(matcher: Matcher) -> str:
     digest.update(repr(kb.off_topic).encode())
     from bot import matcher as matcher_module
 
-    digest.update(repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN)).encode())
+    digest.update(
+        repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN, matcher_module.W_GENERIC)).encode()
+    )
     return digest.hexdigest()[:32]
 
 
