@@ -9,6 +9,7 @@ or write it only costs a rebuild.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -108,7 +109,9 @@ def store(directory: Path, snapshot: Snapshot) -> None:
             stale.unlink(missing_ok=True)
     except Exception as exc:  # read-only home, unpicklable scenario...: serve anyway, rebuild next time
         log.info("cannot cache the knowledge snapshot in %s: %s", path.parent, exc)
-        tmp.unlink(missing_ok=True)
+        # On a read-only filesystem even the clean-up fails (EROFS, not ENOENT): never let it escape.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
