@@ -134,9 +134,7 @@ def content_key(matcher: Matcher) -> str:
     digest.update(repr(kb.off_topic).encode())
     from bot import matcher as matcher_module
 
-    digest.update(
-        repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN, matcher_module.W_GENERIC)).encode()
-    )
+    digest.update(repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN, matcher_module.W_GENERIC)).encode())
     return digest.hexdigest()[:32]
 
 
