@@ -188,3 +188,39 @@ def test_composer_is_php_composer_not_docker_compose():
     assert "컴포즈" not in analyzer.tokens("컴포저로 라라벨 설치")
     assert analyzer.tokens("composer") == analyzer.tokens("컴포저")
     assert analyzer.tokens("docker compose") == ["컴포즈"]
+
+
+def test_words_the_off_topic_file_uses_as_often_as_the_kb_lower_the_score():
+    import dataclasses
+
+    from bot.matcher import Thresholds
+
+    kb = load_knowledge(FIXTURE)
+    fixed = Thresholds(answer=0.5, suggest=0.4)
+    question = "도커 네트워크 생성 명령어 뭐였더라"
+    plain = Matcher(kb, fixed).rank(question)[0]
+    # The same words, now also common in off-topic questions (a helpdesk's 명령어 and 생성).
+    noisy_kb = dataclasses.replace(
+        kb,
+        off_topic=(*kb.off_topic, "엑셀 매크로 생성 명령어", "윈도우 명령어 모음", "계정 생성 요청 명령어"),
+    )
+    noisy = Matcher(noisy_kb, fixed)
+    ranked = noisy.rank(question)[0]
+    assert ranked.index == plain.index  # the same entry, with less confidence
+    assert ranked.score < plain.score
+    known, _, _, _ = noisy.index.query(noisy.analyse(question))
+    shares = noisy.index.generic(known)
+    assert ((shares >= 0) & (shares < 1)).all()
+
+
+def test_off_topic_evidence_leaves_each_question_out_of_the_word_counts():
+    from bot.matcher import Thresholds
+
+    matcher = Matcher(load_knowledge(FIXTURE), Thresholds(answer=0.5, suggest=0.4))
+    evidence = collect_evidence(matcher)
+    for question, score in zip(matcher.kb.off_topic, evidence.off_topic, strict=True):
+        left_out = matcher.rank(question, off_topic_left_out=True)
+        assert score == (left_out[0].score if left_out else 0.0)
+        counted = matcher.rank(question)
+        # Counting its own words as generic would make every off-topic question look easier to reject.
+        assert (counted[0].score if counted else 0.0) <= score + 1e-12, question
