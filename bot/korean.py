@@ -374,6 +374,10 @@ class Analyzer:
             if bucket is None:
                 continue
             found = process.extractOne(spelled, bucket[1], scorer=fuzz.ratio, score_cutoff=self.TYPO_CUTOFF)
+            # A short word whose first letter differs is another word, not a typo of it: 시간/기간,
+            # 사진/가진, 프리즈/브리지, 내일/개일 (dev questions); 볼룸/볼륨, 익멍/익명 keep theirs.
+            if found is not None and len(word) <= 3 and found[0][0] != spelled[0]:
+                found = None
             if found is not None and found[1] > best:
                 fixed, best = bucket[0][found[2]], found[1]
         self._typo_cache[word] = fixed

@@ -149,3 +149,10 @@ def test_unknown_paths_in_commands_are_dropped_known_ones_stay(analyzer: Analyze
     tokens = analyzer.tokens("docker run -v ./html:/usr/share/nginx/html nginx")
     assert MOUNT_BIND in tokens and "/usr/share/nginx/html" not in tokens and "share" not in tokens
     assert "data:/app/data" in analyzer.tokens("-v data:/app/data")
+
+
+def test_a_short_word_with_another_first_letter_is_not_read_as_a_kb_word():
+    analyzer = Analyzer(SYNONYMS, [*TEXTS, "롤링 업데이트 기간", "브리지 네트워크"])
+    assert analyzer.tokens("시간") == ["시간"]  # one letter from 기간, but an everyday word of its own
+    assert analyzer.tokens("프리즈") == ["프리즈"]  # not 브리지
+    assert analyzer.tokens("볼룸") == ["볼륨"]  # a vowel slip keeps the first letter: still corrected
