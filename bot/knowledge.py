@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bot.yamlfile import Problem, YamlDocument, YamlFileError, display_path, read_yaml
@@ -76,8 +77,80 @@ def _read(path: Path, problems: list[Problem]) -> YamlDocument | None:
         return None
 
 
+_ENTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+_ENTRY_TEXT_LIMITS = {"title": 200, "answer": 4000}
+_ENTRY_LISTS = ("commands", "related", "keywords", "questions")
+_ENTRY_MIN_QUESTIONS = 8  # = knowledge_schema.MIN_QUESTIONS (a test keeps the two equal)
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str and bool(value.strip())
+
+
+def _is_text_list(value: Any) -> bool:
+    return type(value) is list and all(_is_text(item) for item in value)
+
+
+def _entry_fits(item: Any) -> bool:
+    if type(item) is not dict or not {"id", "title", "answer", "questions"} <= item.keys():
+        return False
+    if not item.keys() <= {"id", "demo", *_ENTRY_TEXT_LIMITS, *_ENTRY_LISTS}:
+        return False
+    entry_id, demo, questions = item["id"], item.get("demo"), item["questions"]
+    return (
+        type(entry_id) is str
+        and len(entry_id) <= 80
+        and _ENTRY_ID.fullmatch(entry_id) is not None
+        and all(_is_text(item[k]) and len(item[k]) <= n for k, n in _ENTRY_TEXT_LIMITS.items())
+        and all(_is_text_list(item[k]) for k in _ENTRY_LISTS if k in item)
+        and len(questions) >= _ENTRY_MIN_QUESTIONS
+        and all("\n" not in q.strip() for q in questions)
+        and (demo is None or type(demo) is str)
+    )
+
+
+def _quick_parse(data: Any, model: str) -> Any:
+    """The parsed file when it certainly passes the pydantic schema of `model`, else None.
+
+    Why: importing pydantic and building the models costs ~0.06 s, a tenth of the cold-start budget of
+    `dockbot ask`; a valid file (the normal case) is recognised by this stricter-or-equal plain check,
+    and anything it doesn't recognise goes through pydantic, which reports the problems with path:line.
+    """
+    if type(data) is not dict:
+        return None
+    if model == "EntriesFile":
+        entries = data.get("entries")
+        if data.keys() != {"entries"} or type(entries) is not list or not entries:
+            return None
+        if not all(_entry_fits(item) for item in entries):
+            return None
+        defaults = {"commands": [], "related": [], "keywords": [], "demo": None}
+        return SimpleNamespace(entries=[SimpleNamespace(**{**defaults, **item}) for item in entries])
+    if model == "SynonymsFile":
+        synonyms = data.get("synonyms")
+        if data.keys() != {"synonyms"} or type(synonyms) is not dict:
+            return None
+        for canonical, aliases in synonyms.items():
+            if type(canonical) is not str or type(aliases) is not list:
+                return None
+            if not all(type(alias) is str for alias in aliases):
+                return None
+        return SimpleNamespace(synonyms=synonyms)
+    if model == "OffTopicFile":
+        questions = data.get("questions")
+        if data.keys() != {"questions"} or type(questions) is not list or not questions:
+            return None
+        if not all(type(q) is str for q in questions):
+            return None
+        return SimpleNamespace(questions=questions)
+    return None
+
+
 def _parse(doc: YamlDocument, model: str, problems: list[Problem]) -> Any:
     """Validate a whole file against the schema model called `model` (pydantic is imported only here)."""
+    quick = _quick_parse(doc.data, model)
+    if quick is not None:
+        return quick
     from pydantic import ValidationError
 
     from bot import knowledge_schema

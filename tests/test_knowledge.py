@@ -173,3 +173,74 @@ def test_live_knowledge_swaps_valid_edits_and_keeps_the_last_good_one(
     assert result.ok and result.changed and result.version != first.version
     assert live.current.kb.get("k8s-pod").title == "포드 (Pod, 파드)"
     assert first.kb.get("k8s-pod").title == "포드 (Pod)"  # a question in flight keeps its snapshot
+
+
+def _entry(**changes):
+    base = {
+        "id": "volume-named",
+        "title": "명명된 볼륨",
+        "answer": "이름으로 다시 쓰는 볼륨이에요.",
+        "questions": [f"명명된 볼륨 질문 {i}" for i in range(8)],
+        "keywords": ["named volume"],
+    }
+    base.update(changes)
+    return {key: value for key, value in base.items() if value is not _DROP}
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [
+        ("EntriesFile", {"entries": [_entry()]}),
+        ("EntriesFile", {"entries": [_entry(demo="volumes", commands=["docker volume ls"], related=["x"])]}),
+        ("EntriesFile", {"entries": [_entry(demo=None)]}),
+        ("EntriesFile", {"entries": []}),
+        ("EntriesFile", {"entries": [_entry()], "extra": 1}),
+        ("EntriesFile", {"entries": [_entry(id="Volume_Named")]}),
+        ("EntriesFile", {"entries": [_entry(id="volume-named\n")]}),
+        ("EntriesFile", {"entries": [_entry(id="a" * 81)]}),
+        ("EntriesFile", {"entries": [_entry(title="  ")]}),
+        ("EntriesFile", {"entries": [_entry(title="t" * 201)]}),
+        ("EntriesFile", {"entries": [_entry(answer="a" * 4001)]}),
+        ("EntriesFile", {"entries": [_entry(answer=_DROP)]}),
+        ("EntriesFile", {"entries": [_entry(questions=["하나"] * 7)]}),
+        ("EntriesFile", {"entries": [_entry(questions=["두 줄\n질문"] * 8)]}),
+        ("EntriesFile", {"entries": [_entry(keywords=["ok", 3])]}),
+        ("EntriesFile", {"entries": [_entry(keywords=["ok", " "])]}),
+        ("EntriesFile", {"entries": [_entry(demo=3)]}),
+        ("EntriesFile", {"entries": [_entry(colour="blue")]}),
+        ("EntriesFile", {"entries": [_entry(related="volume-anonymous")]}),
+        ("EntriesFile", ["not", "a", "mapping"]),
+        ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", "쿠베"]}}),
+        ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", 8]}}),
+        ("SynonymsFile", {"synonyms": {"쿠버네티스": "k8s"}}),
+        ("SynonymsFile", {"synonyms": {1: ["k8s"]}}),
+        ("OffTopicFile", {"questions": ["점심 뭐 먹지"]}),
+        ("OffTopicFile", {"questions": []}),
+        ("OffTopicFile", {"questions": ["점심", None]}),
+    ],
+)
+def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, data):
+    # The ask path skips pydantic when the plain check accepts a file, so it must never be laxer.
+    from pydantic import ValidationError
+
+    from bot import knowledge_schema
+    from bot.knowledge import _ENTRY_MIN_QUESTIONS, _quick_parse
+
+    assert _ENTRY_MIN_QUESTIONS == knowledge_schema.MIN_QUESTIONS
+    quick = _quick_parse(data, model)
+    try:
+        valid = getattr(knowledge_schema, model).model_validate(data)
+    except ValidationError:
+        valid = None
+    assert (quick is None) == (valid is None)
+    if quick is not None:
+        for name in ("entries", "synonyms", "questions"):
+            if hasattr(valid, name):
+                got, want = getattr(quick, name), getattr(valid, name)
+                if name == "entries":
+                    got = [vars(e) for e in got]
+                    want = [e.model_dump() for e in want]
+                assert got == want
