@@ -31,6 +31,16 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture(scope="module")
+def fake():
+    """A local fake Slack Web API (tests/slack_harness.py) shared by one test module's bot process."""
+    from slack_harness import FakeSlack  # imported here: only Slack tests pay for aiohttp
+
+    slack = FakeSlack().start()
+    yield slack
+    slack.stop()
+
+
 @pytest.fixture
 def knowledge_copy(tmp_path: Path) -> Path:
     """A private copy of the repo's knowledge/ that a test may edit."""

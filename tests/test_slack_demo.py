@@ -26,13 +26,6 @@ EDIT_S = 0.2
 
 
 @pytest.fixture(scope="module")
-def fake() -> FakeSlack:
-    slack = FakeSlack().start()
-    yield slack
-    slack.stop()
-
-
-@pytest.fixture(scope="module")
 def dockbot(fake: FakeSlack, docker_client, tmp_path_factory: pytest.TempPathFactory) -> DockbotProcess:
     # Demos here take about a second: a short edit interval makes the intermediate edits observable.
     env = dockbot_env(

@@ -41,13 +41,6 @@ DEMO_CHANNELS = ("CDEMO001", "CDEMO002")
 
 
 @pytest.fixture(scope="module")
-def fake() -> FakeSlack:
-    slack = FakeSlack().start()
-    yield slack
-    slack.stop()
-
-
-@pytest.fixture(scope="module")
 def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("slack-db") / "dockbot.db"
 

@@ -37,13 +37,6 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fake() -> FakeSlack:
-    slack = FakeSlack().start()
-    yield slack
-    slack.stop()
-
-
 class Tmpfs:
     """A real, small tmpfs mount (so ENOSPC and EROFS come from the kernel, not from a mock)."""
 

@@ -56,13 +56,6 @@ OUTER_TYPES = [
 
 
 @pytest.fixture(scope="module")
-def fake() -> FakeSlack:
-    slack = FakeSlack().start()
-    yield slack
-    slack.stop()
-
-
-@pytest.fixture(scope="module")
 def dockbot(fake: FakeSlack, tmp_path_factory) -> DockbotProcess:
     env = dockbot_env(fake, DOCKBOT_DEMO_CHANNELS="CDEMO001", DOCKBOT_ADMINS="UADMIN01")
     proc = DockbotProcess(env, tmp_path_factory.mktemp("fuzz-slack") / "dockbot.log").start()

@@ -50,13 +50,6 @@ NOT_DEMO_CHANNELS = ["COTHER01", "CDEMO0011", "cdemo001", "CDEMO00", "DUSER0001"
 
 
 @pytest.fixture(scope="module")
-def fake() -> FakeSlack:
-    slack = FakeSlack().start()
-    yield slack
-    slack.stop()
-
-
-@pytest.fixture(scope="module")
 def bot(fake, tmp_path_factory) -> DockbotProcess:
     root = tmp_path_factory.mktemp("access")
     env = dockbot_env(
