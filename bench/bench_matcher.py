@@ -74,7 +74,7 @@ def wait_for_warm_up(cache: str, limit_s: float = 60.0) -> float:
     """Seconds until the detached warm-up of a first `dockbot ask` has cached the full snapshot."""
     start = time.perf_counter()
     while time.perf_counter() - start < limit_s:
-        if list((Path(cache) / "dockbot").glob("snapshot-*.pickle")):
+        if list((Path(cache) / "dockbot").glob("model-*.json")):
             break
         time.sleep(0.05)
     return time.perf_counter() - start

@@ -401,3 +401,10 @@ def fit_combined(ev: FoldEvidence) -> Thresholds:
         w_neg=w_neg,
         w_unseen=w_unseen,
     )
+
+
+def fit_learned(kb: KnowledgeBase) -> tuple[JamoModel, Thresholds]:
+    """Train the jamo model on everything and fit the combination on grouped folds (seconds: off the
+    request path). With no example questions at all there is nothing to learn: lexical thresholds."""
+    final = train_model(kb)
+    return final, fit_combined(fold_evidence(kb, final))

@@ -20,14 +20,15 @@ def test_store_on_a_read_only_filesystem_logs_and_returns(tmp_path, monkeypatch,
     kb_dir = next(p.parent for p in sorted(FIXTURE_KB.rglob("*.yaml")) if p.parent.name != "demos")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     snapshot = build_snapshot(kb_dir, use_cache=False)
-    monkeypatch.setattr(snapshot_cache.pickle, "dump", _read_only)
+    monkeypatch.setattr(Path, "write_bytes", _read_only)
     monkeypatch.setattr(Path, "unlink", _read_only)
     with caplog.at_level("INFO", logger="bot.snapshot_cache"):
         snapshot_cache.store(kb_dir, snapshot)  # must not raise
-    assert "cannot cache the knowledge snapshot" in caplog.text
+    assert "cannot cache the trained model" in caplog.text
     assert "Read-only file system" in caplog.text
 
 
 def test_load_of_a_missing_snapshot_is_none(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert snapshot_cache.load(tmp_path, "no-such-version") is None
+    kb = build_snapshot(FIXTURE_KB / "kb", use_cache=False).kb
+    assert snapshot_cache.load(tmp_path, "no-such-version", kb) is None
