@@ -26,7 +26,7 @@ from rapidfuzz import fuzz, process
 
 from bot.jamo_model import NEGATIVE, JamoModel
 from bot.knowledge import Entry, KnowledgeBase
-from bot.korean import QUESTION_TOKEN, Analyzer, clean_text, jamo, syllable_ngrams
+from bot.korean import QUESTION_TOKEN, Analyzer, clean_text, jamo, small_talk, syllable_ngrams
 
 log = logging.getLogger(__name__)
 
@@ -449,11 +449,20 @@ class Matcher:
         new = (tf - 1) * (BM25_K1 + 1) / (tf - 1 + after)
         bm25[entry] += float((ix.idf[common] * (new - old)).sum())
 
+    def uncovered_reason(self, question: str) -> str | None:
+        """For a Docker/Kubernetes question no entry covers: what the bot does cover (else None)."""
+        if not DOMAIN_WORDS.intersection(self.analyse(question)):
+            return None
+        return UNCOVERED_REPLY
+
     # -- answering -------------------------------------------------------------------------------------
     def match(self, question: str) -> Answer:
         """Answer one question. Never raises: unusable input is outcome 'invalid' with a Korean reason."""
         if not isinstance(question, str):
             question = "" if question is None else str(question)
+        kind = small_talk(question)
+        if kind is not None:
+            return Answer(question, "smalltalk", None, (), SMALL_TALK_REPLIES[kind])
         reason = invalid_reason(question)
         if reason is not None:
             return Answer(question, "invalid", None, (), reason)
@@ -468,7 +477,7 @@ class Matcher:
         entries = self.index.entries
         t = self.thresholds
         if not ranked or ranked[0].score < t.suggest:
-            return Answer(question, "no_answer", None, ())
+            return Answer(question, "no_answer", None, (), self.uncovered_reason(question))
         matches = [Match(entries[s.index], round(s.score, 4)) for s in ranked if s.score >= t.suggest]
         if ranked[0].score >= t.answer:
             return Answer(question, "answered", matches[0], tuple(matches[1:MAX_ALTERNATIVES]))
@@ -488,6 +497,25 @@ class Thresholds:
     w_jamo: float = 0.0
     w_neg: float = 0.0
     w_unseen: float = W_UNSEEN
+
+
+# Replies to casual noise (bot/korean.py small_talk): kind, never "your question is empty".
+SMALL_TALK_REPLIES = {
+    "thanks": "천만에요! 😊 Docker나 Kubernetes에 대해 또 궁금한 게 생기면 언제든 물어보세요.",
+    "greeting": "안녕하세요! 👋 Docker·Kubernetes 질문을 편하게 적어 주세요. (예: `명명된 볼륨이 뭐야?`)",
+    "ack": "네! 😊 더 궁금한 게 있으면 언제든 물어보세요.",
+    "laugh": "😊 Docker나 Kubernetes에 대해 궁금한 게 있으면 편하게 물어보세요. (예: `컨테이너 통신`)",
+}
+# Words (after analysis) that make a question Docker/Kubernetes-ish even when no entry answers it.
+DOMAIN_WORDS = frozenset(
+    """도커 docker 쿠버네티스 kubernetes 컨테이너 포드 kubectl 클러스터 노드 helm 헬름 istio 이스티오 rbac
+    네임스페이스 디플로이먼트 매니페스트 레지스트리 dockerfile 도커파일 컴포즈 이미지 볼륨 인그레스 ingress
+    시크릿 secret configmap 컨피그맵 statefulset daemonset 오토스케일링 hpa""".split()  # noqa: SIM905
+)
+UNCOVERED_REPLY = (
+    "그 주제는 아직 제가 답할 수 있는 범위 밖이에요. 지금은 Docker 기초(컨테이너·이미지, 볼륨·바인드 마운트, "
+    "네트워크, Compose)와 Kubernetes 기초(포드, 노드, 서비스, 디플로이먼트 …)를 답해요."
+)
 
 
 def invalid_reason(question: str) -> str | None:
