@@ -180,7 +180,15 @@ def train(texts: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -
     cnorm = np.sqrt(np.asarray(centroid.multiply(centroid).sum(axis=1)).ravel())
     cnorm[cnorm == 0] = 1.0
     centroid = sparse.csr_matrix(sparse.diags(1.0 / cnorm) @ centroid)
-    similarity = (centroid @ centroid.T).toarray()
+    # Nearest classes by centroid cosine, a block of classes at a time (10,000 x 10,000 would not fit).
+    neighbours = np.zeros((n_class, min(NEIGHBOURS, max(0, n_class - 1))), dtype=np.int64)
+    for a in range(0, n_class, 512):
+        block = (centroid[a : a + 512] @ centroid.T).toarray()
+        block[np.arange(len(block)), np.arange(a, a + len(block))] = -np.inf  # not its own neighbour
+        k = neighbours.shape[1]
+        if k:
+            part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < n_class else np.argsort(-block)
+            neighbours[a : a + len(block)] = part[:, :k]
     rng = np.random.default_rng(SEED)
     sample = rng.permutation(n_docs)[:SAMPLE]
     negative = class_of.get(NEGATIVE)
@@ -191,7 +199,7 @@ def train(texts: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -
         if len(members[c]) == 0:
             bias[c] = -20.0
             continue
-        near = [k for k in np.argsort(-similarity[c]) if k != c][:NEIGHBOURS]
+        near = neighbours[c].tolist()
         if negative is not None and negative != c:
             near.append(negative)
         pool = np.unique(np.concatenate([members[c], *[members[k] for k in near], sample]))
