@@ -29,11 +29,11 @@ NEGATIVE = "\0negative"  # label of the class made of off-topic and uncovered qu
 # Each per-class logistic regression is fitted by SGD (log loss): L2 strength and passes over its pool.
 # Measured on grouped folds: the same top-1 as liblinear/lbfgs/multinomial fits (63-64%), 3-15x faster.
 ALPHA = 1e-5
-EPOCHS = 30
+EPOCHS = 20
 # Negatives of a class: every example of its NEIGHBOURS most similar classes (centroid cosine), the negative
 # class, and up to SAMPLE other examples drawn once per training run (seeded: a retrain is reproducible).
-NEIGHBOURS = 25
-SAMPLE = 800
+NEIGHBOURS = 15
+SAMPLE = 500
 # A class keeps at most this many coefficients (largest first): bounds memory at 10,000 entries.
 MAX_COEFS_PER_CLASS = 4000
 SEED = 20261203
@@ -146,9 +146,19 @@ class JamoModel:
         return model
 
 
-def train(texts: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -> JamoModel:
+def train(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    classes: Sequence[str],
+    *,
+    base: JamoModel | None = None,
+    only: frozenset[str] | None = None,
+) -> JamoModel:
     """Fit one logistic regression per class of `classes` (entry ids and NEGATIVE) on labelled texts.
 
+    `base` + `only` (fitting on folds of a large knowledge base): fit just the classes in `only`, over
+    base's vocabulary (n-grams the texts lack get idf 0, i.e. they are absent as in a model trained on
+    these texts alone), and copy every other class from base.
     Imports scikit-learn and scipy (about a second): call it off the request path."""
     from scipy import sparse
     from sklearn.linear_model import SGDClassifier
@@ -156,23 +166,31 @@ def train(texts: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -
     classes = tuple(classes)
     class_of = {c: i for i, c in enumerate(classes)}
     y = np.asarray([class_of[label] for label in labels], dtype=np.int64)
-    docs = [Counter(char_wb_ngrams(model_text(t))) for t in texts]
-    vocabulary: dict[str, int] = {}
+    memo: dict[str, Counter[str]] = {}
+    docs = []
+    for text in texts:
+        doc = memo.get(text)
+        if doc is None:
+            doc = memo[text] = Counter(char_wb_ngrams(model_text(text)))
+        docs.append(doc)
+    vocabulary: dict[str, int] = dict(base.vocabulary) if base is not None else {}
     rows, cols, vals = [], [], []
     for r, doc in enumerate(docs):
         for gram, count in doc.items():
-            rows.append(r)
-            cols.append(vocabulary.setdefault(gram, len(vocabulary)))
-            vals.append(count)
+            col = vocabulary.get(gram) if base is not None else vocabulary.setdefault(gram, len(vocabulary))
+            if col is not None:
+                rows.append(r)
+                cols.append(col)
+                vals.append(count)
     n_docs, n_feat = len(docs), len(vocabulary)
     x = sparse.csr_matrix((np.asarray(vals, np.float64), (rows, cols)), shape=(n_docs, n_feat))
     df = np.bincount(np.asarray(cols, np.int64), minlength=n_feat)
     idf = (np.log((1 + n_docs) / (1 + df)) + 1.0).astype(np.float64)  # scikit-learn's smooth idf
+    idf[df == 0] = 0.0
     x = sparse.csr_matrix(x.multiply(idf[None, :]))
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     x = sparse.csr_matrix(sparse.diags(1.0 / norms) @ x)
-
     n_class = len(classes)
     members = [np.flatnonzero(y == c) for c in range(n_class)]
     # Class centroids (normalised) give each class its most confusable neighbours.
@@ -195,7 +213,16 @@ def train(texts: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -
 
     coef_rows, coef_cols, coef_vals = [], [], []
     bias = np.zeros(n_class, dtype=np.float32)
-    for c in range(n_class):
+    fitted = range(n_class) if only is None else [class_of[c] for c in only if c in class_of]
+    if base is not None and only is not None:
+        # Classes not refitted keep base's coefficients (same vocabulary, same class order).
+        mask = ~np.isin(base.coef_class, np.asarray(fitted, dtype=np.int32))
+        owner = np.repeat(np.arange(n_feat), np.diff(base.coef_ptr))
+        coef_rows.append(base.coef_class[mask])
+        coef_cols.append(owner[mask].astype(np.int64))
+        coef_vals.append(base.coef_value[mask])
+        bias[:] = base.bias
+    for c in fitted:
         if len(members[c]) == 0:
             bias[c] = -20.0
             continue
