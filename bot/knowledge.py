@@ -44,6 +44,8 @@ class Entry:
     questions: tuple[str, ...]
     path: str
     line: int
+    # Official documentation addresses, shown as "자세히 보기" under the answer.
+    sources: tuple[str, ...] = ()
     # Line of each example question, for validate's "answered by another entry" report.
     question_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
@@ -79,8 +81,11 @@ def _read(path: Path, problems: list[Problem]) -> YamlDocument | None:
 
 _ENTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ENTRY_TEXT_LIMITS = {"title": 200, "answer": 4000}
-_ENTRY_LISTS = ("commands", "related", "keywords", "questions")
-_ENTRY_MIN_QUESTIONS = 8  # = knowledge_schema.MIN_QUESTIONS (a test keeps the two equal)
+_ENTRY_LISTS = ("commands", "related", "keywords", "questions", "sources")
+# These equal knowledge_schema's MIN_QUESTIONS, MAX_SOURCES and SOURCE_URL (a test keeps them equal).
+_ENTRY_MIN_QUESTIONS = 8
+_ENTRY_MAX_SOURCES = 3
+_SOURCE_URL = re.compile(r"https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/\S*)?")
 
 
 def _is_text(value: Any) -> bool:
@@ -97,6 +102,7 @@ def _entry_fits(item: Any) -> bool:
     if not item.keys() <= {"id", "demo", *_ENTRY_TEXT_LIMITS, *_ENTRY_LISTS}:
         return False
     entry_id, demo, questions = item["id"], item.get("demo"), item["questions"]
+    sources = item.get("sources", [])
     return (
         type(entry_id) is str
         and len(entry_id) <= 80
@@ -106,6 +112,8 @@ def _entry_fits(item: Any) -> bool:
         and len(questions) >= _ENTRY_MIN_QUESTIONS
         and all("\n" not in q.strip() for q in questions)
         and (demo is None or type(demo) is str)
+        and len(sources) <= _ENTRY_MAX_SOURCES
+        and all(_SOURCE_URL.fullmatch(url) is not None for url in sources)
     )
 
 
@@ -124,7 +132,7 @@ def _quick_parse(data: Any, model: str) -> Any:
             return None
         if not all(_entry_fits(item) for item in entries):
             return None
-        defaults = {"commands": [], "related": [], "keywords": [], "demo": None}
+        defaults = {"commands": [], "related": [], "keywords": [], "sources": [], "demo": None}
         return SimpleNamespace(entries=[SimpleNamespace(**{**defaults, **item}) for item in entries])
     if model == "SynonymsFile":
         synonyms = data.get("synonyms")
@@ -208,6 +216,7 @@ def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
                     demo=model.demo,
                     keywords=tuple(k.strip() for k in model.keywords),
                     questions=tuple(q.strip() for q in model.questions),
+                    sources=tuple(model.sources),
                     path=doc.path,
                     line=doc.line_of(loc),
                     question_lines=tuple(

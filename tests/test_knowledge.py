@@ -45,6 +45,8 @@ def test_fixture_loads_into_immutable_entries():
     assert named is not None and named.title.startswith("명명된 볼륨")
     assert named.related == ("volume-anonymous",)
     assert named.commands == ("docker run -v data:/app/data myimage",)
+    assert named.sources == ("https://docs.docker.com/engine/storage/volumes/",)
+    assert kb.get("volume-anonymous").sources == ()
     assert named.path.endswith("volumes.yaml") and named.line == line_of(
         FIXTURE / "volumes.yaml", "id: volume-named"
     )
@@ -124,6 +126,23 @@ def test_demo_that_does_not_exist_is_reported(kb_dir: Path):
         f"volumes.yaml:{line_of(path, 'id: volume-named')}: demo 'no-such-demo' does not exist" in p
         for p in found
     )
+
+
+def test_a_source_that_is_not_an_https_address_is_reported_at_its_line(kb_dir: Path):
+    path = kb_dir / "volumes.yaml"
+    edit(path, "      - https://docs.docker.com/engine/storage/volumes/", "      - docs.docker.com/volumes")
+    found = problems_of(kb_dir)
+    assert any(
+        f"volumes.yaml:{line_of(path, '- docs.docker.com/volumes')}:" in p and "https://" in p for p in found
+    )
+
+
+def test_more_than_three_sources_are_reported(kb_dir: Path):
+    path = kb_dir / "volumes.yaml"
+    url = "      - https://docs.docker.com/engine/storage/volumes/\n"
+    edit(path, url, url * 4)
+    found = problems_of(kb_dir)
+    assert any(f"volumes.yaml:{line_of(path, 'sources:')}:" in p and "at most 3" in p for p in found)
 
 
 def test_broken_synonyms_and_off_topic_files(kb_dir: Path):
@@ -212,6 +231,15 @@ _DROP = object()
         ("EntriesFile", {"entries": [_entry(demo=3)]}),
         ("EntriesFile", {"entries": [_entry(colour="blue")]}),
         ("EntriesFile", {"entries": [_entry(related="volume-anonymous")]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/engine/storage/volumes/"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://kubernetes.io/ko/docs/concepts/"] * 3)]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://kubernetes.io/ko/docs/"] * 4)]}),
+        ("EntriesFile", {"entries": [_entry(sources=["http://docs.docker.com/"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/a b"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://localhost/"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/\n"])]}),
+        ("EntriesFile", {"entries": [_entry(sources="https://docs.docker.com/")]}),
+        ("EntriesFile", {"entries": [_entry(sources=[3])]}),
         ("EntriesFile", ["not", "a", "mapping"]),
         ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", "쿠베"]}}),
         ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", 8]}}),
@@ -227,9 +255,11 @@ def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, dat
     from pydantic import ValidationError
 
     from bot import knowledge_schema
-    from bot.knowledge import _ENTRY_MIN_QUESTIONS, _quick_parse
+    from bot.knowledge import _ENTRY_MAX_SOURCES, _ENTRY_MIN_QUESTIONS, _SOURCE_URL, _quick_parse
 
     assert _ENTRY_MIN_QUESTIONS == knowledge_schema.MIN_QUESTIONS
+    assert _ENTRY_MAX_SOURCES == knowledge_schema.MAX_SOURCES
+    assert f"^{_SOURCE_URL.pattern}$" == knowledge_schema.SOURCE_URL
     quick = _quick_parse(data, model)
     try:
         valid = getattr(knowledge_schema, model).model_validate(data)
