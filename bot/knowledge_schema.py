@@ -23,6 +23,12 @@ def _text(value: str) -> str:
     return value
 
 
+def _one_line(value: str) -> str:
+    if "\n" in value.strip():
+        raise ValueError("an example question must be a single line")
+    return value
+
+
 def _source_url(value: str) -> str:
     if re.fullmatch(SOURCE_URL, value) is None:
         raise ValueError(f"'{value}' is not an https:// address (a link to official documentation)")
@@ -78,6 +84,17 @@ class SynonymsFile(BaseModel):
 class OffTopicFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     questions: list[str] = Field(min_length=1)
+
+
+Topic = Annotated[str, Field(pattern=_ID, max_length=80)]
+Question = Annotated[str, AfterValidator(_text), AfterValidator(_one_line)]
+
+
+class UncoveredFile(BaseModel):
+    """In-domain questions no entry answers, by topic (helm: [...], istio: [...])."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    topics: dict[Topic, Annotated[list[Question], Field(min_length=1)]] = Field(min_length=1)
 
 
 def validation_problems(doc: YamlDocument, error: ValidationError, base: tuple = ()) -> list[Problem]:

@@ -153,6 +153,63 @@ def test_broken_synonyms_and_off_topic_files(kb_dir: Path):
     assert any("off-topic.yaml:1" in p for p in found)
 
 
+def test_uncovered_questions_load_by_topic(kb_dir: Path):
+    (kb_dir / "uncovered.yaml").write_text(
+        "topics:\n  helm:\n    - 헬름 차트가 뭐야\n    - ' helm upgrade 롤백 '\n"
+        "  podman:\n    - podman 이랑 도커 차이\n",
+        encoding="utf-8",
+    )
+    kb = load_knowledge(kb_dir)
+    assert kb.uncovered == {
+        "helm": ("헬름 차트가 뭐야", "helm upgrade 롤백"),
+        "podman": ("podman 이랑 도커 차이",),
+    }
+    assert kb.uncovered_questions == ("헬름 차트가 뭐야", "helm upgrade 롤백", "podman 이랑 도커 차이")
+    assert all(e.path.endswith(("kubernetes.yaml", "networks.yaml", "volumes.yaml")) for e in kb.entries)
+    assert load_knowledge(FIXTURE).uncovered == {}
+
+
+def test_uncovered_questions_that_an_entry_or_off_topic_has_are_reported(kb_dir: Path):
+    path = kb_dir / "uncovered.yaml"
+    path.write_text(
+        "topics:\n"
+        "  helm:\n    - 헬름 차트가 뭐야\n    - 오늘 점심 뭐 먹을까\n"
+        "  volume-named:\n    - 명명된 볼륨이 뭐야?\n"
+        "  istio:\n    - 헬름 차트가 뭐야!\n",
+        encoding="utf-8",
+    )
+    found = problems_of(kb_dir)
+    assert any(f"uncovered.yaml:{line_of(path, '오늘 점심')}: " in p and "off-topic.yaml" in p for p in found)
+    assert any(
+        f"uncovered.yaml:{line_of(path, 'volume-named:')}: topic 'volume-named' is an entry id" in p
+        for p in found
+    )
+    assert any(
+        f"uncovered.yaml:{line_of(path, '명명된 볼륨')}: " in p and "an example of 'volume-named'" in p
+        for p in found
+    )
+    assert any(
+        f"uncovered.yaml:{line_of(path, '헬름 차트가 뭐야!')}: " in p and "uncovered under 'helm'" in p
+        for p in found
+    )
+    assert len(found) == 4
+
+
+def test_the_repository_lists_enough_uncovered_questions_by_topic():
+    kb = load_knowledge(Path(__file__).resolve().parent.parent / "knowledge")
+    assert len(kb.uncovered_questions) >= 150
+    named = {"helm", "istio", "rbac", "daemonset", "cronjob", "podman", "docker-swarm", "network-policy"}
+    assert named <= set(kb.uncovered)
+    assert all(len(questions) >= 5 for questions in kb.uncovered.values())
+
+
+def test_a_broken_uncovered_file_is_reported_at_its_line(kb_dir: Path):
+    path = kb_dir / "uncovered.yaml"
+    path.write_text("topics:\n  helm:\n    - 헬름\n  istio: []\n", encoding="utf-8")
+    found = problems_of(kb_dir)
+    assert found and all(f"uncovered.yaml:{line_of(path, 'istio')}: " in p for p in found)
+
+
 def test_missing_directory_is_a_problem_not_a_crash(tmp_path: Path):
     found = problems_of(tmp_path / "nowhere")
     assert found and "does not exist" in found[0]
@@ -248,6 +305,16 @@ _DROP = object()
         ("OffTopicFile", {"questions": ["점심 뭐 먹지"]}),
         ("OffTopicFile", {"questions": []}),
         ("OffTopicFile", {"questions": ["점심", None]}),
+        ("UncoveredFile", {"topics": {"helm": ["헬름 차트가 뭐야"], "argo-cd": ["argocd sync"]}}),
+        ("UncoveredFile", {"topics": {}}),
+        ("UncoveredFile", {"topics": {"helm": []}}),
+        ("UncoveredFile", {"topics": {"Helm": ["헬름"]}}),
+        ("UncoveredFile", {"topics": {"h" * 81: ["헬름"]}}),
+        ("UncoveredFile", {"topics": {"helm": ["헬름", " "]}}),
+        ("UncoveredFile", {"topics": {"helm": ["두 줄\n질문"]}}),
+        ("UncoveredFile", {"topics": {"helm": "헬름"}}),
+        ("UncoveredFile", {"topics": {"helm": ["헬름"]}, "questions": []}),
+        ("UncoveredFile", {"questions": ["헬름"]}),
     ],
 )
 def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, data):
@@ -267,7 +334,7 @@ def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, dat
         valid = None
     assert (quick is None) == (valid is None)
     if quick is not None:
-        for name in ("entries", "synonyms", "questions"):
+        for name in ("entries", "synonyms", "questions", "topics"):
             if hasattr(valid, name):
                 got, want = getattr(quick, name), getattr(valid, name)
                 if name == "entries":
