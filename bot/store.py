@@ -209,8 +209,12 @@ class Store:
                 current = int(row[0])
             if current > SCHEMA_VERSION:
                 # A newer dockbot wrote this file: keep using the tables we know rather than refusing.
-                log.warning("store %s: schema version %d is newer than this dockbot's %d",
-                            self.path, current, SCHEMA_VERSION)
+                log.warning(
+                    "store %s: schema version %d is newer than this dockbot's %d",
+                    self.path,
+                    current,
+                    SCHEMA_VERSION,
+                )
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version - 1]:
                     conn.execute(statement)
@@ -231,8 +235,11 @@ class Store:
                 self._conn = None
 
     def schema_version(self) -> int | None:
-        return self._read("schema_version", lambda c: int(c.execute("SELECT version FROM schema_version")
-                                                         .fetchone()[0]), None)
+        return self._read(
+            "schema_version",
+            lambda c: int(c.execute("SELECT version FROM schema_version").fetchone()[0]),
+            None,
+        )
 
     # ---- failure handling ---------------------------------------------------------------------------
 
@@ -366,8 +373,15 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO demo_runs (started_at, user_id, channel, scenario, ok, duration_s, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (started, _clip(user), _clip(channel), _clip(scenario), 1 if ok else 0, float(duration_s),
-                 _clip(error) if error else None),
+                (
+                    started,
+                    _clip(user),
+                    _clip(channel),
+                    _clip(scenario),
+                    1 if ok else 0,
+                    float(duration_s),
+                    _clip(error) if error else None,
+                ),
             )
             return int(cur.lastrowid or 0)
 
@@ -430,16 +444,23 @@ class Store:
 
     def top_entries(self, limit: int = 5) -> list[tuple[str, int]]:
         """The entries answered most often: the team's most asked topics."""
+
         def query(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-            return [(str(e), int(n)) for e, n in conn.execute(
-                "SELECT entry_id, COUNT(*) AS n FROM questions"
-                " WHERE outcome = 'answered' AND entry_id IS NOT NULL"
-                " GROUP BY entry_id ORDER BY n DESC, entry_id LIMIT ?", (limit,)).fetchall()]
+            return [
+                (str(e), int(n))
+                for e, n in conn.execute(
+                    "SELECT entry_id, COUNT(*) AS n FROM questions"
+                    " WHERE outcome = 'answered' AND entry_id IS NOT NULL"
+                    " GROUP BY entry_id ORDER BY n DESC, entry_id LIMIT ?",
+                    (limit,),
+                ).fetchall()
+            ]
 
         return self._read("top_entries", query, [])
 
     def votes_by_entry(self) -> list[EntryVotes]:
         """Votes per entry, the most 👎 first."""
+
         def query(conn: sqlite3.Connection) -> list[EntryVotes]:
             rows = conn.execute(
                 "SELECT entry_id, SUM(value = 1), SUM(value = -1) FROM votes GROUP BY entry_id"
@@ -462,6 +483,7 @@ class Store:
 
     def demo_tallies(self) -> list[DemoTally]:
         """Demo runs per scenario with failures, average duration and the last error."""
+
         def query(conn: sqlite3.Connection) -> list[DemoTally]:
             rows = conn.execute(
                 "SELECT scenario, COUNT(*), SUM(ok = 0), AVG(duration_s),"
@@ -475,10 +497,13 @@ class Store:
 
     def demo_runs(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest demo audit rows, newest first."""
+
         def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             cur = conn.execute(
                 "SELECT started_at, user_id, channel, scenario, ok, duration_s, error FROM demo_runs"
-                " ORDER BY started_at DESC, id DESC LIMIT ?", (limit,))
+                " ORDER BY started_at DESC, id DESC LIMIT ?",
+                (limit,),
+            )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
