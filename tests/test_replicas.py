@@ -211,7 +211,13 @@ def test_six_users_on_three_replicas_never_run_more_than_the_cap(fake, replicas,
     assert watch.most_slots >= 1
 
 
+def _slots_held(database: str) -> int:
+    with psycopg.connect(database) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM demo_slots").fetchone()[0])
+
+
 def test_one_user_on_two_replicas_at_once_gets_one_run(fake, replicas, docker_client, database):
+    fake.wait_for(lambda: _slots_held(database) == 0, timeout=60, what="earlier demos' slots given back")
     slack = senders(replicas)
     barrier = threading.Barrier(2)
     channels = DEMO_CHANNELS[6:8]
@@ -229,7 +235,7 @@ def test_one_user_on_two_replicas_at_once_gets_one_run(fake, replicas, docker_cl
                   timeout=60, what="two replies")
     runs = [c for c in channels if fake.calls_of("chat.postMessage", c)]
     refusals = [r for n, c in enumerate(channels) for r in _refusals(fake, c, f"same-{n}")]
-    assert len(runs) == 1 and len(refusals) == 1
+    assert len(runs) == 1 and len(refusals) == 1, [r.all_text for r in refusals]
     assert "이미 실행 중인 데모" in refusals[0].all_text
 
 
