@@ -807,10 +807,11 @@ _COUNT_DOWN = "SUM(CASE WHEN value = -1 THEN 1 ELSE 0 END)"
 
 def _private_file(path: Path, *, create: bool = True) -> None:
     """Make `path` readable by its owner only (creating it empty when asked and absent)."""
+    # Any OSError (exists, read-only file system, not ours): SQLite then reports what matters, if anything.
     if create:
-        with suppress(FileExistsError):
+        with suppress(OSError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-    with suppress(FileNotFoundError, PermissionError):
+    with suppress(OSError):
         if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
             path.chmod(0o600)
 

@@ -185,7 +185,10 @@ def test_six_users_on_three_replicas_never_run_more_than_the_cap(fake, replicas,
 
     def start(n: int) -> int:
         form = command_form(
-            "/demo", "volumes", channel=channels[n], user=f"UPGCAP{n:02d}",
+            "/demo",
+            "volumes",
+            channel=channels[n],
+            user=f"UPGCAP{n:02d}",
             response_url=fake.response_url(f"pgcap-{n}"),
         )
         barrier.wait()
@@ -193,20 +196,30 @@ def test_six_users_on_three_replicas_never_run_more_than_the_cap(fake, replicas,
 
     with EngineWatch(docker_client, database, "writer") as watch, ThreadPoolExecutor(6) as pool:
         assert set(pool.map(start, range(6))) == {200}
-        fake.wait_for(lambda: all(_demo_replies(fake, c, f"pgcap-{n}") for n, c in enumerate(channels)),
-                      timeout=60, what="six replies")
+        fake.wait_for(
+            lambda: all(_demo_replies(fake, c, f"pgcap-{n}") for n, c in enumerate(channels)),
+            timeout=60,
+            what="six replies",
+        )
         started = [c for c in channels if fake.calls_of("chat.postMessage", c)]
         refused = [_refusals(fake, c, f"pgcap-{n}") for n, c in enumerate(channels)]
         refused = [r[0] for r in refused if r]
         assert 1 <= len(started) <= 2 and len(started) + len(refused) == 6
         assert all("데모가 2개 실행 중" in r.all_text for r in refused), [r.all_text for r in refused]
         fake.wait_for(
-            lambda: all("결론" in fake.calls_of("chat.update", c)[-1].all_text
-                        for c in started if fake.calls_of("chat.update", c)),
-            timeout=120, what="the started demos finished",
+            lambda: all(
+                "결론" in fake.calls_of("chat.update", c)[-1].all_text
+                for c in started
+                if fake.calls_of("chat.update", c)
+            ),
+            timeout=120,
+            what="the started demos finished",
         )
-        fake.wait_for(lambda: not watch.runs or not _demo_runs_on_engine(docker_client, "writer") & watch.runs,
-                      timeout=60, what="the demos cleaned up")
+        fake.wait_for(
+            lambda: not watch.runs or not _demo_runs_on_engine(docker_client, "writer") & watch.runs,
+            timeout=60,
+            what="the demos cleaned up",
+        )
     assert watch.most_slots <= 2 and watch.most_on_engine <= 2
     assert watch.most_slots >= 1
 
@@ -224,15 +237,22 @@ def test_one_user_on_two_replicas_at_once_gets_one_run(fake, replicas, docker_cl
 
     def start(n: int) -> int:
         form = command_form(
-            "/demo", "volumes", channel=channels[n], user="UPGSAME1", response_url=fake.response_url(f"same-{n}")
+            "/demo",
+            "volumes",
+            channel=channels[n],
+            user="UPGSAME1",
+            response_url=fake.response_url(f"same-{n}"),
         )
         barrier.wait()
         return slack[n].command(form).status_code
 
     with ThreadPoolExecutor(2) as pool:
         assert set(pool.map(start, range(2))) == {200}
-    fake.wait_for(lambda: all(_demo_replies(fake, c, f"same-{n}") for n, c in enumerate(channels)),
-                  timeout=60, what="two replies")
+    fake.wait_for(
+        lambda: all(_demo_replies(fake, c, f"same-{n}") for n, c in enumerate(channels)),
+        timeout=60,
+        what="two replies",
+    )
     runs = [c for c in channels if fake.calls_of("chat.postMessage", c)]
     refusals = [r for n, c in enumerate(channels) for r in _refusals(fake, c, f"same-{n}")]
     assert len(runs) == 1 and len(refusals) == 1, [r.all_text for r in refusals]
@@ -242,7 +262,9 @@ def test_one_user_on_two_replicas_at_once_gets_one_run(fake, replicas, docker_cl
 def _questions_stored(database: str) -> int:
     try:
         with psycopg.connect(database, connect_timeout=2) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM questions WHERE channel LIKE 'DPGOUT%'").fetchone()[0])
+            return int(
+                conn.execute("SELECT COUNT(*) FROM questions WHERE channel LIKE 'DPGOUT%'").fetchone()[0]
+            )
     except psycopg.OperationalError:
         return -1
 
@@ -260,10 +282,16 @@ def test_postgres_stopped_for_ten_seconds_under_load_every_question_is_answered(
             while not stop.is_set():
                 batch = [f"DPGOUT{n + i:04d}" for i in range(6)]
                 n += 6
-                codes = list(pool.map(
-                    lambda c: slack[int(c[-4:]) % 3].event(event_body(dm_event("볼륨 지우기", channel=c))).status_code,
-                    batch,
-                ))
+                codes = list(
+                    pool.map(
+                        lambda c: (
+                            slack[int(c[-4:]) % 3]
+                            .event(event_body(dm_event("볼륨 지우기", channel=c)))
+                            .status_code
+                        ),
+                        batch,
+                    )
+                )
                 assert set(codes) == {200}
                 sent.extend(batch)
 
@@ -282,7 +310,9 @@ def test_postgres_stopped_for_ten_seconds_under_load_every_question_is_answered(
         stop.set()
         loader.join()
     assert during >= 36  # questions were really asked while the database was down
-    fake.wait_for(lambda: all(fake.calls_of("chat.postMessage", c) for c in sent), timeout=120, what="answers")
+    fake.wait_for(
+        lambda: all(fake.calls_of("chat.postMessage", c) for c in sent), timeout=120, what="answers"
+    )
     counts = {c: len(fake.calls_of("chat.postMessage", c)) for c in sent}
     assert set(counts.values()) == {1}
     assert all(r.proc is not None and r.proc.poll() is None for r in replicas)
@@ -296,11 +326,19 @@ def test_sigkill_of_the_replica_running_a_demo_its_objects_are_swept_by_the_othe
 ):
     victim = DockbotProcess(replica_env(fake, database, knowledge), tmp_path / "victim.log").start()
     try:
-        form = command_form("/demo", "pg-slow", channel=DEMO_CHANNELS[9], user="UPGKILL1",
-                            response_url=fake.response_url("kill"))
+        form = command_form(
+            "/demo",
+            "pg-slow",
+            channel=DEMO_CHANNELS[9],
+            user="UPGKILL1",
+            response_url=fake.response_url("kill"),
+        )
         assert SlackSender(victim.base_url).command(form).status_code == 200
-        running = fake.wait_for(lambda: _demo_runs_on_engine(docker_client, "pgsleeper"), timeout=60,
-                                what="the slow demo's container")
+        running = fake.wait_for(
+            lambda: _demo_runs_on_engine(docker_client, "pgsleeper"),
+            timeout=60,
+            what="the slow demo's container",
+        )
         (run_id,) = running
         assert victim.proc is not None
         victim.proc.send_signal(signal.SIGKILL)
@@ -308,22 +346,33 @@ def test_sigkill_of_the_replica_running_a_demo_its_objects_are_swept_by_the_othe
         label = {"label": f"dockbot.demo={run_id}"}
 
         def left() -> list[str]:
-            return ([c.name for c in docker_client.containers.list(all=True, filters=label)]
-                    + [v.name for v in docker_client.volumes.list(filters=label)]
-                    + [n.name for n in docker_client.networks.list(filters=label)])
+            return (
+                [c.name for c in docker_client.containers.list(all=True, filters=label)]
+                + [v.name for v in docker_client.volumes.list(filters=label)]
+                + [n.name for n in docker_client.networks.list(filters=label)]
+            )
 
         assert left()  # the killed replica could not clean up
         asked = []
         # Meanwhile the other replicas keep answering.
         for n, sender in enumerate(senders(replicas)):
             channel = f"DPGKILL{n:02d}"
-            assert sender.event(event_body(dm_event("컨테이너와 이미지 차이", channel=channel))).status_code == 200
+            assert (
+                sender.event(event_body(dm_event("컨테이너와 이미지 차이", channel=channel))).status_code
+                == 200
+            )
             asked.append(channel)
-        fake.wait_for(lambda: all(fake.calls_of("chat.postMessage", c) for c in asked), timeout=60,
-                      what="answers while a replica is dead")
+        fake.wait_for(
+            lambda: all(fake.calls_of("chat.postMessage", c) for c in asked),
+            timeout=60,
+            what="answers while a replica is dead",
+        )
         fake.wait_for(lambda: not left(), timeout=90, what="the dead replica's demo objects swept")
         with psycopg.connect(database) as conn:
-            assert conn.execute("SELECT COUNT(*) FROM demo_slots WHERE run_id = %s", (run_id,)).fetchone()[0] == 0
+            assert (
+                conn.execute("SELECT COUNT(*) FROM demo_slots WHERE run_id = %s", (run_id,)).fetchone()[0]
+                == 0
+            )
         assert any(f"demo run {run_id}" in r.log_text() and "swept" in r.log_text() for r in replicas)
     finally:
         victim.stop()
