@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -39,6 +39,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.config import ConfigError, Settings
 from bot.healthcheck import heartbeat_file
 from bot.render import escape_mrkdwn
+from bot.slack_signature import SignedRequestGate, plain_response, signature_matches
 from handlers import admin, ask, demo, feedback, home, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
@@ -326,7 +327,12 @@ def build_app(
         return next()
 
     @app.error
-    def apologize_for_errors(error: Exception, body: dict[str, Any]) -> None:
+    def apologize_for_errors(error: Exception, body: dict[str, Any], request: BoltRequest) -> None:
+        if not _verified(request, settings.slack_signing_secret or ""):
+            # Bolt also calls this for errors raised before or during its own signature check: never act
+            # on (or reply to) a body nobody verified: its channel, user and response_url are anyone's.
+            log.error("request failed before it was verified: %s (nothing sent)", type(error).__name__)
+            return
         origin = Origin.from_body(body)
         log.error(
             "listener failed (payload=%s channel=%s user=%s): %s",
@@ -367,6 +373,18 @@ def register_listeners(app: App) -> None:
     app.event("app_home_opened")(home.on_home_opened)  # the admin loop's App Home tab
 
 
+def _verified(request: BoltRequest, signing_secret: str) -> bool:
+    """Socket Mode requests come over our own authenticated connection; HTTP ones carry a signature."""
+    if request.mode == "socket_mode":
+        return True
+    return signature_matches(
+        signing_secret,
+        _first_header(request.headers, "x-slack-request-timestamp"),
+        request.raw_body.encode(),
+        _first_header(request.headers, "x-slack-signature"),
+    )
+
+
 def _first_header(headers: dict[str, Any], name: str) -> str:
     value = headers.get(name)
     if isinstance(value, list | tuple):
@@ -389,36 +407,34 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def wsgi_app(app: App, brain: Brain) -> Callable[..., Iterable[bytes]]:
-    """Bolt's /slack/events plus GET /healthz (for load balancers and the container HEALTHCHECK)."""
+    """GET /healthz (for load balancers and the container HEALTHCHECK) and POST /slack/events, where only
+    requests with a valid Slack signature and a bounded body (bot/slack_signature.py) reach Bolt."""
     bolt = SlackRequestHandler(app)
 
+    def verified(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return bolt(environ, start_response)
+        except Exception as exc:
+            # Bolt parses the (verified) body, and a JSON body that is not an object (null, a list, a
+            # string) or is not UTF-8 makes it raise: refuse it rather than answer 500 with a traceback.
+            log.warning("malformed request refused (400): %s", type(exc).__name__)
+            return plain_response(start_response, "400 Bad Request", "bad request")
+
+    gate = SignedRequestGate(verified, brain.settings.slack_signing_secret or "")
+
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == "/healthz" and method in ("GET", "HEAD"):
             body = json.dumps(health(brain, mode="http")).encode()
             start_response(
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )
             return [body]
-        timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0")).strip()
-        if not timestamp.isdigit():
-            # slack_sdk's verifier would raise on int(timestamp): Bolt then answers 500 and hands the
-            # unverified body to the error handler, which would post an apology wherever the body says.
-            return _refuse(start_response, "401 Unauthorized", "invalid timestamp")
-        try:
-            return bolt(environ, start_response)
-        except Exception as exc:
-            # Bolt parses the body before it checks the signature, and a JSON body that is not an object
-            # (null, a list, a string) makes it raise: anyone could cause 500s and tracebacks. Refuse it.
-            log.warning("malformed request refused (400): %s", f"{type(exc).__name__}: {exc}")
-            return _refuse(start_response, "400 Bad Request", "bad request")
+        if path == "/slack/events" and method == "POST":
+            return gate(environ, start_response)
+        return plain_response(start_response, "404 Not Found", "not found")
 
     return application
-
-
-def _refuse(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    body = text.encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
 
 
 def health(brain: Brain, *, mode: str) -> dict[str, Any]:

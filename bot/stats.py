@@ -268,7 +268,7 @@ def suggest_snippets(
     """
     suggestions: list[Suggestion] = []
     known = {question_key(q) for entry in kb.entries for q in entry.questions}
-    known |= {question_key(q) for q in kb.off_topic}
+    known |= {question_key(q) for q in (*kb.off_topic, *kb.uncovered_questions)}
     thresholds = getattr(matcher, "thresholds", None)
     # Related entries are a hint for the admin, not an answer: half the suggestion threshold keeps the
     # matcher's best guesses for a near-topic ("볼륨 백업" -> volume-*) and drops the noise of a question

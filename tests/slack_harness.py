@@ -319,6 +319,49 @@ class FakeSlack:
         self._loop.call_soon_threadsafe(release)
 
 
+class ConnectionRecorder:
+    """A bare TCP listener standing in for a URL the bot must never fetch (an attacker's response_url):
+    records every connection it accepts and the first bytes sent on it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="connection-recorder", daemon=True)
+
+    def start(self) -> ConnectionRecorder:
+        self._thread.start()
+        return self
+
+    def url(self, path: str = "hook") -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    data = b""
+                self.received.append(data)
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
 # ---- signed requests -------------------------------------------------------------------------------
 
 
