@@ -305,7 +305,7 @@ def build_app(
     bolt_logger = logging.getLogger("dockbot.bolt")
     if not any(isinstance(f, _SameTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_SameTokenNotice())
-    recent = recent or RecentKeys()
+    recent = recent or brain.deliveries(RecentKeys())  # across replicas on PostgreSQL: bot/deliveries.py
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
