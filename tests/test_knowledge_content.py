@@ -180,3 +180,28 @@ def test_every_docker_entry_links_official_documentation(kb: KnowledgeBase):
         e.id for e in kb.entries if not e.id.startswith(("k8s-", "eks-", "kubectl-")) and not e.sources
     ]
     assert missing == []
+
+
+DOCKER_WORDS = re.compile(r"docker|도커|kubectl|k8s|쿠버|helm|헬름|\bpods?\b|파드|포드|compose|컴포즈", re.I)
+
+
+def test_off_topic_holds_no_docker_or_kubernetes_question(kb: KnowledgeBase):
+    # In-domain questions no entry answers belong in uncovered.yaml (by topic), not off-topic.yaml.
+    assert [q for q in kb.off_topic if DOCKER_WORDS.search(q)] == []
+
+
+def test_docker_entries_have_no_spacing_twins_and_few_personas(kb: KnowledgeBase):
+    # kubernetes*.yaml has its own owner and check.
+    docker = [e for e in kb.entries if not Path(e.path).name.startswith("kubernetes")]
+    seen: dict[str, str] = {}
+    twins = []
+    for e in docker:
+        for q in e.questions:
+            key = re.sub(r"[\s\"'`?!.,~ㅠㅜ]+", "", q.casefold())
+            if key in seen:
+                twins.append((seen[key], q))
+            seen.setdefault(key, q)
+    assert twins == []
+    questions = [q for e in docker for q in e.questions]
+    for persona in ("팀장님", "신입인데"):
+        assert sum(persona in q for q in questions) <= 2, persona
