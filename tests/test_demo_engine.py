@@ -26,7 +26,6 @@ import pytest
 from bot.demos.cleanup import sweep
 from bot.demos.engine import CONNECT_TIMEOUT_S, connect_engine, ensure_image
 from bot.demos.errors import DemoBusy, EngineUnavailable
-from bot.demos.runlock import run_state
 from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService

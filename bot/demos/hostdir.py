@@ -4,9 +4,9 @@ A demo host is usually another machine (a DinD container, a VM behind TLS), so a
 filesystem means nothing to it. Instead each run gets a labelled volume; its Mountpoint is a real directory on
 the engine's host, and demo containers bind-mount that path (a true bind mount: the engine mounts a host path,
 not a volume). The "editor on the host" is the engine's archive API (what `docker cp` uses) on a container
-that is created with the volume mounted and never started. No file of the bot's machine is read or written, and
-extraction happens inside that container's filesystem view, so a symlink a demo container plants cannot lead
-out of it.
+that is created with the volume mounted and never started. No file of the bot's machine is read or written,
+and extraction happens inside that container's filesystem view, so a symlink a demo container plants cannot
+lead out of it.
 
 Demo containers run as an unprivileged uid; `writable_root_tar` makes a volume's root directory theirs.
 """
