@@ -306,6 +306,15 @@ class DemoContext:
                 raise StepTimeout from None
             raise
 
+    def container_logs(self, alias: str, *, deadline: float) -> Outcome:
+        """Wait for a detached container of this run to exit, then its output and exit code."""
+        if alias not in self._containers:
+            raise LockdownViolation(f"container {alias!r} was not started by this run")
+        container = self._containers[alias]
+        exit_code = self._wait(container, deadline)
+        output = self._output(container)[:OUTPUT_READ_MAX]
+        return Outcome(output.decode("utf-8", "replace"), exit_code)
+
     def remove_container(self, alias: str, *, volumes: bool, force: bool) -> None:
         self.api.remove_container(self._containers.pop(alias, self.real_name(alias)), v=volumes, force=force)
 
