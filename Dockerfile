@@ -31,7 +31,7 @@ RUN --mount=type=secret,id=ca \
 COPY pyproject.toml README.md ./
 COPY bot/ bot/
 COPY handlers/ handlers/
-# The venv's own setuptools builds this pure-Python project (--no-build-isolation: nothing unpinned is fetched).
+# The locked setuptools builds this pure-Python project (--no-build-isolation: nothing unpinned is fetched).
 RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --no-index . \
     && /opt/venv/bin/pip check \
     && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools

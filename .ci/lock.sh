@@ -9,16 +9,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lock=requirements.lock
+# The build system's own requirements (setuptools) are locked too: the image builds the project with
+# --no-build-isolation, so nothing unpinned is fetched for the build either.
+build_in=$(mktemp -d)/build-system.in
+python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+  >"$build_in"
 compile() {  # $1: output file (read for preferred pins, then rewritten)
-  uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
-    --custom-compile-command "bash .ci/lock.sh update" -o "$1"
+  uv pip compile pyproject.toml "$build_in" --universal --python-version 3.11 --generate-hashes --quiet \
+    --no-annotate --custom-compile-command "bash .ci/lock.sh update" -o "$1"
 }
 command -v uv >/dev/null 2>&1 || pip install -q uv
 case "${1:-check}" in
   update) compile "$lock"; echo "lock: $lock updated ($(grep -c '==' "$lock") pins)" ;;
   check)
     fresh=$(mktemp)
-    trap 'rm -f "$fresh"' EXIT
+    trap 'rm -f "$fresh" "$build_in"' EXIT
     cp "$lock" "$fresh"
     compile "$fresh"
     if ! diff -u "$lock" "$fresh"; then
