@@ -145,7 +145,9 @@ def test_network_by_name_on_a_user_network_and_nothing_without_one(api):
     assert "200 OK" in out[2] and "안녕하세요, web 컨테이너입니다" in out[2]
     assert out[3].splitlines()[:2] == ["인터페이스:", "lo"] and "bad address 'web'" in out[3]
     # DNS is per network: a container on another user-defined network cannot resolve web.
-    assert run.steps[5].expectations == [("종료 코드 1", True), ("출력에 'Name:' 없음", True)]
+    # (Engines differ in how they fail the lookup: a timeout on 20.10's internal networks, an empty answer
+    # elsewhere; either way no address for web.)
+    assert run.steps[5].expectations == [("출력에 'Name:' 없음", True)]
     assert "Name:" not in out[5] and "Address: 1" not in out[5]
     assert left_by_run(api, run.run_id) == []
 
