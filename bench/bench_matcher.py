@@ -166,7 +166,7 @@ def main() -> int:
     kb, matcher = snapshot.kb, snapshot.matcher
     t = matcher.thresholds
     n_questions = sum(len(e.questions) for e in kb.entries)
-    uncovered = len(getattr(kb, "uncovered", ()))
+    uncovered = len(kb.uncovered_questions())
     print(
         f"knowledge: {len(kb.entries)} entries, {n_questions} example questions, "
         f"{len(kb.off_topic)} off-topic, {uncovered} uncovered"
@@ -198,7 +198,8 @@ def main() -> int:
             f"negatives rejected {rejected / max(1, n_off):.1%} ({n_in} + {n_off} questions)"
         )
 
-    dev_files = sorted((REPO / "tests" / "data").glob("heldout-*.yaml")) + [Path(p) for p in args.dev]
+    data = REPO / "tests" / "data"
+    dev_files = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")]) + [Path(p) for p in args.dev]
     sealed_files = sorted((REPO / "tests" / "data").glob("sealed-*.yaml"))
     dev = load_labelled(dev_files)
     columns = {"dev lexical": score(lexical, dev), "dev combined": score(matcher, dev)}
