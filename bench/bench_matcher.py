@@ -166,7 +166,7 @@ def main() -> int:
     kb, matcher = snapshot.kb, snapshot.matcher
     t = matcher.thresholds
     n_questions = sum(len(e.questions) for e in kb.entries)
-    uncovered = len(kb.uncovered_questions())
+    uncovered = len(kb.uncovered_questions)
     print(
         f"knowledge: {len(kb.entries)} entries, {n_questions} example questions, "
         f"{len(kb.off_topic)} off-topic, {uncovered} uncovered"

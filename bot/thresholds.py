@@ -235,7 +235,7 @@ def training_set(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
 
 def negative_questions(kb: KnowledgeBase) -> tuple[str, ...]:
     """Off-topic questions and in-domain questions no entry covers (knowledge/uncovered.yaml, when loaded)."""
-    return (*kb.off_topic, *kb.uncovered_questions())
+    return (*kb.off_topic, *kb.uncovered_questions)
 
 
 def train_model(kb: KnowledgeBase) -> JamoModel:
