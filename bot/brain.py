@@ -110,8 +110,8 @@ class Brain:
 
     def vote(self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = "") -> bool:
         """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old."""
-        if self.store is None:
-            return False
+        if self.store is None or self.knowledge.current.kb.get(entry_id) is None:
+            return False  # only entries of the knowledge base can be voted on
         recorded = self.store.record_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel
         )
