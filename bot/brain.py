@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 
 if TYPE_CHECKING:
+    from bot.deliveries import FirstTime
     from bot.demos.service import DemoService
     from bot.live_knowledge import LiveKnowledge, ReloadResult
     from bot.matcher import Answer
@@ -41,14 +42,23 @@ class Brain:
         """Answer one question with the knowledge base as it is now (one snapshot for the whole question)."""
         answer = self.knowledge.current.matcher.match(text)
         if self.store is not None:
-            # The store never stops the bot answering: it logs and swallows its own failures.
-            self.store.record_question(answer, user=user, channel=channel, source=source)
+            # Queued for the store's writer thread: the reply never waits for the database.
+            self.store.submit_question(answer, user=user, channel=channel, source=source)
             self.data_changed()
         return answer
 
     def data_changed(self) -> None:
         """Something new is in the store (or the knowledge base changed): cached reports are out of date."""
         self.data_generation += 1
+
+    def deliveries(self, local: FirstTime) -> FirstTime:
+        """Who answers a Slack delivery: with a database shared by replicas, the first replica to claim it
+        there (`local`, this process's own memory, decides while the database cannot); else `local`."""
+        if self.store is None or not self.store.shared:
+            return local
+        from bot.deliveries import SharedDeliveries
+
+        return SharedDeliveries(self.store, local)
 
     # ---- the admins' loop (bot/reloader.py, bot/store.py, bot/stats.py) ----------------------------
 
@@ -85,6 +95,10 @@ class Brain:
         from bot.stats import build_report
 
         started = time.perf_counter()
+        if self.store is not None:
+            # Records are written after the reply by the store's writer: let what was submitted land first,
+            # so the report (and its cache, keyed by data_generation) includes it.
+            self.store.flush(timeout=1.0)
         snapshot = self.knowledge.current
         report = build_report(self.store, snapshot.kb, matcher=snapshot.matcher, suggest=suggest)
         # The costly read of the store (every unanswered question grouped): each build is logged.
@@ -112,7 +126,7 @@ class Brain:
         """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old."""
         if self.store is None or self.knowledge.current.kb.get(entry_id) is None:
             return False  # only entries of the knowledge base can be voted on
-        recorded = self.store.record_vote(
+        recorded = self.store.submit_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel
         )
         self.data_changed()
@@ -123,7 +137,7 @@ class Brain:
         if self.store is None:
             return
         try:
-            self.store.record_demo(
+            self.store.submit_demo(
                 user=user,
                 channel=channel,
                 scenario=str(run.demo),
@@ -150,8 +164,10 @@ def build_brain(
 
         demos = DemoService.from_settings(settings, knowledge)
     store = None
-    if with_store and settings.db_path is not None:
+    if with_store and settings.db_target is not None:
         from bot.store import Store
 
-        store = Store.open(settings.db_path, retention_days=settings.retention_days)
+        store = Store.open(settings.db_target, retention_days=settings.retention_days, background_writes=True)
+    if demos is not None and store is not None and store.shared:
+        demos.share_slots(store)  # the cap and one-demo-per-user across replicas, and the lease sweeper
     return Brain(settings=settings, knowledge=knowledge, demos=demos, store=store)

@@ -45,7 +45,9 @@ def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[st
         scenarios, problems = load_scenario_files([directory / f"{name}.yaml"])
     if name not in scenarios:
         scenarios, problems = load_scenarios(directory)
-    service = DemoService(lambda: scenarios, image=settings.demo_image, max_concurrent=1)
+    service = DemoService(
+        lambda: scenarios, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts
+    )
     return service, [str(problem) for problem in problems]
 
 
@@ -67,7 +69,7 @@ def run_demo(name: str | None, *, list_only: bool = False, as_json: bool = False
         except UnknownDemo as exc:
             _print_unknown(name, exc, service.scenarios(), as_json)
             return EXIT_UNKNOWN
-        audit = DemoAudit(settings) if settings.db_path is not None else None
+        audit = DemoAudit(settings) if settings.db_target is not None else None
         try:
             if as_json:
                 run = service.run(
@@ -111,7 +113,7 @@ class DemoAudit:
         try:
             from bot.store import Store
 
-            self._store = Store.open(self._settings.db_path, retention_days=self._settings.retention_days)
+            self._store = Store.open(self._settings.db_target, retention_days=self._settings.retention_days)
         except Exception as exc:  # the audit must never break a demo (and prints no traceback)
             log.warning("could not open the store for the demo audit: %s", exc)
 
@@ -149,7 +151,7 @@ def run_gc() -> int:
     except ConfigError as exc:
         print(f"설정 오류: {exc}", file=sys.stderr)
         return EXIT_ENGINE
-    service = DemoService(dict, image=settings.demo_image, max_concurrent=1)
+    service = DemoService(dict, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts)
     try:
         removed = service.gc()
     except EngineUnavailable as exc:
