@@ -7,11 +7,7 @@ subcommand pulls in only what it uses.
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import os
 import sys
-import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -63,18 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> NoReturn:
-    """The process entry point (`dockbot`, `python -m bot`): main(), then end the process without tearing
-    the interpreter down. Freeing the modules of the docker SDK, requests and jinja2 takes ~30 ms of CPU
-    after the output is complete (bench/bench_demo.py); exit handlers still run and the streams are
-    flushed. While a non-daemon thread is still running, the ordinary exit (which waits for it) is used."""
-    code = main()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.exit(code)
-    atexit._run_exitfuncs()  # logging.shutdown, weakref finalizers, ...: what the ordinary exit runs
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        with contextlib.suppress(AttributeError, OSError, ValueError):  # none, closed, or a closed pipe
-            stream.flush()
-    os._exit(code)
+    """The process entry point (`dockbot`, `python -m bot`)."""
+    sys.exit(main())
 
 
 def _dispatch(command: str, args: argparse.Namespace) -> int:
