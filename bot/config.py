@@ -33,6 +33,9 @@ class Settings:
     admin_channel: str = ""
     retention_days: int = 90
     max_concurrent_demos: int = 2
+    kubeconfig: str = ""  # DOCKBOT_KUBECONFIG: a kubeconfig path, or "in-cluster"; empty = no Kubernetes demos
+    kube_context: str = ""
+    kube_pull_policy: str = "IfNotPresent"
     port: int = 3000
     slack_api_url: str = ""
     slack_bot_token: str = field(default="", repr=False)
@@ -60,6 +63,9 @@ class Settings:
             return value
 
         db = env.get("DOCKBOT_DB", "").strip()
+        pull_policy = env.get("DOCKBOT_KUBE_PULL_POLICY", "").strip() or "IfNotPresent"
+        if pull_policy not in ("IfNotPresent", "Never"):
+            raise ConfigError(f"DOCKBOT_KUBE_PULL_POLICY must be IfNotPresent or Never, got {pull_policy!r}")
         return cls(
             knowledge_dir=Path(env.get("DOCKBOT_KNOWLEDGE_DIR", "").strip() or REPO_KNOWLEDGE_DIR),
             db_path=Path(db) if db else None,
@@ -69,6 +75,9 @@ class Settings:
             admin_channel=env.get("DOCKBOT_ADMIN_CHANNEL", "").strip(),
             retention_days=integer("DOCKBOT_RETENTION_DAYS", 90, 1, 36500),
             max_concurrent_demos=integer("DOCKBOT_MAX_DEMOS", 2, 1, 64),
+            kubeconfig=env.get("DOCKBOT_KUBECONFIG", "").strip(),
+            kube_context=env.get("DOCKBOT_KUBE_CONTEXT", "").strip(),
+            kube_pull_policy=pull_policy,
             port=integer("PORT", 3000, 1, 65535),
             slack_api_url=env.get("SLACK_API_URL", "").strip(),
             slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),

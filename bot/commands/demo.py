@@ -23,7 +23,7 @@ from bot.config import ConfigError, Settings
 from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, StepResult
 from bot.demos.scenario import Scenario, is_plain_name, load_scenario_files, load_scenarios
-from bot.demos.service import DemoService
+from bot.demos.service import DemoService, platforms_from_settings
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -45,7 +45,12 @@ def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[st
         scenarios, problems = load_scenario_files([directory / f"{name}.yaml"])
     if name not in scenarios:
         scenarios, problems = load_scenarios(directory)
-    service = DemoService(lambda: scenarios, image=settings.demo_image, max_concurrent=1)
+    service = DemoService(
+        lambda: scenarios,
+        image=settings.demo_image,
+        max_concurrent=1,
+        platforms=platforms_from_settings(settings),
+    )
     return service, [str(problem) for problem in problems]
 
 
@@ -149,20 +154,30 @@ def run_gc() -> int:
     except ConfigError as exc:
         print(f"설정 오류: {exc}", file=sys.stderr)
         return EXIT_ENGINE
-    service = DemoService(dict, image=settings.demo_image, max_concurrent=1)
+    service = DemoService(
+        dict, image=settings.demo_image, max_concurrent=1, platforms=platforms_from_settings(settings)
+    )
+    removed: list[str] = []
+    unavailable = False
+    # The Docker engine always; the Kubernetes demo cluster too when one is configured (DOCKBOT_KUBECONFIG).
+    sweeps = [service.gc] + ([lambda: service.gc_platform("kubernetes")] if settings.kubeconfig else [])
     try:
-        removed = service.gc()
-    except EngineUnavailable as exc:
-        print(exc.message_ko, file=sys.stderr)
-        return EXIT_ENGINE
+        for sweep in sweeps:
+            try:
+                removed += sweep()
+            except EngineUnavailable as exc:
+                print(exc.message_ko, file=sys.stderr)
+                unavailable = True
     finally:
         service.close()
     for item in removed:
         print(f"삭제: {item}")
+    if unavailable and not removed:
+        return EXIT_ENGINE
     print(
         f"데모가 남긴 객체 {len(removed)}개를 지웠습니다." if removed else "남아 있는 데모 객체가 없습니다."
     )
-    return EXIT_OK
+    return EXIT_ENGINE if unavailable else EXIT_OK
 
 
 def _refusal(name: str, message: str) -> dict:

@@ -54,6 +54,17 @@ def active_runs() -> frozenset[str]:
         return frozenset(_active_runs)
 
 
+def register_run(run_id: str) -> None:
+    """Mark a run as in progress in this process (before it creates anything): sweeps leave it alone."""
+    with _active_lock:
+        _active_runs.add(run_id)
+
+
+def unregister_run(run_id: str) -> None:
+    with _active_lock:
+        _active_runs.discard(run_id)
+
+
 def owner_id() -> str:
     """Who created an object: host name and pid, so a sweep can tell a crashed run from a live one."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -396,8 +407,7 @@ def run_scenario(
     )
     ctx = DemoContext(api, image, run_id, expires=time.time() + scenario.timeout_s + EXPIRY_GRACE_S)
     lock = RunLock.acquire(run_id)  # before anything exists: other processes see the run as live
-    with _active_lock:
-        _active_runs.add(run_id)
+    register_run(run_id)
     try:
         for step in scenario.steps:
             if cancel is not None and cancel.is_set():
@@ -411,7 +421,7 @@ def run_scenario(
                 ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image
             )
             run.steps.append(result)
-            _report(on_progress, run)
+            report_progress(on_progress, run)
             if result.error:
                 run.error = result.error
                 if time.monotonic() >= demo_deadline - 0.05:  # the demo's deadline cut the step short
@@ -422,8 +432,7 @@ def run_scenario(
         run.error = f"데모 실행 중 예상하지 못한 오류가 났습니다 ({type(exc).__name__})."
     finally:
         failures = ctx.cleanup()
-        with _active_lock:
-            _active_runs.discard(run_id)
+        unregister_run(run_id)
         if lock is not None:
             lock.release(clean=not failures)  # an unlocked marker tells any sweep these leftovers are free
         if failures:
@@ -463,7 +472,7 @@ def _engine_message(exc: Exception) -> str:
     return str(explanation or exc)
 
 
-def _report(on_progress: ProgressCallback | None, run: DemoRun) -> None:
+def report_progress(on_progress: ProgressCallback | None, run: DemoRun) -> None:
     if on_progress is None:
         return
     try:

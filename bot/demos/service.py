@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.demos.errors import DemoBusy, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, ProgressCallback
@@ -27,6 +27,36 @@ log = logging.getLogger(__name__)
 
 # (api, scenario, image=, on_progress=, cancel=) -> DemoRun; the real one is bot.demos.runner.run_scenario.
 Runner = Callable[..., DemoRun]
+
+
+class Platform(Protocol):
+    """Where scenarios of another platform than Docker run (bot/demos/kube_cluster.KubePlatform):
+    `connect()` returns a checked client or raises an EngineUnavailable; `run` and `sweep` like the Docker
+    runner and sweeper. The cap and the per-user rule of the service apply to every platform together."""
+
+    def connect(self) -> Any: ...
+
+    def run(
+        self, api: Any, scenario: Scenario, *, on_progress: ProgressCallback | None, cancel: threading.Event
+    ) -> DemoRun: ...
+
+    def sweep(self, api: Any) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def platforms_from_settings(settings: Settings) -> dict[str, Platform]:
+    """The non-Docker platforms (only Kubernetes today); nothing is imported or contacted here."""
+    from bot.demos.kube_cluster import KubePlatform
+
+    return {
+        "kubernetes": KubePlatform(
+            settings.kubeconfig,
+            context=settings.kube_context,
+            image=settings.demo_image,
+            pull_policy=settings.kube_pull_policy,
+        )
+    }
 
 
 class DemoService:
@@ -43,6 +73,7 @@ class DemoService:
         engine: Callable[[], Any] | None = None,
         runner: Runner | None = None,
         sweeper: Callable[[Any], list[str]] | None = None,
+        platforms: Mapping[str, Platform] | None = None,
     ):
         self._scenarios = scenarios
         self.image = image
@@ -50,6 +81,7 @@ class DemoService:
         self._engine_factory = engine
         self._runner = runner
         self._sweeper = sweeper
+        self._platforms = dict(platforms or {})
         self._lock = threading.Lock()
         self._running = 0
         self._users: set[str] = set()
@@ -65,6 +97,7 @@ class DemoService:
             lambda: knowledge.current.kb.scenarios,
             image=settings.demo_image,
             max_concurrent=settings.max_concurrent_demos,
+            platforms=platforms_from_settings(settings),
         )
 
     # scenarios -------------------------------------------------------------------------------------------
@@ -98,7 +131,7 @@ class DemoService:
             self._running += 1
             self._users.add(user)
         try:
-            api = self._connected()
+            api = self._connected_for(scenario)
             future = self._pool.submit(self._execute, api, scenario, on_progress)
         except BaseException:
             self._release(user)
@@ -126,17 +159,39 @@ class DemoService:
         """Remove every demo container, volume and network no live run uses; raises EngineUnavailable."""
         return self._sweep(self._connected())
 
+    def gc_platform(self, name: str) -> list[str]:
+        """Sweep one other platform's leftovers (e.g. "kubernetes"); raises its EngineUnavailable."""
+        platform = self._platforms[name]
+        return platform.sweep(platform.connect())
+
     def close(self) -> None:
         self._cancel.set()
         self._pool.shutdown(wait=True)
         if self._api is not None and hasattr(self._api, "close"):
             self._api.close()
+        for platform in self._platforms.values():
+            platform.close()
 
     # internals -------------------------------------------------------------------------------------------
     def _release(self, user: str) -> None:
         with self._lock:
             self._running -= 1
             self._users.discard(user)
+
+    def _platform(self, scenario: Scenario) -> Platform | None:
+        """None for Docker scenarios; the platform object for the others."""
+        platform = getattr(scenario, "platform", "docker")
+        if platform == "docker":
+            return None
+        if platform not in self._platforms:
+            raise EngineUnavailable(
+                "이 데모를 실행할 환경이 이 봇에 설정되어 있지 않습니다.", f"no {platform} platform configured"
+            )
+        return self._platforms[platform]
+
+    def _connected_for(self, scenario: Scenario) -> Any:
+        platform = self._platform(scenario)
+        return self._connected() if platform is None else platform.connect()
 
     def _connected(self) -> Any:
         """A client that answered a ping just now, with the demo image present (pulled once if needed)."""
@@ -158,9 +213,9 @@ class DemoService:
             self._image_ready = True
         return api
 
-    def _sweep_quietly(self, api: Any) -> None:
+    def _sweep_quietly(self, api: Any, platform: Platform | None = None) -> None:
         try:
-            self._sweep(api)
+            self._sweep(api) if platform is None else platform.sweep(api)
         except Exception:  # a failed sweep must never fail a demo; the next start or `dockbot gc` retries
             log.exception("demo sweep failed")
 
@@ -175,7 +230,10 @@ class DemoService:
         # The sweep of earlier leftovers runs beside the demo, not before it: it only touches objects of runs
         # that are not in progress (checked per object), so it cannot race with this run. It starts once the
         # first step is done, so that its requests and its JSON do not delay the run's first requests.
-        sweeper = threading.Thread(target=self._sweep_quietly, args=(api,), name="demo-sweep", daemon=True)
+        platform = self._platform(scenario)
+        sweeper = threading.Thread(
+            target=self._sweep_quietly, args=(api, platform), name="demo-sweep", daemon=True
+        )
 
         def progress(run: DemoRun) -> None:
             if sweeper.ident is None:
@@ -184,6 +242,8 @@ class DemoService:
                 on_progress(run)
 
         try:
+            if platform is not None:
+                return platform.run(api, scenario, on_progress=progress, cancel=self._cancel)
             from bot.demos.runner import run_scenario
 
             runner = self._runner or run_scenario
