@@ -33,7 +33,9 @@ class Settings:
     admin_channel: str = ""
     retention_days: int = 90
     max_concurrent_demos: int = 2
-    kubeconfig: str = ""  # DOCKBOT_KUBECONFIG: a kubeconfig path, or "in-cluster"; empty = no Kubernetes demos
+    kubeconfig: str = (
+        ""  # DOCKBOT_KUBECONFIG: a kubeconfig path, or "in-cluster"; empty = no Kubernetes demos
+    )
     kube_context: str = ""
     kube_pull_policy: str = "IfNotPresent"
     port: int = 3000

@@ -229,7 +229,12 @@ def _run_live(
         first_step_done.wait(FIRST_OUTPUT_WAIT_S)
         from bot.render import render_text
 
-        header = DemoRun(demo=scenario.name, title=scenario.title, explanation=scenario.explanation)
+        header = DemoRun(
+            demo=scenario.name,
+            title=scenario.title,
+            explanation=scenario.explanation,
+            platform=scenario.platform,
+        )
         out.write(render_text("demo_header.txt.j2", run=header) + "\n\n")
         out.flush()
         total = len(scenario.steps)

@@ -12,10 +12,9 @@ import logging
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from bot.demos.cleanup import LiveRuns, is_stale
-from bot.demos.kube_runner import KUBE_ERRORS, NAMESPACE_PREFIX, REQUEST_TIMEOUT_S
+from bot.demos.kube_runner import KUBE_ERRORS, NAMESPACE_PREFIX, REQUEST_TIMEOUT_S, delete_namespace
 from bot.demos.runlock import forget
 from bot.demos.runner import EXPIRES_LABEL, LABEL, OWNER_LABEL
 
@@ -46,11 +45,8 @@ def sweep_namespaces(api: Any) -> list[str]:
         if not is_stale(labels, active=active):
             continue
         try:
-            core.delete_namespace(meta.name, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT_S)
-        except ApiException as exc:
-            if exc.status != 404:
-                log.warning("kubernetes demo sweep could not delete %s: %s", meta.name, exc.reason)
-            continue
+            if not delete_namespace(core, meta.name):
+                continue
         except KUBE_ERRORS as exc:
             log.warning("kubernetes demo sweep could not delete %s: %s", meta.name, exc)
             continue

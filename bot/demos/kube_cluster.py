@@ -33,7 +33,8 @@ class ClusterUnavailable(EngineUnavailable):
 
 def not_configured() -> ClusterUnavailable:
     return ClusterUnavailable(
-        "쿠버네티스 데모용 클러스터가 설정되어 있지 않습니다. 관리자가 DOCKBOT_KUBECONFIG 를 설정해야 합니다.",
+        "쿠버네티스 데모용 클러스터가 설정되어 있지 않습니다. "
+        "관리자가 DOCKBOT_KUBECONFIG 를 설정해야 합니다.",
         "no demo cluster configured (DOCKBOT_KUBECONFIG)",
     )
 
@@ -89,7 +90,11 @@ def ping(api: Any) -> str:
     from kubernetes import client
 
     try:
-        return client.VersionApi(api).get_code(_request_timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S)).git_version
+        return (
+            client.VersionApi(api)
+            .get_code(_request_timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S))
+            .git_version
+        )
     except Exception as exc:  # ApiException (401, 403, ...), urllib3 errors, OSError
         raise cluster_unavailable(api.configuration.host, f"{type(exc).__name__}: {exc}") from None
 
@@ -139,7 +144,12 @@ class KubePlatform:
         from bot.demos.kube_runner import run_kube_scenario
 
         return run_kube_scenario(
-            api, scenario, image=self.image, pull_policy=self.pull_policy, on_progress=on_progress, cancel=cancel
+            api,
+            scenario,
+            image=self.image,
+            pull_policy=self.pull_policy,
+            on_progress=on_progress,
+            cancel=cancel,
         )
 
     def sweep(self, api: Any) -> list[str]:

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 # The image of the bad-image step: `.invalid` never resolves (RFC 6761), and the step also sets
 # imagePullPolicy Never, so the kubelet never tries to pull it from anywhere.
 NEVER_PULLED_IMAGE = "dockbot.invalid/never-pulled:1"
-ENV_NAME = text(max_length=40, pattern=r"[A-Z][A-Z0-9_]{0,39}", hint="must be an upper-case name like VERSION")
+ENV_NAME = text(
+    max_length=40, pattern=r"[A-Z][A-Z0-9_]{0,39}", hint="must be an upper-case name like VERSION"
+)
 
 
 def _env(value: Any) -> tuple[tuple[str, str], ...]:
@@ -99,7 +101,9 @@ class KubeExpect:
 
     def check(self, outcome: KubeOutcome) -> list[tuple[str, bool]]:
         checks = [(f"출력에 '{snippet}' 있음", snippet in outcome.output) for snippet in self.contains]
-        checks += [(f"출력에 '{snippet}' 없음", snippet not in outcome.output) for snippet in self.not_contains]
+        checks += [
+            (f"출력에 '{snippet}' 없음", snippet not in outcome.output) for snippet in self.not_contains
+        ]
         for name in self.facts_used():
             wanted = getattr(self, name)
             checks.append((_EXPECT_TEXT[name](wanted), outcome.facts.get(name) == wanted))
@@ -127,7 +131,8 @@ class KubeOperation:
             if unknown:
                 reports = ", ".join(sorted(self.facts)) or "only its output (contains, not_contains)"
                 raise ValueError(
-                    f"expect {', '.join(unknown)}: a {self.name} step cannot tell that (it reports: {reports})"
+                    f"expect {', '.join(unknown)}: a {self.name} step cannot tell that "
+                    f"(it reports: {reports})"
                 )
 
     def command(self, image: str) -> str:
@@ -193,7 +198,8 @@ class RolloutStatus(_OnDeployment):
     facts: ClassVar[frozenset[str]] = frozenset({"ready", "revision"})
 
     def command(self, image: str) -> str:
-        return f"kubectl rollout status deployment/{self.deployment} && kubectl get pods -l app={self.deployment}"
+        shown = f"kubectl rollout status deployment/{self.deployment}"
+        return f"{shown} && kubectl get pods -l app={self.deployment}"
 
     def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
         return ctx.rollout_status(self.deployment, deadline)
@@ -325,7 +331,10 @@ class WaitStalled(_OnDeployment):
     facts: ClassVar[frozenset[str]] = frozenset({"stalled", "old_ready"})
 
     def command(self, image: str) -> str:
-        return f"kubectl rollout status deployment/{self.deployment} --timeout=10s; kubectl get pods -l app={self.deployment}"
+        return (
+            f"kubectl rollout status deployment/{self.deployment} --timeout=10s; "
+            f"kubectl get pods -l app={self.deployment}"
+        )
 
     def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
         return ctx.wait_stalled(self.deployment, deadline)
@@ -388,15 +397,29 @@ KUBE_OPERATIONS: dict[str, type[KubeOperation]] = {
 
 # Fields that would loosen the pod lockdown, named as refused (like the Docker ones).
 KUBE_SANDBOX_KEYS = frozenset(
-    {"image", "host_network", "hostnetwork", "host_path", "hostpath", "privileged", "security_context",
-     "service_account", "node_port", "nodeport", "type", "host_port", "hostport", "run_as_user"}
+    {
+        "image",
+        "host_network",
+        "hostnetwork",
+        "host_path",
+        "hostpath",
+        "privileged",
+        "security_context",
+        "service_account",
+        "node_port",
+        "nodeport",
+        "type",
+        "host_port",
+        "hostport",
+        "run_as_user",
+    }
 )
 
 
 def kube_sandbox_hint(key: str) -> str:
     if key.lower() in KUBE_SANDBOX_KEYS:
         return (
-            f" — '{key}' is refused: Kubernetes demo pods always run the demo image as a non-root user with a "
-            "read-only root, no host access and no service-account token"
+            f" — '{key}' is refused: Kubernetes demo pods always run the demo image as a non-root user "
+            "with a read-only root, no host access and no service-account token"
         )
     return sandbox_hint(key)

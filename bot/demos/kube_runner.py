@@ -155,23 +155,10 @@ class KubeContext:
         if not self.created:
             return []
         try:
-            self.core.delete_namespace(
-                self.namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT_S
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                return [f"namespace {self.namespace}: {exc.reason}"]
+            if not delete_namespace(self.core, self.namespace):
+                return []
         except KUBE_ERRORS as exc:
-            return [f"namespace {self.namespace}: {exc}"]
-        # A terminating namespace admits no new pods; its pods are then removed from the API at once (grace
-        # 0) instead of after the kubelet's slow confirmation (~15 s here). The kubelet still stops their
-        # containers, as for any pod that is gone from the API.
-        try:
-            self.core.delete_collection_namespaced_pod(
-                self.namespace, grace_period_seconds=0, _request_timeout=REQUEST_TIMEOUT_S
-            )
-        except KUBE_ERRORS as exc:
-            log.warning("demo run %s: force-deleting pods failed: %s", self.run_id, exc)
+            return [f"namespace {self.namespace}: {_api_message(exc)}"]
         end = time.monotonic() + CLEANUP_WAIT_S
         while time.monotonic() < end:
             try:
@@ -324,7 +311,9 @@ class KubeContext:
         return KubeOutcome(output, facts)
 
     # services --------------------------------------------------------------------------------------------
-    def create_service(self, name: str, app: str, port: int, target_port: int, deadline: float) -> KubeOutcome:
+    def create_service(
+        self, name: str, app: str, port: int, target_port: int, deadline: float
+    ) -> KubeOutcome:
         body = client.V1Service(
             metadata=client.V1ObjectMeta(name=name, labels=self.labels),
             spec=client.V1ServiceSpec(
@@ -514,6 +503,26 @@ class KubeContext:
             time.sleep(POLL_S)
 
 
+def delete_namespace(core: client.CoreV1Api, name: str) -> bool:
+    """Start deleting a demo namespace; False when it is already gone. A terminating namespace admits no
+    new pods, and its pods are then removed from the API at once (grace 0) rather than after the kubelet's
+    slow confirmation (~15 s here); the kubelet still stops their containers, as for any pod gone from
+    the API."""
+    try:
+        core.delete_namespace(name, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT_S)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    try:
+        core.delete_collection_namespaced_pod(
+            name, grace_period_seconds=0, _request_timeout=REQUEST_TIMEOUT_S
+        )
+    except KUBE_ERRORS as exc:
+        log.warning("force-deleting the pods of %s failed: %s", name, exc)
+    return True
+
+
 def rollout_complete(deployment: client.V1Deployment) -> bool:
     """kubectl rollout status's test: the newest generation observed, every replica updated and available,
     no old replica left."""
@@ -635,8 +644,11 @@ def run_kube_scenario(
         explanation=scenario.explanation,
         run_id=run_id,
         total_steps=len(scenario.steps),
+        platform="kubernetes",
     )
-    ctx = KubeContext(api, image, pull_policy, run_id, expires=time.time() + scenario.timeout_s + EXPIRY_GRACE_S)
+    ctx = KubeContext(
+        api, image, pull_policy, run_id, expires=time.time() + scenario.timeout_s + EXPIRY_GRACE_S
+    )
     lock = RunLock.acquire(run_id)  # before anything exists: other processes see the run as live
     register_run(run_id)
     try:
@@ -646,7 +658,9 @@ def run_kube_scenario(
             run.error = "데모용 네임스페이스가 제한 시간 안에 준비되지 않았습니다."
         except KUBE_ERRORS as exc:
             log.warning("demo run %s: namespace setup failed: %s", run_id, exc)
-            run.error = "쿠버네티스 API 오류로 데모용 네임스페이스를 만들지 못했습니다: " + _api_message(exc)[:200]
+            run.error = (
+                "쿠버네티스 API 오류로 데모용 네임스페이스를 만들지 못했습니다: " + _api_message(exc)[:200]
+            )
         for step in scenario.steps if run.error is None else ():
             if cancel is not None and cancel.is_set():
                 run.error = "데모가 중간에 취소되었습니다."
@@ -655,7 +669,9 @@ def run_kube_scenario(
                 run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
                 break
             step_timeout = step.timeout_s or scenario.step_timeout_s
-            result = _run_step(ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image)
+            result = _run_step(
+                ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image
+            )
             run.steps.append(result)
             report_progress(on_progress, run)
             if result.error:

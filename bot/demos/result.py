@@ -16,6 +16,7 @@ Stable contract (the Slack app renders these into Block Kit; keep field names an
     finished: False while the run is in progress (progress callbacks), True at the end (cleanup done).
     conclusion: the scenario's closing sentence (say it only when ok). explanation: its Korean introduction.
     run_id: the `dockbot.demo` label value on everything this run created. total_steps: len(scenario.steps).
+    platform: "docker" or "kubernetes" (where it ran; templates word the lockdown note after it).
 - `.to_json()` -> {"demo", "title", "ok", "steps": [{"title", "command", "output",
   "expectations": [{"text", "ok"}], "ok", "duration_s", "error"}], "duration_s", "error", "finished",
   "conclusion", "run_id"}.
@@ -76,6 +77,7 @@ class DemoRun:
     run_id: str = ""
     explanation: str = ""
     total_steps: int = 0
+    platform: str = "docker"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -185,7 +185,8 @@ class DemoService:
             return None
         if platform not in self._platforms:
             raise EngineUnavailable(
-                "이 데모를 실행할 환경이 이 봇에 설정되어 있지 않습니다.", f"no {platform} platform configured"
+                "이 데모를 실행할 환경이 이 봇에 설정되어 있지 않습니다.",
+                f"no {platform} platform configured",
             )
         return self._platforms[platform]
 
