@@ -15,7 +15,10 @@ started=$(date +%s)
 base="${DOCKBOT_CI_BASE_IMAGE:-dockbot-ci/debian-python3:bookworm}"
 image="${DOCKBOT_CI_IMAGE:-dockbot:ci}"
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror this machine already uses (first URIs line of its deb822 apt sources), so no script
+# names a mirror of its own; DEBIAN_MIRROR overrides it.
+mirror="${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}"
+[ -n "$mirror" ] || { echo "image: no Debian mirror found in /etc/apt/sources.list.d/*.sources; set DEBIAN_MIRROR"; exit 1; }
 # Debian's docker.io client talks to the engine's built-in BuildKit with DOCKER_BUILDKIT=1; the docker first
 # on PATH here is a newer client without the buildx plugin, which refuses BuildKit builds.
 buildkit_docker=/usr/bin/docker

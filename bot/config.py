@@ -13,6 +13,7 @@ from pathlib import Path
 
 REPO_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 DEFAULT_DEMO_IMAGE = "busybox:1.36"
+DB_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ConfigError(ValueError):
@@ -24,15 +25,72 @@ def _csv(value: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class DockerHost:
+    """One demo engine: a DOCKER_HOST entry and its own TLS settings ("" = the docker SDK's default)."""
+
+    url: str = ""
+    tls_verify: str = ""
+    cert_path: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.url or "default"
+
+    def environment(self) -> dict[str, str]:
+        """The variables docker.utils.kwargs_from_env reads, for this host alone."""
+        env = {
+            "DOCKER_HOST": self.url,
+            "DOCKER_TLS_VERIFY": self.tls_verify,
+            "DOCKER_CERT_PATH": self.cert_path,
+        }
+        return {k: v for k, v in env.items() if v}
+
+
+def docker_hosts(env: Mapping[str, str]) -> tuple[DockerHost, ...]:
+    """DOCKER_HOST=a,b,c: a pool of demo engines. DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are either one value
+    for every host or a comma list with one item per host, in the same order (an empty item: not set)."""
+    urls = [part.strip() for part in env.get("DOCKER_HOST", "").split(",")]
+    if urls == [""]:
+        urls = [""]
+    elif "" in urls:
+        raise ConfigError("DOCKER_HOST has an empty entry (hosts are separated by single commas)")
+
+    def per_host(name: str) -> list[str]:
+        items = [part.strip() for part in env.get(name, "").split(",")]
+        if len(items) == 1:
+            return items * len(urls)
+        if len(items) != len(urls):
+            raise ConfigError(
+                f"{name} has {len(items)} comma-separated values for {len(urls)} DOCKER_HOST entries: "
+                "give one value for all hosts or one per host"
+            )
+        return items
+
+    return tuple(
+        DockerHost(url, tls, certs)
+        for url, tls, certs in zip(
+            urls, per_host("DOCKER_TLS_VERIFY"), per_host("DOCKER_CERT_PATH"), strict=True
+        )
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     knowledge_dir: Path = REPO_KNOWLEDGE_DIR
     db_path: Path | None = None
+    # DOCKBOT_DB=postgresql://... (or postgres://): the shared database of several replicas; a path is SQLite.
+    db_url: str = field(default="", repr=False)
     demo_image: str = DEFAULT_DEMO_IMAGE
     demo_channels: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
     admin_channel: str = ""
     retention_days: int = 90
     max_concurrent_demos: int = 2
+    # Demo slots shared through PostgreSQL: a replica renews its leases every lease/3 s, and every replica
+    # looks for expired leases (a dead replica's runs) every sweep interval and removes those runs' objects.
+    demo_lease_s: float = 30.0
+    demo_sweep_s: float = 15.0
+    docker_hosts: tuple[DockerHost, ...] = (DockerHost(),)
     kubeconfig: str = (
         ""  # DOCKBOT_KUBECONFIG: a kubeconfig path, or "in-cluster"; empty = no Kubernetes demos
     )
@@ -43,6 +101,11 @@ class Settings:
     slack_bot_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
+
+    @property
+    def db_target(self) -> Path | str | None:
+        """What Store.open takes: the PostgreSQL URL, the SQLite path, or None (no store)."""
+        return self.db_url or self.db_path
 
     @property
     def has_slack_tokens(self) -> bool:
@@ -64,19 +127,36 @@ class Settings:
                 raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
             return value
 
+        def seconds(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{name} must be between {low:g} and {high:g} seconds, got {value:g}")
+            return value
+
         db = env.get("DOCKBOT_DB", "").strip()
+        db_url = db if db.startswith(DB_URL_SCHEMES) else ""
         pull_policy = env.get("DOCKBOT_KUBE_PULL_POLICY", "").strip() or "IfNotPresent"
         if pull_policy not in ("IfNotPresent", "Never"):
             raise ConfigError(f"DOCKBOT_KUBE_PULL_POLICY must be IfNotPresent or Never, got {pull_policy!r}")
         return cls(
             knowledge_dir=Path(env.get("DOCKBOT_KNOWLEDGE_DIR", "").strip() or REPO_KNOWLEDGE_DIR),
-            db_path=Path(db) if db else None,
+            db_path=Path(db) if db and not db_url else None,
+            db_url=db_url,
             demo_image=env.get("DOCKBOT_DEMO_IMAGE", "").strip() or DEFAULT_DEMO_IMAGE,
             demo_channels=_csv(env.get("DOCKBOT_DEMO_CHANNELS", "")),
             admins=_csv(env.get("DOCKBOT_ADMINS", "")),
             admin_channel=env.get("DOCKBOT_ADMIN_CHANNEL", "").strip(),
             retention_days=integer("DOCKBOT_RETENTION_DAYS", 90, 1, 36500),
             max_concurrent_demos=integer("DOCKBOT_MAX_DEMOS", 2, 1, 64),
+            demo_lease_s=seconds("DOCKBOT_DEMO_LEASE_S", 30.0, 1.0, 300.0),
+            demo_sweep_s=seconds("DOCKBOT_DEMO_SWEEP_S", 15.0, 0.2, 300.0),
+            docker_hosts=docker_hosts(env),
             kubeconfig=env.get("DOCKBOT_KUBECONFIG", "").strip(),
             kube_context=env.get("DOCKBOT_KUBE_CONTEXT", "").strip(),
             kube_pull_policy=pull_policy,

@@ -2,7 +2,8 @@
 
 Every problem an admin can make is reported as `path:line: message` (see bot/yamlfile.py), all of them at
 once: unknown or missing fields, duplicate ids, related ids or demos that don't exist, the same example
-question in two entries, a broken synonyms or off-topic file, broken demo scenarios.
+question in two entries, a broken synonyms, off-topic or uncovered file, an uncovered question that an
+entry already has as an example (or a topic named like an entry), broken demo scenarios.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from bot.yamlfile import Problem, YamlDocument, YamlFileError, display_path, rea
 
 SYNONYMS_FILE = "synonyms.yaml"
 OFF_TOPIC_FILE = "off-topic.yaml"
+UNCOVERED_FILE = "uncovered.yaml"
+_NOT_ENTRY_FILES = (SYNONYMS_FILE, OFF_TOPIC_FILE, UNCOVERED_FILE)
 DEMOS_DIR = "demos"
 # The ids every dockbot knowledge base must have (shared with the content writers).
 TOPICS_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "knowledge-topics.yaml"
@@ -44,6 +47,8 @@ class Entry:
     questions: tuple[str, ...]
     path: str
     line: int
+    # Official documentation addresses, shown as "자세히 보기" under the answer.
+    sources: tuple[str, ...] = ()
     # Line of each example question, for validate's "answered by another entry" report.
     question_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
@@ -55,6 +60,13 @@ class KnowledgeBase:
     off_topic: tuple[str, ...]
     scenarios: Mapping[str, Any]
     directory: Path
+    # Docker/Kubernetes questions no entry answers (uncovered.yaml), by topic: negative data for the matcher.
+    uncovered: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def uncovered_questions(self) -> tuple[str, ...]:
+        """Every uncovered question, in file order (the topics flattened)."""
+        return tuple(q for questions in self.uncovered.values() for q in questions)
 
     def get(self, entry_id: str) -> Entry | None:
         for entry in self.entries:
@@ -79,8 +91,11 @@ def _read(path: Path, problems: list[Problem]) -> YamlDocument | None:
 
 _ENTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ENTRY_TEXT_LIMITS = {"title": 200, "answer": 4000}
-_ENTRY_LISTS = ("commands", "related", "keywords", "questions")
-_ENTRY_MIN_QUESTIONS = 8  # = knowledge_schema.MIN_QUESTIONS (a test keeps the two equal)
+_ENTRY_LISTS = ("commands", "related", "keywords", "questions", "sources")
+# These equal knowledge_schema's MIN_QUESTIONS, MAX_SOURCES and SOURCE_URL (a test keeps them equal).
+_ENTRY_MIN_QUESTIONS = 8
+_ENTRY_MAX_SOURCES = 3
+_SOURCE_URL = re.compile(r"https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[^\s<>|\"']*)?")
 
 
 def _is_text(value: Any) -> bool:
@@ -97,6 +112,7 @@ def _entry_fits(item: Any) -> bool:
     if not item.keys() <= {"id", "demo", *_ENTRY_TEXT_LIMITS, *_ENTRY_LISTS}:
         return False
     entry_id, demo, questions = item["id"], item.get("demo"), item["questions"]
+    sources = item.get("sources", [])
     return (
         type(entry_id) is str
         and len(entry_id) <= 80
@@ -106,6 +122,8 @@ def _entry_fits(item: Any) -> bool:
         and len(questions) >= _ENTRY_MIN_QUESTIONS
         and all("\n" not in q.strip() for q in questions)
         and (demo is None or type(demo) is str)
+        and len(sources) <= _ENTRY_MAX_SOURCES
+        and all(_SOURCE_URL.fullmatch(url) is not None for url in sources)
     )
 
 
@@ -124,7 +142,7 @@ def _quick_parse(data: Any, model: str) -> Any:
             return None
         if not all(_entry_fits(item) for item in entries):
             return None
-        defaults = {"commands": [], "related": [], "keywords": [], "demo": None}
+        defaults = {"commands": [], "related": [], "keywords": [], "sources": [], "demo": None}
         return SimpleNamespace(entries=[SimpleNamespace(**{**defaults, **item}) for item in entries])
     if model == "SynonymsFile":
         synonyms = data.get("synonyms")
@@ -143,6 +161,18 @@ def _quick_parse(data: Any, model: str) -> Any:
         if not all(type(q) is str for q in questions):
             return None
         return SimpleNamespace(questions=questions)
+    if model == "UncoveredFile":
+        topics = data.get("topics")
+        if data.keys() != {"topics"} or type(topics) is not dict or not topics:
+            return None
+        for topic, questions in topics.items():
+            if type(topic) is not str or len(topic) > 80 or _ENTRY_ID.fullmatch(topic) is None:
+                return None
+            if type(questions) is not list or not questions or not _is_text_list(questions):
+                return None
+            if any("\n" in q.strip() for q in questions):
+                return None
+        return SimpleNamespace(topics=topics)
     return None
 
 
@@ -166,16 +196,14 @@ def _parse(doc: YamlDocument, model: str, problems: list[Problem]) -> Any:
 
 
 def entry_files(directory: Path) -> list[Path]:
-    """The entry files of a knowledge directory (every *.yaml except synonyms and off-topic)."""
-    return sorted(
-        p for p in directory.glob("*.yaml") if p.name not in (SYNONYMS_FILE, OFF_TOPIC_FILE) and p.is_file()
-    )
+    """The entry files of a knowledge directory (every *.yaml except synonyms, off-topic and uncovered)."""
+    return sorted(p for p in directory.glob("*.yaml") if p.name not in _NOT_ENTRY_FILES and p.is_file())
 
 
 def knowledge_files(directory: Path) -> list[Path]:
     """Every file whose content the knowledge base depends on (for change detection and caching)."""
     files = [*entry_files(directory)]
-    for name in (SYNONYMS_FILE, OFF_TOPIC_FILE):
+    for name in _NOT_ENTRY_FILES:
         if (directory / name).is_file():
             files.append(directory / name)
     demos = directory / DEMOS_DIR
@@ -208,6 +236,7 @@ def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
                     demo=model.demo,
                     keywords=tuple(k.strip() for k in model.keywords),
                     questions=tuple(q.strip() for q in model.questions),
+                    sources=tuple(model.sources),
                     path=doc.path,
                     line=doc.line_of(loc),
                     question_lines=tuple(
@@ -269,6 +298,62 @@ def _off_topic(directory: Path, problems: list[Problem]) -> tuple[str, ...]:
     doc = _read(path, problems)
     parsed = _parse(doc, "OffTopicFile", problems) if doc else None
     return tuple(q.strip() for q in parsed.questions) if parsed else ()
+
+
+@dataclass(frozen=True)
+class _Uncovered:
+    topics: dict[str, tuple[str, ...]]
+    lines: dict[tuple[str, int], int]  # (topic, index) -> line of that question, (topic, -1) of the topic
+    path: str
+
+
+def _uncovered(directory: Path, problems: list[Problem]) -> _Uncovered:
+    path = directory / UNCOVERED_FILE
+    empty = _Uncovered({}, {}, display_path(path))
+    if not path.is_file():
+        return empty
+    doc = _read(path, problems)
+    parsed = _parse(doc, "UncoveredFile", problems) if doc else None
+    if parsed is None:
+        return empty
+    topics = {topic: tuple(q.strip() for q in questions) for topic, questions in parsed.topics.items()}
+    lines = {
+        (topic, i): doc.line_of(("topics", topic, i))
+        for topic, qs in topics.items()
+        for i in range(-1, len(qs))
+    }
+    lines.update({(topic, -1): doc.line_of(("topics", topic)) for topic in topics})
+    return _Uncovered(topics, lines, doc.path)
+
+
+def _check_uncovered(
+    uncovered: _Uncovered, entries: list[Entry], off_topic: tuple[str, ...], problems: list[Problem]
+) -> None:
+    """Uncovered questions are negative data: none may be an entry's example, off-topic or repeated."""
+    ids = {entry.id for entry in entries}
+    seen: dict[str, str] = {}
+    for entry in entries:
+        for question in entry.questions:
+            seen.setdefault(question_key(question), f"an example of '{entry.id}' ({entry.path}:{entry.line})")
+    for question in off_topic:
+        seen.setdefault(question_key(question), f"in {OFF_TOPIC_FILE}")
+    for topic, questions in uncovered.topics.items():
+        if topic in ids:
+            line = uncovered.lines[(topic, -1)]
+            problems.append(
+                Problem(
+                    uncovered.path, line, f"topic '{topic}' is an entry id: move its questions to that entry"
+                )
+            )
+        for i, question in enumerate(questions):
+            key = question_key(question)
+            line = uncovered.lines[(topic, i)]
+            if key in seen:
+                problems.append(
+                    Problem(uncovered.path, line, f"question '{question}' is already {seen[key]}")
+                )
+            else:
+                seen[key] = f"uncovered under '{topic}' ({uncovered.path}:{line})"
 
 
 def _scenarios(directory: Path, problems: list[Problem]) -> Mapping[str, Any] | None:
@@ -344,8 +429,10 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         problems.append(Problem(display_path(directory), 1, "no knowledge entries (*.yaml with 'entries:')"))
     synonyms = _synonyms(directory, problems)
     off_topic = _off_topic(directory, problems)
+    uncovered = _uncovered(directory, problems)
     scenarios = _scenarios(directory, problems)
     _cross_check(entries, scenarios, problems)
+    _check_uncovered(uncovered, entries, off_topic, problems)
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(
@@ -354,6 +441,7 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         off_topic=off_topic,
         scenarios=dict(scenarios or {}),
         directory=directory.resolve(),
+        uncovered=uncovered.topics,
     )
 
 

@@ -3,17 +3,36 @@ cached start), and the translation of pydantic's errors into `path:line: message
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.yamlfile import Problem, YamlDocument
 
 MIN_QUESTIONS = 8
+MAX_SOURCES = 3
 _ID = r"^[a-z0-9][a-z0-9-]*$"
+# An https address with a host and no spaces, quotes, <, > or | (it becomes a Slack link <url|label>, the
+# "자세히 보기" of an answer); kept equal to knowledge._SOURCE_URL.
+SOURCE_URL = r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[^\s<>|\"']*)?$"
 
 
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value.strip():
+        raise ValueError("an example question must be a single line")
+    return value
+
+
+def _source_url(value: str) -> str:
+    if re.fullmatch(SOURCE_URL, value) is None:
+        raise ValueError(f"'{value}' is not an https:// address (a link to official documentation)")
     return value
 
 
@@ -28,6 +47,9 @@ class EntryModel(BaseModel):
     demo: str | None = None
     keywords: list[str] = Field(default_factory=list)
     questions: list[str] = Field(min_length=MIN_QUESTIONS)
+    sources: list[Annotated[str, AfterValidator(_source_url)]] = Field(
+        default_factory=list, max_length=MAX_SOURCES
+    )
 
     @field_validator("title", "answer")
     @classmethod
@@ -63,6 +85,17 @@ class SynonymsFile(BaseModel):
 class OffTopicFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     questions: list[str] = Field(min_length=1)
+
+
+Topic = Annotated[str, Field(pattern=_ID, max_length=80)]
+Question = Annotated[str, AfterValidator(_text), AfterValidator(_one_line)]
+
+
+class UncoveredFile(BaseModel):
+    """In-domain questions no entry answers, by topic (helm: [...], istio: [...])."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    topics: dict[Topic, Annotated[list[Question], Field(min_length=1)]] = Field(min_length=1)
 
 
 def validation_problems(doc: YamlDocument, error: ValidationError, base: tuple = ()) -> list[Problem]:

@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import signal
-import socketserver
 import sys
 import threading
 import time
@@ -26,9 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -38,7 +36,10 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.config import ConfigError, Settings
 from bot.healthcheck import heartbeat_file
+from bot.http_server import HttpLimits, HttpServer
+from bot.logging_setup import configure_logging
 from bot.render import escape_mrkdwn
+from bot.slack_signature import SignedRequestGate, plain_response, signature_matches
 from handlers import admin, ask, demo, feedback, home, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
@@ -56,6 +57,12 @@ APOLOGY_KO = "죄송해요, 답을 보내는 중에 문제가 생겼어요. 잠�
 # Errors after which a reply can still reach the user through the response_url of a command or button.
 FALLBACK_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 RESPONSE_URL_USES = 5  # Slack accepts at most 5 messages per response_url (within 30 minutes)
+# A response_url lets anyone who has it post into the channel for 30 minutes: it is a credential. slack_sdk's
+# webhook client writes it whole into its DEBUG lines and its INFO retry notice (f-strings, so a Filter could
+# only redact by matching text): its own logger, never below WARNING, keeps it out. Failures are still logged
+# by Messenger.respond, without the URL.
+RESPONSE_URL_LOG = logging.getLogger("dockbot.slack.response_url")
+RESPONSE_URL_LOG.setLevel(logging.WARNING)
 
 
 # ---- tokens ------------------------------------------------------------------------------------------
@@ -211,7 +218,9 @@ class Messenger:
         replace_original: bool = False,
         delete_original: bool = False,
     ) -> bool:
-        webhook = WebhookClient(response_url, timeout=15, retry_handlers=self._retry_handlers)
+        webhook = WebhookClient(
+            response_url, timeout=15, retry_handlers=self._retry_handlers, logger=RESPONSE_URL_LOG
+        )
         try:
             resp = webhook.send(
                 text=text,
@@ -222,8 +231,9 @@ class Messenger:
             )
         except (SlackClientError, OSError, ValueError) as exc:
             # ValueError: a response_url that is not a URL (a forged but signed payload).
-            # The response_url itself is a credential of sorts: log only that it failed.
-            log.error("response_url reply failed: %s: %s", type(exc).__name__, exc)
+            # The response_url is a credential: log why it failed, never the URL (some messages quote it).
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or ""
+            log.error("response_url reply failed: %s %s", type(exc).__name__, reason)
             return False
         if resp.status_code != 200:
             log.error("response_url reply failed: HTTP %s %s", resp.status_code, (resp.body or "")[:200])
@@ -295,7 +305,7 @@ def build_app(
     bolt_logger = logging.getLogger("dockbot.bolt")
     if not any(isinstance(f, _SameTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_SameTokenNotice())
-    recent = recent or RecentKeys()
+    recent = recent or brain.deliveries(RecentKeys())  # across replicas on PostgreSQL: bot/deliveries.py
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
@@ -306,6 +316,7 @@ def build_app(
         ),
         logger=bolt_logger,
     )
+    _keep_bodies_out_of_logs()
 
     @app.middleware
     def answer_each_event_once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
@@ -326,7 +337,12 @@ def build_app(
         return next()
 
     @app.error
-    def apologize_for_errors(error: Exception, body: dict[str, Any]) -> None:
+    def apologize_for_errors(error: Exception, body: dict[str, Any], request: BoltRequest) -> None:
+        if not _verified(request, settings.slack_signing_secret or ""):
+            # Bolt also calls this for errors raised before or during its own signature check: never act
+            # on (or reply to) a body nobody verified: its channel, user and response_url are anyone's.
+            log.error("request failed before it was verified: %s (nothing sent)", type(error).__name__)
+            return
         origin = Origin.from_body(body)
         log.error(
             "listener failed (payload=%s channel=%s user=%s): %s",
@@ -345,6 +361,18 @@ def build_app(
 
     register_listeners(app)
     return app
+
+
+def _keep_bodies_out_of_logs() -> None:
+    """Bolt's loggers that print request bodies, set above the level they print them at.
+
+    RequestVerification logs the whole body at INFO when a signature fails (the gate in front of Bolt
+    refuses those first, but a request at the edge of the 5-minute window could pass it and fail here);
+    IgnoringSelfEvents logs the bot's own events with their text at DEBUG. Bolt copies its base logger's
+    level onto these when the App is built, so this runs after that.
+    """
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+    logging.getLogger("slack_bolt.IgnoringSelfEvents").setLevel(logging.INFO)
 
 
 class _SameTokenNotice(logging.Filter):
@@ -367,6 +395,18 @@ def register_listeners(app: App) -> None:
     app.event("app_home_opened")(home.on_home_opened)  # the admin loop's App Home tab
 
 
+def _verified(request: BoltRequest, signing_secret: str) -> bool:
+    """Socket Mode requests come over our own authenticated connection; HTTP ones carry a signature."""
+    if request.mode == "socket_mode":
+        return True
+    return signature_matches(
+        signing_secret,
+        _first_header(request.headers, "x-slack-request-timestamp"),
+        request.raw_body.encode(),
+        _first_header(request.headers, "x-slack-signature"),
+    )
+
+
 def _first_header(headers: dict[str, Any], name: str) -> str:
     value = headers.get(name)
     if isinstance(value, list | tuple):
@@ -377,48 +417,42 @@ def _first_header(headers: dict[str, Any], name: str) -> str:
 # ---- HTTP mode ---------------------------------------------------------------------------------------
 
 
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    # 50 simultaneous requests must not overflow the listen backlog (the default is 5).
-    request_queue_size = 256
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http: " + format, *args)
-
-
 def wsgi_app(app: App, brain: Brain) -> Callable[..., Iterable[bytes]]:
-    """Bolt's /slack/events plus GET /healthz (for load balancers and the container HEALTHCHECK)."""
+    """GET /healthz (for load balancers and the container HEALTHCHECK) and POST /slack/events, where only
+    requests with a valid Slack signature and a bounded body (bot/slack_signature.py) reach Bolt."""
     bolt = SlackRequestHandler(app)
 
+    def verified(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("500"):
+                # Bolt answers 500 when one of its middlewares raised on an odd payload (e.g. "event":
+                # null): the payload is at fault, and a 5xx would only make Slack send it again.
+                status = "400 Bad Request"
+            return start_response(status, headers, exc_info)
+
+        try:
+            return bolt(environ, respond)
+        except Exception as exc:
+            # Bolt parses the (verified) body, and a JSON body that is not an object (null, a list, a
+            # string) or is not UTF-8 makes it raise: refuse it rather than answer 500 with a traceback.
+            log.warning("malformed request refused (400): %s", type(exc).__name__)
+            return plain_response(start_response, "400 Bad Request", "bad request")
+
+    gate = SignedRequestGate(verified, brain.settings.slack_signing_secret or "")
+
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == "/healthz" and method in ("GET", "HEAD"):
             body = json.dumps(health(brain, mode="http")).encode()
             start_response(
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )
             return [body]
-        timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0")).strip()
-        if not timestamp.isdigit():
-            # slack_sdk's verifier would raise on int(timestamp): Bolt then answers 500 and hands the
-            # unverified body to the error handler, which would post an apology wherever the body says.
-            return _refuse(start_response, "401 Unauthorized", "invalid timestamp")
-        try:
-            return bolt(environ, start_response)
-        except Exception as exc:
-            # Bolt parses the body before it checks the signature, and a JSON body that is not an object
-            # (null, a list, a string) makes it raise: anyone could cause 500s and tracebacks. Refuse it.
-            log.warning("malformed request refused (400): %s", f"{type(exc).__name__}: {exc}")
-            return _refuse(start_response, "400 Bad Request", "bad request")
+        if path == "/slack/events" and method == "POST":
+            return gate(environ, start_response)
+        return plain_response(start_response, "404 Not Found", "not found")
 
     return application
-
-
-def _refuse(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    body = text.encode()
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
 
 
 def health(brain: Brain, *, mode: str) -> dict[str, Any]:
@@ -432,10 +466,10 @@ def health(brain: Brain, *, mode: str) -> dict[str, Any]:
     return status
 
 
-def make_http_server(app: App, brain: Brain, *, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
-    return make_server(
-        host, port, wsgi_app(app, brain), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
+def make_http_server(
+    app: App, brain: Brain, *, host: str = "0.0.0.0", port: int = 3000, limits: HttpLimits | None = None
+) -> HttpServer:
+    return HttpServer(wsgi_app(app, brain), host=host, port=port, limits=limits)
 
 
 # ---- Socket Mode -------------------------------------------------------------------------------------
@@ -540,14 +574,12 @@ def start_socket_mode(app: App, settings: Settings, *, ping_interval: float = 10
 
 def serve(settings: Settings | None = None) -> int:
     """`dockbot serve`: exit 2 with one line naming the variable when a token is missing or malformed."""
-    logging.basicConfig(
-        level=os.environ.get("DOCKBOT_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(os.environ.get("DOCKBOT_LOG_LEVEL", "INFO"))
     try:
         settings = settings or Settings.from_env()
         check_tokens(settings)
-    except ConfigError as exc:
+        limits = HttpLimits.from_env()
+    except (ConfigError, ValueError) as exc:
         print(f"dockbot: {exc}", file=sys.stderr)
         return 2
     client = build_web_client(settings)
@@ -586,7 +618,7 @@ def serve(settings: Settings | None = None) -> int:
     try:
         if settings.slack_app_token:
             return _serve_socket_mode(app, settings)
-        return _serve_http(app, brain, settings)
+        return _serve_http(app, brain, settings, limits)
     finally:
         brain.stop_watching()
         if brain.demos is not None:
@@ -626,14 +658,17 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _serve_http(app: App, brain: Brain, settings: Settings) -> int:
-    server = make_http_server(app, brain, port=settings.port)
+def _serve_http(app: App, brain: Brain, settings: Settings, limits: HttpLimits) -> int:
+    server = make_http_server(app, brain, port=settings.port, limits=limits)
     _stop_on_signals(server.shutdown)
-    log.info("HTTP mode: listening on port %d (POST /slack/events, GET /healthz)", settings.port)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    log.info(
+        "HTTP mode: listening on port %d (POST /slack/events, GET /healthz); at most %d connections, "
+        "idle ones closed after %d s",
+        server.port,
+        limits.connection_limit,
+        limits.idle_timeout_s,
+    )
+    server.serve_forever()
     return 0
 
 

@@ -1,4 +1,8 @@
-"""SQLite memory of the bot: every question asked, feedback votes, and the demo audit log.
+"""The bot's memory: every question asked, feedback votes, the demo audit log, and the state several
+replicas share (event ids already answered, demo slots with leases).
+
+SQLite (a path, the embedded default) is this module; PostgreSQL (DOCKBOT_DB=postgresql://...) is
+bot/store_postgres.py, a small dialect layer over the same SQL and the same MIGRATIONS.
 
 The store is the admins' loop (what to write next), never part of answering: every public method logs and
 swallows its own failures (disk full, read-only file, locked database, a file that is not a database), so
@@ -8,6 +12,11 @@ trying to reopen it, at most once per REOPEN_AFTER_S.
 Crash safety: WAL journal and one transaction per write. A process killed mid-write (SIGKILL) leaves the
 last committed state; SQLite rolls the partial transaction back on the next open.
 
+Answers never wait for a write: Brain uses the `submit_*` methods, which hand the record to a RecordWriter
+(bot/record_writer.py, one thread, a bounded queue, retries). Reads wait a moment for what is pending.
+
+Files: the database, its WAL and its shared-memory file are 0600 (question texts and user ids).
+
 Thread safety: one connection guarded by a lock. Bolt runs listeners on a thread pool and demos finish on
 their own workers; writes are a few hundred microseconds, so one serialised connection is simpler and
 safer than a pool.
@@ -15,7 +24,9 @@ safer than a pool.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -26,6 +37,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from bot.config import DB_URL_SCHEMES
+from bot.record_writer import RecordWriter
 
 if TYPE_CHECKING:
     from bot.matcher import Answer
@@ -40,6 +54,11 @@ PRUNE_EVERY_S = 3600.0
 # How long a writer waits for another process holding the write lock (e.g. `dockbot stats` reading
 # while `dockbot serve` writes) before giving up; the failure is then logged and swallowed.
 BUSY_TIMEOUT_MS = 2000
+# How long a read (stats) waits for records still queued for writing, so an admin sees what was just asked.
+READ_WAITS_FOR_PENDING_S = 2.0
+# Delivered event keys are kept this long (Slack's last retry comes about 5 minutes after the first try).
+EVENT_KEY_TTL_S = 15 * 60
+PRUNE_EVENT_KEYS_EVERY_S = 60.0
 # Question texts are capped: a 100,000-character paste is kept as evidence, not in full.
 MAX_TEXT_CHARS = 2000
 
@@ -83,6 +102,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             error TEXT
         )""",
         "CREATE INDEX demo_runs_scenario ON demo_runs(scenario, started_at)",
+    ),
+    (
+        # Several replicas: each Slack delivery (event id, channel+message ts) is answered by one of them.
+        """CREATE TABLE event_keys (
+            key TEXT PRIMARY KEY,
+            seen_at REAL NOT NULL            -- unix seconds
+        )""",
+        "CREATE INDEX event_keys_seen_at ON event_keys(seen_at)",
+        # Demo slots: one row per run in progress on any replica; the owner renews lease_until while it runs.
+        """CREATE TABLE demo_slots (
+            run_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,              -- docker | kubernetes | ...: the cap is per kind
+            user_id TEXT NOT NULL,
+            owner TEXT NOT NULL,             -- the replica holding the lease (host:pid:random)
+            host TEXT NOT NULL,              -- where the run's objects live (a DOCKER_HOST entry, a cluster)
+            acquired_at REAL NOT NULL,
+            lease_until REAL NOT NULL        -- unix seconds; past it, any replica may sweep the run
+        )""",
+        "CREATE INDEX demo_slots_lease ON demo_slots(lease_until)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -138,7 +176,9 @@ class OutcomeCounts:
 
 
 class Store:
-    """The bot's SQLite database. Use `Store.open(path)`; every method is safe to call from any thread."""
+    """The bot's database. Use `Store.open(path_or_url)`; every method is safe to call from any thread."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path, *, retention_days: int = 90, clock: Callable[[], datetime] = utc_now):
         self.path = Path(path)
@@ -148,19 +188,50 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._next_open_attempt = 0.0
         self._next_prune = 0.0
+        self._next_key_prune = 0.0
         self._failing: str | None = None  # the last failure logged, to log each kind once, not per question
+        self._writer: RecordWriter | None = None
 
     @classmethod
     def open(
-        cls, path: Path | str, *, retention_days: int = 90, clock: Callable[[], datetime] = utc_now
+        cls,
+        target: Path | str,
+        *,
+        retention_days: int = 90,
+        clock: Callable[[], datetime] = utc_now,
+        background_writes: bool = False,
     ) -> Store:
-        """Open (creating and migrating) the database. Never raises: a bad file is logged and retried."""
-        store = cls(Path(path), retention_days=retention_days, clock=clock)
-        with store._lock:
-            store._connection()
+        """Open (creating and migrating) the database: a postgresql:// URL or a SQLite path. Never raises:
+        a bad file or an unreachable server is logged and retried. With `background_writes`, the
+        `submit_*` methods queue their records for a writer thread instead of writing before returning."""
+        store: Store
+        if isinstance(target, str) and target.startswith(DB_URL_SCHEMES):
+            from bot.store_postgres import PostgresStore
+
+            store = PostgresStore(target, retention_days=retention_days, clock=clock)
+        else:
+            store = cls(Path(target), retention_days=retention_days, clock=clock)
+        store._first_open()
+        if background_writes:
+            store._writer = RecordWriter(name=f"store-writer-{store.dialect}")
+            atexit.register(store._writer.close)  # what is still queued at exit gets a few seconds
         return store
 
+    @property
+    def label(self) -> str:
+        """The database as logs name it (never a password)."""
+        return str(self.path)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes on other hosts see the same rows (replicas coordinate through it)."""
+        return False
+
     # ---- connection management -------------------------------------------------------------------
+
+    def _first_open(self) -> None:
+        with self._lock:
+            self._connection()
 
     def _connection(self) -> sqlite3.Connection | None:
         if self._conn is not None:
@@ -177,6 +248,7 @@ class Store:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so every write is one explicit
         # transaction that takes the write lock up front (no lock upgrade deadlocks between processes).
         conn = sqlite3.connect(
@@ -192,36 +264,52 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._migrate(conn)
+            # SQLite gives the WAL and -shm files the main file's mode; older files may predate 0600.
+            for suffix in ("-wal", "-shm"):
+                _private_file(Path(f"{self.path}{suffix}"), create=False)
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def _migrate(self, conn: Any) -> None:
+        """SQLite keeps the schema version in `PRAGMA user_version` (in the file header, transactional);
+        files written before that kept it in a schema_version table, which is still read and kept current
+        so that an older dockbot opening the file sees the right version."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM schema_version").fetchone()
             if row is None:
                 conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-                current = 0
-            else:
-                current = int(row[0])
-            if current > SCHEMA_VERSION:
-                # A newer dockbot wrote this file: keep using the tables we know rather than refusing.
-                log.warning("store %s: schema version %d is newer than this dockbot's %d",
-                            self.path, current, SCHEMA_VERSION)
-            for version in range(current + 1, SCHEMA_VERSION + 1):
+            user_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            current = max(user_version, int(row[0]) if row else 0)
+            for version in self._pending_migrations(current):
                 for statement in MIGRATIONS[version - 1]:
                     conn.execute(statement)
                 conn.execute("UPDATE schema_version SET version = ?", (version,))
-                log.info("store %s: migrated to schema version %d", self.path, version)
+                conn.execute(f"PRAGMA user_version = {int(version)}")
+                log.info("store %s: migrated to schema version %d", self.label, version)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
+    def _pending_migrations(self, current: int) -> range:
+        if current > SCHEMA_VERSION:
+            # A newer dockbot wrote this database: keep using the tables we know rather than refusing.
+            log.warning(
+                "store %s: schema version %d is newer than this dockbot's %d",
+                self.label,
+                current,
+                SCHEMA_VERSION,
+            )
+        return range(current + 1, SCHEMA_VERSION + 1)
+
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         with self._lock:
             if self._conn is not None:
                 try:
@@ -231,26 +319,29 @@ class Store:
                 self._conn = None
 
     def schema_version(self) -> int | None:
-        return self._read("schema_version", lambda c: int(c.execute("SELECT version FROM schema_version")
-                                                         .fetchone()[0]), None)
+        return self._read(
+            "schema_version",
+            lambda c: int(c.execute("SELECT version FROM schema_version").fetchone()[0]),
+            None,
+        )
 
     # ---- failure handling ---------------------------------------------------------------------------
 
     def _failed(self, action: str, exc: BaseException) -> None:
-        kind = f"{action}: {type(exc).__name__}: {exc}"
+        kind = f"{action}: {type(exc).__name__}: {exc}".splitlines()[0]
         if kind != self._failing:
-            log.warning("store %s unavailable (%s); answering continues without it", self.path, kind)
+            log.warning("store %s unavailable (%s); answering continues without it", self.label, kind)
             self._failing = kind
         else:
-            log.debug("store %s still failing (%s)", self.path, kind)
+            log.debug("store %s still failing (%s)", self.label, kind)
 
     def _recovered(self) -> None:
         if self._failing is not None:
-            log.info("store %s works again", self.path)
+            log.info("store %s works again", self.label)
             self._failing = None
 
     @contextmanager
-    def _transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, conn: Any) -> Iterator[sqlite3.Connection]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -261,7 +352,7 @@ class Store:
             raise
         conn.execute("COMMIT")
 
-    def _write(self, action: str, work: Callable[[sqlite3.Connection], T]) -> T | None:
+    def _write(self, action: str, work: Callable[[Any], T]) -> T | None:
         with self._lock:
             conn = self._connection()
             if conn is None:
@@ -277,7 +368,9 @@ class Store:
             self._recovered()
             return result
 
-    def _read(self, action: str, work: Callable[[sqlite3.Connection], T], default: T) -> T:
+    def _read(self, action: str, work: Callable[[Any], T], default: T) -> T:
+        if self._writer is not None:
+            self._writer.flush(READ_WAITS_FOR_PENDING_S)
         with self._lock:
             conn = self._connection()
             if conn is None:
@@ -287,6 +380,9 @@ class Store:
             except Exception as exc:  # whatever breaks here must not break the answer
                 self._failed(action, exc)
                 return default
+
+    def _lock_table(self, conn: Any, table: str) -> None:
+        """Serialise writers of `table` for the rest of the transaction (BEGIN IMMEDIATE already does)."""
 
     def _drop_connection(self) -> None:
         try:
@@ -305,36 +401,67 @@ class Store:
         """Remember one question and how it was answered. Returns its row id, or None if not stored."""
         try:
             entry_id, score = _best_guess(answer)
-            text = _clip(getattr(answer, "question", "") or "")
+            text = getattr(answer, "question", "") or ""
             outcome = str(getattr(answer, "outcome", "") or "")
         except Exception as exc:  # an unexpected Answer shape must not stop the reply either
             self._failed("record_question", exc)
             return None
-        now = iso(self._clock())
+        return self._insert_question(
+            self._clock(),
+            source=source,
+            channel=channel,
+            user=user,
+            text=text,
+            outcome=outcome,
+            entry_id=entry_id,
+            score=score,
+        )
 
-        def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
+    def _insert_question(
+        self,
+        asked_at: datetime,
+        *,
+        source: str,
+        channel: str,
+        user: str,
+        text: str,
+        outcome: str,
+        entry_id: str | None,
+        score: float | None,
+    ) -> int | None:
+        now = iso(asked_at)
+        text = _clip(text)
+
+        def insert(conn: Any) -> int:
+            row = conn.execute(
                 "INSERT INTO questions (asked_at, source, channel, user_id, text, outcome, entry_id, score)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (now, _clip(source), _clip(channel), _clip(user), text, outcome, entry_id, score),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
         row_id = self._write("record_question", insert)
         self._prune_if_due()
         return row_id
 
     def record_vote(
-        self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = ""
+        self,
+        *,
+        user: str,
+        entry_id: str,
+        value: int,
+        message: str = "",
+        channel: str = "",
+        at: datetime | None = None,
     ) -> bool:
         """One vote per user per answer message (or per entry without a message); a new vote replaces it."""
         if value not in (1, -1) or not user or not entry_id:
             log.warning("store: ignoring malformed vote (user=%r entry=%r value=%r)", user, entry_id, value)
             return False
         ref = message or f"entry:{entry_id}"
-        now = iso(self._clock())
+        now = iso(at or self._clock())
 
-        def upsert(conn: sqlite3.Connection) -> bool:
+        def upsert(conn: Any) -> bool:
             conn.execute(
                 "INSERT INTO votes (user_id, answer_ref, entry_id, value, channel, voted_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)"
@@ -362,22 +489,200 @@ class Store:
             started_at = self._clock() - timedelta(seconds=max(duration_s, 0))
         started = iso(started_at)
 
-        def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
+        def insert(conn: Any) -> int:
+            row = conn.execute(
                 "INSERT INTO demo_runs (started_at, user_id, channel, scenario, ok, duration_s, error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (started, _clip(user), _clip(channel), _clip(scenario), 1 if ok else 0, float(duration_s),
-                 _clip(error) if error else None),
-            )
-            return int(cur.lastrowid or 0)
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    started,
+                    _clip(user),
+                    _clip(channel),
+                    _clip(scenario),
+                    1 if ok else 0,
+                    float(duration_s),
+                    _clip(error) if error else None,
+                ),
+            ).fetchone()
+            return int(row[0])
 
         return self._write("record_demo", insert)
+
+    # ---- writes after the reply (a RecordWriter thread when opened with background_writes) ----------
+
+    def submit_question(
+        self, answer: Answer, *, user: str = "", channel: str = "", source: str = "cli"
+    ) -> bool:
+        """Record a question without waiting for the database; False only when it had to be dropped."""
+        try:
+            entry_id, score = _best_guess(answer)
+            fields = {
+                "text": getattr(answer, "question", "") or "",
+                "outcome": str(getattr(answer, "outcome", "") or ""),
+            }
+        except Exception as exc:  # an unexpected Answer shape must not stop the reply either
+            self._failed("record_question", exc)
+            return False
+        asked_at = self._clock()
+        return self._submit(
+            "question",
+            lambda: (
+                self._insert_question(
+                    asked_at,
+                    source=source,
+                    channel=channel,
+                    user=user,
+                    entry_id=entry_id,
+                    score=score,
+                    **fields,
+                )
+                is not None
+            ),
+        )
+
+    def submit_vote(
+        self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = ""
+    ) -> bool:
+        """`record_vote` after the reply; False for a malformed vote (never queued) or a full queue."""
+        if value not in (1, -1) or not user or not entry_id:
+            return self.record_vote(user=user, entry_id=entry_id, value=value)  # logs and refuses
+        voted_at = self._clock()
+        return self._submit(
+            "vote",
+            lambda: self.record_vote(
+                user=user, entry_id=entry_id, value=value, message=message, channel=channel, at=voted_at
+            ),
+        )
+
+    def submit_demo(self, **audit: Any) -> bool:
+        """`record_demo` after the reply (same keyword arguments)."""
+        audit.setdefault("started_at", self._clock() - timedelta(seconds=max(audit.get("duration_s", 0), 0)))
+        return self._submit("demo audit", lambda: self.record_demo(**audit) is not None)
+
+    def _submit(self, action: str, write: Callable[[], bool]) -> bool:
+        if self._writer is None:
+            return write()
+        return self._writer.submit(action, write)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted record is written; False when some are still pending."""
+        return self._writer is None or self._writer.flush(timeout)
+
+    # ---- state shared by replicas -----------------------------------------------------------------
+
+    def claim_key(self, key: str, *, now: float | None = None) -> bool | None:
+        """Insert-if-absent: True the first time any replica claims `key` (within EVENT_KEY_TTL_S), False
+        after that, None when the database cannot say (the caller decides alone)."""
+        now = time.time() if now is None else now
+
+        def claim(conn: Any) -> bool:
+            if now >= self._next_key_prune:
+                self._next_key_prune = now + PRUNE_EVENT_KEYS_EVERY_S
+                conn.execute("DELETE FROM event_keys WHERE seen_at < ?", (now - EVENT_KEY_TTL_S,))
+            row = conn.execute(
+                "INSERT INTO event_keys (key, seen_at) VALUES (?, ?)"
+                " ON CONFLICT (key) DO NOTHING RETURNING key",
+                (_clip(key), now),
+            ).fetchone()
+            return row is not None
+
+        return self._write("claim_key", claim)
+
+    def take_slot(
+        self, *, run_id: str, kind: str, user: str, owner: str, host: str, cap: int, lease_s: float
+    ) -> Literal["taken", "user_busy", "full"] | None:
+        """Take one of `cap` slots (of every kind together: Docker and Kubernetes demos share the cap) for a
+        run of `kind`, unless this user holds a slot of any kind. Leases that expired still count until a
+        sweep has removed their run. None: the database cannot say."""
+        now = time.time()
+
+        def take(conn: Any) -> Literal["taken", "user_busy", "full"]:
+            self._lock_table(conn, "demo_slots")
+            if conn.execute(
+                "SELECT 1 FROM demo_slots WHERE user_id = ? AND lease_until >= ? LIMIT 1", (user, now)
+            ).fetchone():
+                return "user_busy"
+            held = conn.execute("SELECT COUNT(*) FROM demo_slots").fetchone()[0]
+            if int(held) >= cap:
+                return "full"
+            conn.execute(
+                "INSERT INTO demo_slots (run_id, kind, user_id, owner, host, acquired_at, lease_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind, _clip(user), owner, host, now, now + lease_s),
+            )
+            return "taken"
+
+        return self._write("take_slot", take)
+
+    def renew_slots(self, owner: str, run_ids: list[str], lease_s: float) -> set[str] | None:
+        """Extend this owner's leases; returns the run ids still held (a missing one was swept)."""
+        if not run_ids:
+            return set()
+        now = time.time()
+        marks = ", ".join("?" * len(run_ids))
+
+        def renew(conn: Any) -> set[str]:
+            rows = conn.execute(
+                "UPDATE demo_slots SET lease_until = ?"
+                f" WHERE owner = ? AND run_id IN ({marks}) RETURNING run_id",
+                (now + lease_s, owner, *run_ids),
+            ).fetchall()
+            return {str(r[0]) for r in rows}
+
+        return self._write("renew_slots", renew)
+
+    def adopt_expired_slots(self, owner: str, lease_s: float, *, limit: int = 10) -> list[dict[str, str]]:
+        """Take over slots whose lease expired (their replica died) so that this replica sweeps them;
+        another replica sees them held again and leaves them. Returns run_id, kind, host, user of each."""
+        now = time.time()
+
+        def adopt(conn: Any) -> list[dict[str, str]]:
+            self._lock_table(conn, "demo_slots")
+            rows = conn.execute(
+                "SELECT run_id, kind, host, user_id, owner FROM demo_slots WHERE lease_until < ?"
+                " ORDER BY lease_until LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            for row in rows:
+                conn.execute(
+                    "UPDATE demo_slots SET owner = ?, lease_until = ? WHERE run_id = ?",
+                    (owner, now + lease_s, row[0]),
+                )
+            return [
+                {
+                    "run_id": str(r[0]),
+                    "kind": str(r[1]),
+                    "host": str(r[2]),
+                    "user": str(r[3]),
+                    "dead_owner": str(r[4]),
+                }
+                for r in rows
+            ]
+
+        return self._write("adopt_expired_slots", adopt) or []
+
+    def release_slot(self, run_id: str) -> bool:
+        def release(conn: Any) -> bool:
+            conn.execute("DELETE FROM demo_slots WHERE run_id = ?", (run_id,))
+            return True
+
+        return bool(self._write("release_slot", release))
+
+    def slot_load(self, kind: str) -> dict[str, int] | None:
+        """Slots held per host for `kind` (to send a run to the least busy engine)."""
+
+        def query(conn: Any) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT host, COUNT(*) FROM demo_slots WHERE kind = ? GROUP BY host", (kind,)
+            ).fetchall()
+            return {str(h): int(n) for h, n in rows}
+
+        return self._read("slot_load", query, None)
 
     def prune(self) -> int:
         """Forget question texts older than the retention period (the counts stay). Returns rows pruned."""
         cutoff = iso(self._clock() - timedelta(days=self.retention_days))
 
-        def forget(conn: sqlite3.Connection) -> int:
+        def forget(conn: Any) -> int:
             cur = conn.execute(
                 "UPDATE questions SET text = NULL WHERE asked_at < ? AND text IS NOT NULL", (cutoff,)
             )
@@ -405,7 +710,7 @@ class Store:
             params.extend(outcomes)
         params.append(limit)
 
-        def query(conn: sqlite3.Connection) -> list[QuestionRow]:
+        def query(conn: Any) -> list[QuestionRow]:
             rows = conn.execute(
                 "SELECT asked_at, source, channel, user_id, text, outcome, entry_id, score FROM questions"
                 f" WHERE {where} ORDER BY asked_at DESC, id DESC LIMIT ?",
@@ -416,7 +721,7 @@ class Store:
         return self._read("questions", query, [])
 
     def outcome_counts(self) -> OutcomeCounts:
-        def query(conn: sqlite3.Connection) -> OutcomeCounts:
+        def query(conn: Any) -> OutcomeCounts:
             counts = dict(conn.execute("SELECT outcome, COUNT(*) FROM questions GROUP BY outcome").fetchall())
             return OutcomeCounts(
                 total=sum(counts.values()),
@@ -430,20 +735,27 @@ class Store:
 
     def top_entries(self, limit: int = 5) -> list[tuple[str, int]]:
         """The entries answered most often: the team's most asked topics."""
-        def query(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-            return [(str(e), int(n)) for e, n in conn.execute(
-                "SELECT entry_id, COUNT(*) AS n FROM questions"
-                " WHERE outcome = 'answered' AND entry_id IS NOT NULL"
-                " GROUP BY entry_id ORDER BY n DESC, entry_id LIMIT ?", (limit,)).fetchall()]
+
+        def query(conn: Any) -> list[tuple[str, int]]:
+            return [
+                (str(e), int(n))
+                for e, n in conn.execute(
+                    "SELECT entry_id, COUNT(*) AS n FROM questions"
+                    " WHERE outcome = 'answered' AND entry_id IS NOT NULL"
+                    " GROUP BY entry_id ORDER BY n DESC, entry_id LIMIT ?",
+                    (limit,),
+                ).fetchall()
+            ]
 
         return self._read("top_entries", query, [])
 
     def votes_by_entry(self) -> list[EntryVotes]:
         """Votes per entry, the most 👎 first."""
-        def query(conn: sqlite3.Connection) -> list[EntryVotes]:
+
+        def query(conn: Any) -> list[EntryVotes]:
             rows = conn.execute(
-                "SELECT entry_id, SUM(value = 1), SUM(value = -1) FROM votes GROUP BY entry_id"
-                " ORDER BY SUM(value = -1) DESC, SUM(value = 1) ASC, entry_id"
+                f"SELECT entry_id, {_COUNT_UP}, {_COUNT_DOWN} FROM votes GROUP BY entry_id"
+                f" ORDER BY {_COUNT_DOWN} DESC, {_COUNT_UP} ASC, entry_id"
             ).fetchall()
             return [EntryVotes(e, int(up), int(down)) for e, up, down in rows]
 
@@ -452,7 +764,7 @@ class Store:
     def vote_of(self, *, user: str, entry_id: str, message: str = "") -> int | None:
         ref = message or f"entry:{entry_id}"
 
-        def query(conn: sqlite3.Connection) -> int | None:
+        def query(conn: Any) -> int | None:
             row = conn.execute(
                 "SELECT value FROM votes WHERE user_id = ? AND answer_ref = ?", (user, ref)
             ).fetchone()
@@ -462,9 +774,10 @@ class Store:
 
     def demo_tallies(self) -> list[DemoTally]:
         """Demo runs per scenario with failures, average duration and the last error."""
-        def query(conn: sqlite3.Connection) -> list[DemoTally]:
+
+        def query(conn: Any) -> list[DemoTally]:
             rows = conn.execute(
-                "SELECT scenario, COUNT(*), SUM(ok = 0), AVG(duration_s),"
+                "SELECT scenario, COUNT(*), SUM(CASE WHEN ok = 0 THEN 1 ELSE 0 END), AVG(duration_s),"
                 " (SELECT error FROM demo_runs d2 WHERE d2.scenario = d.scenario AND d2.ok = 0"
                 "  ORDER BY started_at DESC, id DESC LIMIT 1)"
                 " FROM demo_runs d GROUP BY scenario ORDER BY COUNT(*) DESC, scenario"
@@ -475,14 +788,33 @@ class Store:
 
     def demo_runs(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest demo audit rows, newest first."""
-        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+
+        def query(conn: Any) -> list[dict[str, Any]]:
             cur = conn.execute(
                 "SELECT started_at, user_id, channel, scenario, ok, duration_s, error FROM demo_runs"
-                " ORDER BY started_at DESC, id DESC LIMIT ?", (limit,))
+                " ORDER BY started_at DESC, id DESC LIMIT ?",
+                (limit,),
+            )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
         return self._read("demo_runs", query, [])
+
+
+# Portable SQL (SQLite and PostgreSQL): a boolean is not a number in PostgreSQL.
+_COUNT_UP = "SUM(CASE WHEN value = 1 THEN 1 ELSE 0 END)"
+_COUNT_DOWN = "SUM(CASE WHEN value = -1 THEN 1 ELSE 0 END)"
+
+
+def _private_file(path: Path, *, create: bool = True) -> None:
+    """Make `path` readable by its owner only (creating it empty when asked and absent)."""
+    # Any OSError (exists, read-only file system, not ours): SQLite then reports what matters, if anything.
+    if create:
+        with suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    with suppress(OSError):
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -42,6 +42,8 @@ def _entry_view(entry: Any) -> dict[str, Any]:
         "parts": split_for_sections(entry.answer.strip()),
         "commands": [code_block(command, limit=2500) for command in entry.commands],
         "demo": entry.demo,
+        # Validated https addresses without spaces, <, > or | (bot/knowledge.py), so a mrkdwn link is safe.
+        "sources": [f"<{url}|{url.removeprefix('https://').rstrip('/')}>" for url in entry.sources],
     }
 
 

@@ -31,6 +31,31 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A test-owned PostgreSQL (tests/postgres_server.py); skips with the reason, fails under CI=true."""
+    from tests.postgres_server import PostgresServer, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no test PostgreSQL can run: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer.create()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """A fresh database of the test PostgreSQL for one test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    return postgres_server.new_database(name)
+
+
 @pytest.fixture(scope="module")
 def fake():
     """A local fake Slack Web API (tests/slack_harness.py) shared by one test module's bot process."""

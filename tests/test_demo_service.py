@@ -27,7 +27,7 @@ class BlockingRunner:
         self.started: list[str] = []
         self.lock = threading.Lock()
 
-    def __call__(self, api, scenario, *, image, on_progress, cancel) -> DemoRun:
+    def __call__(self, api, scenario, *, image, on_progress, cancel, run_id=None) -> DemoRun:
         with self.lock:
             self.started.append(scenario.name)
         run = DemoRun(demo=scenario.name, title=scenario.title, total_steps=len(scenario.steps))

@@ -45,6 +45,8 @@ def test_fixture_loads_into_immutable_entries():
     assert named is not None and named.title.startswith("명명된 볼륨")
     assert named.related == ("volume-anonymous",)
     assert named.commands == ("docker run -v data:/app/data myimage",)
+    assert named.sources == ("https://docs.docker.com/engine/storage/volumes/",)
+    assert kb.get("volume-anonymous").sources == ()
     assert named.path.endswith("volumes.yaml") and named.line == line_of(
         FIXTURE / "volumes.yaml", "id: volume-named"
     )
@@ -126,12 +128,86 @@ def test_demo_that_does_not_exist_is_reported(kb_dir: Path):
     )
 
 
+def test_a_source_that_is_not_an_https_address_is_reported_at_its_line(kb_dir: Path):
+    path = kb_dir / "volumes.yaml"
+    edit(path, "      - https://docs.docker.com/engine/storage/volumes/", "      - docs.docker.com/volumes")
+    found = problems_of(kb_dir)
+    assert any(
+        f"volumes.yaml:{line_of(path, '- docs.docker.com/volumes')}:" in p and "https://" in p for p in found
+    )
+
+
+def test_more_than_three_sources_are_reported(kb_dir: Path):
+    path = kb_dir / "volumes.yaml"
+    url = "      - https://docs.docker.com/engine/storage/volumes/\n"
+    edit(path, url, url * 4)
+    found = problems_of(kb_dir)
+    assert any(f"volumes.yaml:{line_of(path, 'sources:')}:" in p and "at most 3" in p for p in found)
+
+
 def test_broken_synonyms_and_off_topic_files(kb_dir: Path):
     (kb_dir / "synonyms.yaml").write_text("synonyms:\n  볼륨: [volume]\n  볼륨: [x]\n", encoding="utf-8")
     (kb_dir / "off-topic.yaml").write_text("questions: 점심\n", encoding="utf-8")
     found = problems_of(kb_dir)
     assert any("synonyms.yaml:3: duplicate key '볼륨'" in p for p in found)
     assert any("off-topic.yaml:1" in p for p in found)
+
+
+def test_uncovered_questions_load_by_topic(kb_dir: Path):
+    (kb_dir / "uncovered.yaml").write_text(
+        "topics:\n  helm:\n    - 헬름 차트가 뭐야\n    - ' helm upgrade 롤백 '\n"
+        "  podman:\n    - podman 이랑 도커 차이\n",
+        encoding="utf-8",
+    )
+    kb = load_knowledge(kb_dir)
+    assert kb.uncovered == {
+        "helm": ("헬름 차트가 뭐야", "helm upgrade 롤백"),
+        "podman": ("podman 이랑 도커 차이",),
+    }
+    assert kb.uncovered_questions == ("헬름 차트가 뭐야", "helm upgrade 롤백", "podman 이랑 도커 차이")
+    assert all(e.path.endswith(("kubernetes.yaml", "networks.yaml", "volumes.yaml")) for e in kb.entries)
+    assert load_knowledge(FIXTURE).uncovered == {}
+
+
+def test_uncovered_questions_that_an_entry_or_off_topic_has_are_reported(kb_dir: Path):
+    path = kb_dir / "uncovered.yaml"
+    path.write_text(
+        "topics:\n"
+        "  helm:\n    - 헬름 차트가 뭐야\n    - 오늘 점심 뭐 먹을까\n"
+        "  volume-named:\n    - 명명된 볼륨이 뭐야?\n"
+        "  istio:\n    - 헬름 차트가 뭐야!\n",
+        encoding="utf-8",
+    )
+    found = problems_of(kb_dir)
+    assert any(f"uncovered.yaml:{line_of(path, '오늘 점심')}: " in p and "off-topic.yaml" in p for p in found)
+    assert any(
+        f"uncovered.yaml:{line_of(path, 'volume-named:')}: topic 'volume-named' is an entry id" in p
+        for p in found
+    )
+    assert any(
+        f"uncovered.yaml:{line_of(path, '명명된 볼륨')}: " in p and "an example of 'volume-named'" in p
+        for p in found
+    )
+    assert any(
+        f"uncovered.yaml:{line_of(path, '헬름 차트가 뭐야!')}: " in p and "uncovered under 'helm'" in p
+        for p in found
+    )
+    assert len(found) == 4
+
+
+def test_the_repository_lists_enough_uncovered_questions_by_topic():
+    kb = load_knowledge(Path(__file__).resolve().parent.parent / "knowledge")
+    assert len(kb.uncovered_questions) >= 150
+    named = {"helm", "istio", "rbac", "daemonset", "cronjob", "podman", "docker-swarm", "network-policy"}
+    assert named <= set(kb.uncovered)
+    assert all(len(questions) >= 5 for questions in kb.uncovered.values())
+
+
+def test_a_broken_uncovered_file_is_reported_at_its_line(kb_dir: Path):
+    path = kb_dir / "uncovered.yaml"
+    path.write_text("topics:\n  helm:\n    - 헬름\n  istio: []\n", encoding="utf-8")
+    found = problems_of(kb_dir)
+    assert found and all(f"uncovered.yaml:{line_of(path, 'istio')}: " in p for p in found)
 
 
 def test_missing_directory_is_a_problem_not_a_crash(tmp_path: Path):
@@ -212,6 +288,17 @@ _DROP = object()
         ("EntriesFile", {"entries": [_entry(demo=3)]}),
         ("EntriesFile", {"entries": [_entry(colour="blue")]}),
         ("EntriesFile", {"entries": [_entry(related="volume-anonymous")]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/engine/storage/volumes/"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://kubernetes.io/ko/docs/concepts/"] * 3)]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://kubernetes.io/ko/docs/"] * 4)]}),
+        ("EntriesFile", {"entries": [_entry(sources=["http://docs.docker.com/"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/a b"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/a|<!channel>"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/reference/dockerfile/#volume"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://localhost/"])]}),
+        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/\n"])]}),
+        ("EntriesFile", {"entries": [_entry(sources="https://docs.docker.com/")]}),
+        ("EntriesFile", {"entries": [_entry(sources=[3])]}),
         ("EntriesFile", ["not", "a", "mapping"]),
         ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", "쿠베"]}}),
         ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", 8]}}),
@@ -220,6 +307,16 @@ _DROP = object()
         ("OffTopicFile", {"questions": ["점심 뭐 먹지"]}),
         ("OffTopicFile", {"questions": []}),
         ("OffTopicFile", {"questions": ["점심", None]}),
+        ("UncoveredFile", {"topics": {"helm": ["헬름 차트가 뭐야"], "argo-cd": ["argocd sync"]}}),
+        ("UncoveredFile", {"topics": {}}),
+        ("UncoveredFile", {"topics": {"helm": []}}),
+        ("UncoveredFile", {"topics": {"Helm": ["헬름"]}}),
+        ("UncoveredFile", {"topics": {"h" * 81: ["헬름"]}}),
+        ("UncoveredFile", {"topics": {"helm": ["헬름", " "]}}),
+        ("UncoveredFile", {"topics": {"helm": ["두 줄\n질문"]}}),
+        ("UncoveredFile", {"topics": {"helm": "헬름"}}),
+        ("UncoveredFile", {"topics": {"helm": ["헬름"]}, "questions": []}),
+        ("UncoveredFile", {"questions": ["헬름"]}),
     ],
 )
 def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, data):
@@ -227,9 +324,11 @@ def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, dat
     from pydantic import ValidationError
 
     from bot import knowledge_schema
-    from bot.knowledge import _ENTRY_MIN_QUESTIONS, _quick_parse
+    from bot.knowledge import _ENTRY_MAX_SOURCES, _ENTRY_MIN_QUESTIONS, _SOURCE_URL, _quick_parse
 
     assert _ENTRY_MIN_QUESTIONS == knowledge_schema.MIN_QUESTIONS
+    assert _ENTRY_MAX_SOURCES == knowledge_schema.MAX_SOURCES
+    assert f"^{_SOURCE_URL.pattern}$" == knowledge_schema.SOURCE_URL
     quick = _quick_parse(data, model)
     try:
         valid = getattr(knowledge_schema, model).model_validate(data)
@@ -237,7 +336,7 @@ def test_quick_structural_check_never_accepts_what_the_schema_rejects(model, dat
         valid = None
     assert (quick is None) == (valid is None)
     if quick is not None:
-        for name in ("entries", "synonyms", "questions"):
+        for name in ("entries", "synonyms", "questions", "topics"):
             if hasattr(valid, name):
                 got, want = getattr(quick, name), getattr(valid, name)
                 if name == "entries":

@@ -72,7 +72,7 @@ def run_demo(name: str | None, *, list_only: bool = False, as_json: bool = False
         except UnknownDemo as exc:
             _print_unknown(name, exc, service.scenarios(), as_json)
             return EXIT_UNKNOWN
-        audit = DemoAudit(settings) if settings.db_path is not None else None
+        audit = DemoAudit(settings) if settings.db_target is not None else None
         try:
             if as_json:
                 run = service.run(
@@ -116,7 +116,7 @@ class DemoAudit:
         try:
             from bot.store import Store
 
-            self._store = Store.open(self._settings.db_path, retention_days=self._settings.retention_days)
+            self._store = Store.open(self._settings.db_target, retention_days=self._settings.retention_days)
         except Exception as exc:  # the audit must never break a demo (and prints no traceback)
             log.warning("could not open the store for the demo audit: %s", exc)
 

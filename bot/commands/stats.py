@@ -15,16 +15,17 @@ log = logging.getLogger(__name__)
 def run_stats(as_json: bool = False, suggest: bool = False) -> int:
     """Print the stats report; exit 1 when there is no store to read (DOCKBOT_DB unset)."""
     settings = Settings.from_env()
-    if settings.db_path is None:
+    if settings.db_target is None:
         report = StatsReport(available=False, suggestions=[] if suggest else None)
         _print(report, as_json)
         return 1
-    if not settings.db_path.exists():
+    if settings.db_path is not None and not settings.db_path.exists():
         print(f"DOCKBOT_DB={settings.db_path}: 파일이 없습니다 (기록된 질문 없음).", file=sys.stderr)
         return 1
     from bot.store import Store
 
-    store = Store.open(settings.db_path, retention_days=settings.retention_days)
+    # On PostgreSQL this is every replica's questions, votes and demo audit: they all write there.
+    store = Store.open(settings.db_target, retention_days=settings.retention_days)
     kb = matcher = None
     try:
         from bot.live_knowledge import LiveKnowledge

@@ -36,7 +36,8 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
     questions = sum(len(e.questions) for e in kb.entries)
     summary = (
         f"{len(kb.entries)} entries, {questions} example questions, {len(kb.synonyms)} synonym groups, "
-        f"{len(kb.off_topic)} off-topic questions, {len(kb.scenarios)} demos: "
+        f"{len(kb.off_topic)} off-topic questions, {len(kb.uncovered_questions)} uncovered questions "
+        f"({len(kb.uncovered)} topics), {len(kb.scenarios)} demos: "
         + (f"{len(problems)} problem(s)" if problems else "OK")
     )
     return sorted(problems), summary

@@ -139,3 +139,33 @@ def _remove(action) -> bool:
     except ENGINE_ERRORS as exc:
         log.warning("demo sweep could not remove an object: %s", exc)
         return False
+
+
+def sweep_run(api: docker.APIClient, run_id: str) -> bool:
+    """Remove every container, network and volume labelled with one run id (a run whose replica died: its
+    slot's lease expired); True when none is left. Same order as `sweep`."""
+    if not RUN_ID.fullmatch(run_id or ""):
+        return True  # not a run id this bot makes: nothing of ours can carry it
+    selector = {"label": f"{LABEL}={run_id}"}
+    removed: list[str] = []
+    try:
+        for container in api.containers(all=True, filters=selector):
+            if _remove(lambda c=container: api.remove_container(c["Id"], v=True, force=True)):
+                name = (container.get("Names") or [container["Id"][:12]])[0].lstrip("/")
+                removed.append(f"container {name}")
+        for network in api.networks(filters=selector):
+            if _remove(lambda n=network: api.remove_network(n["Id"])):
+                removed.append(f"network {network['Name']}")
+        for volume in api.volumes(filters=selector).get("Volumes") or []:
+            if _remove(lambda v=volume: api.remove_volume(v["Name"], force=True)):
+                removed.append(f"volume {volume['Name']}")
+        left = (
+            len(api.containers(all=True, filters=selector))
+            + len(api.networks(filters=selector))
+            + len(api.volumes(filters=selector).get("Volumes") or [])
+        )
+    except ENGINE_ERRORS as exc:
+        log.warning("sweep of demo run %s stopped: %s", run_id, exc)
+        return False
+    log.info("demo run %s swept: %s", run_id, ", ".join(removed) or "nothing was left")
+    return left == 0

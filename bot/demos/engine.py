@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 import docker
 import requests
@@ -35,16 +36,18 @@ class SharedUnixPoolAdapter(UnixHTTPAdapter):
         return super().get_connection(self.socket_path, proxies)
 
 
-def engine_unavailable(detail: object) -> EngineUnavailable:
-    host = os.environ.get("DOCKER_HOST", "").strip() or "기본 소켓 unix:///var/run/docker.sock"
+def engine_unavailable(detail: object, host: str | None = None) -> EngineUnavailable:
+    host = (os.environ.get("DOCKER_HOST", "") if host is None else host).strip()
+    host = host or "기본 소켓 unix:///var/run/docker.sock"
     return EngineUnavailable(
         f"Docker 엔진에 연결할 수 없습니다 ({host}). 엔진이 켜져 있는지, DOCKER_HOST가 맞는지 확인해 주세요.",
         f"docker engine unreachable: {detail}",
     )
 
 
-def connect_engine() -> docker.APIClient:
+def connect_engine(environment: Mapping[str, str] | None = None) -> docker.APIClient:
     """A low-level client that has answered a ping; raises EngineUnavailable (Korean message) otherwise.
+    `environment`: DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH of one host of a pool (default: os.environ).
 
     One request, not two: docker-py's default `version="auto"` asks GET /version before anything else, but
     the engine's API version is already in the `API-Version` header of the ping we send anyway (what the
@@ -55,7 +58,7 @@ def connect_engine() -> docker.APIClient:
             version=docker.constants.MINIMUM_DOCKER_API_VERSION,
             timeout=CONNECT_TIMEOUT_S,
             max_pool_size=MAX_POOL_SIZE,
-            **docker.utils.kwargs_from_env(),
+            **docker.utils.kwargs_from_env(environment=environment),
         )
         _share_one_unix_pool(api)
         response = api._get(api._url("/_ping", versioned_api=False))
@@ -64,7 +67,8 @@ def connect_engine() -> docker.APIClient:
         if not _version_key(engine_version):  # an engine too old to say it in the ping: ask
             engine_version = api.version(api_version=False)["ApiVersion"]
     except ENGINE_ERRORS as exc:
-        raise engine_unavailable(exc) from None
+        host = None if environment is None else environment.get("DOCKER_HOST", "")
+        raise engine_unavailable(exc, host) from None
     # docker-py keeps the negotiated version in `_version` (set the same way by its "auto" detection).
     api._version = min(engine_version, docker.constants.DEFAULT_DOCKER_API_VERSION, key=_version_key)
     api.timeout = REQUEST_TIMEOUT_S

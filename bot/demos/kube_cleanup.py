@@ -14,7 +14,13 @@ from typing import Any
 from kubernetes import client
 
 from bot.demos.cleanup import LiveRuns, is_stale
-from bot.demos.kube_runner import KUBE_ERRORS, NAMESPACE_PREFIX, REQUEST_TIMEOUT_S, delete_namespace
+from bot.demos.kube_runner import (
+    KUBE_ERRORS,
+    NAMESPACE_PREFIX,
+    REQUEST_TIMEOUT_S,
+    delete_namespace,
+    namespace_of,
+)
 from bot.demos.runlock import forget
 from bot.demos.runner import EXPIRES_LABEL, LABEL, OWNER_LABEL
 
@@ -55,3 +61,14 @@ def sweep_namespaces(api: Any) -> list[str]:
     if removed:
         log.info("kubernetes demo sweep deleted %d namespaces: %s", len(removed), ", ".join(removed))
     return removed
+
+
+def sweep_run(api: Any, run_id: str) -> bool:
+    """Delete the namespace of one run (a dead replica's, from the shared slot board); True once it is
+    gone, False while it is still terminating or the cluster does not answer (the board asks again)."""
+    core = client.CoreV1Api(api)
+    try:
+        return not delete_namespace(core, namespace_of(run_id))
+    except KUBE_ERRORS as exc:
+        log.warning("kubernetes demo sweep of run %s failed: %s", run_id, exc)
+        return False

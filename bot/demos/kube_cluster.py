@@ -107,6 +107,8 @@ class KubePlatform:
     def __init__(self, kubeconfig: str, *, context: str = "", image: str, pull_policy: str = "IfNotPresent"):
         self.kubeconfig = kubeconfig
         self.context = context
+        # Where a run's objects live, as the shared slot board records it (for sweeping a dead run).
+        self.host = f"kubernetes:{context or 'current-context'}"
         self.image = image
         self.pull_policy = pull_policy
         self._api: Any = None
@@ -140,6 +142,7 @@ class KubePlatform:
         *,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        run_id: str | None = None,
     ) -> DemoRun:
         from bot.demos.kube_runner import run_kube_scenario
 
@@ -150,12 +153,19 @@ class KubePlatform:
             pull_policy=self.pull_policy,
             on_progress=on_progress,
             cancel=cancel,
+            run_id=run_id,
         )
 
     def sweep(self, api: Any) -> list[str]:
         from bot.demos.kube_cleanup import sweep_namespaces
 
         return sweep_namespaces(api)
+
+    def sweep_run(self, run_id: str) -> bool:
+        """Delete one (dead replica's) run's namespace; True when it is gone."""
+        from bot.demos.kube_cleanup import sweep_run
+
+        return sweep_run(self.connect(), run_id)
 
     def close(self) -> None:
         with self._lock:

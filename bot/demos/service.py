@@ -3,8 +3,14 @@
 - `submit(name, user=, channel=, on_progress=)` returns a Future[DemoRun] running on the service's own worker
   pool, or raises at once: `UnknownDemo`, `DemoBusy` (the host is at its cap, DOCKBOT_MAX_DEMOS, default 2, or
   this user already runs one: a friendly refusal, never an unbounded queue), `EngineUnavailable`.
-- `run(...)`: the blocking equivalent. `gc()`: sweep leftovers by label, returns what was removed.
+- `run(...)`: the blocking equivalent. `gc()`: sweep leftovers by label on every engine, returns what went.
 - Every run starts with a sweep of what earlier runs left behind (crashes, SIGKILL, engine restarts).
+- Slots (bot/demos/slots.py): `acquire_slot(user, kind=, host=)` / `release_slot(slot)` are the generic cap
+  and one-run-per-user, in this process or (after `share_slots(store)`) across replicas with leases renewed
+  in the background; `register_sweeper(kind, fn)` says how to remove a dead replica's run of a kind.
+- Engines (bot/demos/engine_pool.py): DOCKER_HOST may list several; a run goes to the least busy healthy one.
+- Platforms: scenarios with `platform: kubernetes` run on the cluster in DOCKBOT_KUBECONFIG
+  (bot/demos/kube_cluster.KubePlatform), with slots of their own kind on the same board.
 """
 
 from __future__ import annotations
@@ -15,32 +21,47 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.demos.errors import DemoBusy, EngineUnavailable, UnknownDemo
+from bot.demos.engine_pool import EnginePool
+from bot.demos.errors import EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, ProgressCallback
 from bot.demos.scenario import Scenario, is_plain_name
+from bot.demos.slots import LocalSlots, SharedSlots, Slot, Slots, Sweeper
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import DockerHost, Settings
     from bot.live_knowledge import LiveKnowledge
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# (api, scenario, image=, on_progress=, cancel=) -> DemoRun; the real one is bot.demos.runner.run_scenario.
+# (api, scenario, image=, on_progress=, cancel=, run_id=) -> DemoRun; the real one is runner.run_scenario.
 Runner = Callable[..., DemoRun]
+DOCKER = "docker"  # the slot kind of these demos
 
 
 class Platform(Protocol):
-    """Where scenarios of another platform than Docker run (bot/demos/kube_cluster.KubePlatform):
-    `connect()` returns a checked client or raises an EngineUnavailable; `run` and `sweep` like the Docker
-    runner and sweeper. The cap and the per-user rule of the service apply to every platform together."""
+    """Where scenarios of a platform other than Docker run (bot/demos/kube_cluster.KubePlatform). Its name
+    is the slot kind of its runs; `host` says where a run's objects live (for whoever sweeps a dead run).
+    `connect()` returns a checked client or raises an EngineUnavailable with a Korean message."""
+
+    name: str
+    host: str
 
     def connect(self) -> Any: ...
 
     def run(
-        self, api: Any, scenario: Scenario, *, on_progress: ProgressCallback | None, cancel: threading.Event
+        self,
+        api: Any,
+        scenario: Scenario,
+        *,
+        on_progress: ProgressCallback | None,
+        cancel: threading.Event,
+        run_id: str,
     ) -> DemoRun: ...
 
     def sweep(self, api: Any) -> list[str]: ...
+
+    def sweep_run(self, run_id: str) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -73,20 +94,26 @@ class DemoService:
         engine: Callable[[], Any] | None = None,
         runner: Runner | None = None,
         sweeper: Callable[[Any], list[str]] | None = None,
+        hosts: tuple[DockerHost, ...] = (),
+        lease_s: float = 30.0,
+        sweep_every_s: float = 15.0,
         platforms: Mapping[str, Platform] | None = None,
     ):
         self._scenarios = scenarios
         self.image = image
         self.max_concurrent = max_concurrent
-        self._engine_factory = engine
         self._runner = runner
         self._sweeper = sweeper
         self._platforms = dict(platforms or {})
-        self._lock = threading.Lock()
-        self._running = 0
-        self._users: set[str] = set()
-        self._api: Any = None
-        self._image_ready = False
+        self._engines = EnginePool(
+            hosts,
+            image=image,
+            factory=(lambda _environment: engine()) if engine is not None else None,
+            checks=engine is None,
+        )
+        self._slots: Slots = LocalSlots()
+        self._lease_s = lease_s
+        self._sweep_every_s = sweep_every_s
         self._cancel = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="dockbot-demo")
 
@@ -97,8 +124,33 @@ class DemoService:
             lambda: knowledge.current.kb.scenarios,
             image=settings.demo_image,
             max_concurrent=settings.max_concurrent_demos,
+            hosts=settings.docker_hosts,
+            lease_s=settings.demo_lease_s,
+            sweep_every_s=settings.demo_sweep_s,
             platforms=platforms_from_settings(settings),
         )
+
+    # slots (generic: Docker demos here, other kinds of demos through the same board) ---------------------
+    def share_slots(self, store: Store) -> None:
+        """Take slots in the shared database from now on, and sweep runs of replicas that died."""
+        shared = SharedSlots(store, lease_s=self._lease_s, sweep_every_s=self._sweep_every_s)
+        shared.register_sweeper(DOCKER, self._sweep_run)
+        for kind, platform in self._platforms.items():
+            shared.register_sweeper(kind, lambda slot, platform=platform: platform.sweep_run(slot.run_id))
+        self._slots = shared
+
+    def register_sweeper(self, kind: str, sweeper: Sweeper) -> None:
+        """How to remove a dead replica's run of `kind` (only needed with shared slots)."""
+        if isinstance(self._slots, SharedSlots):
+            self._slots.register_sweeper(kind, sweeper)
+
+    def acquire_slot(self, user: str, *, kind: str = DOCKER, host: str = "", cap: int | None = None) -> Slot:
+        """One of `cap` (default DOCKBOT_MAX_DEMOS) slots of `kind`; DemoBusy (Korean) when none is free,
+        this user already runs a demo of any kind, or the shared database cannot be asked."""
+        return self._slots.acquire(kind=kind, user=user, host=host, cap=cap or self.max_concurrent)
+
+    def release_slot(self, slot: Slot) -> None:
+        self._slots.release(slot)
 
     # scenarios -------------------------------------------------------------------------------------------
     def scenarios(self) -> list[Scenario]:
@@ -116,28 +168,28 @@ class DemoService:
         self, name: str, *, user: str = "", channel: str = "", on_progress: ProgressCallback | None = None
     ) -> Future[DemoRun]:
         scenario = self.get(name)
-        with self._lock:
-            if user in self._users:
-                raise DemoBusy(
-                    "이미 실행 중인 데모가 있습니다. 그 데모가 끝난 뒤에 다시 시도해 주세요.",
-                    f"user {user} busy",
-                )
-            if self._running >= self.max_concurrent:
-                raise DemoBusy(
-                    f"지금은 데모가 {self.max_concurrent}개 실행 중이라 더 시작할 수 없습니다. "
-                    "잠시 뒤에 다시 시도해 주세요.",
-                    "demo host at capacity",
-                )
-            self._running += 1
-            self._users.add(user)
+        platform = self._platform(scenario)
+        if platform is None:
+            host = self._engines.pick(self._slots.load(DOCKER))
+            slot = self.acquire_slot(user, host=host)
+        else:
+            host = platform.host
+            slot = self.acquire_slot(user, kind=platform.name, host=host)
         try:
-            api = self._connected_for(scenario)
-            future = self._pool.submit(self._execute, api, scenario, on_progress)
+            api = self._engines.connect(host) if platform is None else platform.connect()
+            future = self._pool.submit(self._execute, api, scenario, on_progress, slot.run_id)
         except BaseException:
-            self._release(user)
+            self.release_slot(slot)
             raise
-        future.add_done_callback(lambda _: self._release(user))
-        log.info("demo %s started for user=%s channel=%s", scenario.name, user, channel)
+        future.add_done_callback(lambda _: self.release_slot(slot))
+        log.info(
+            "demo %s (run %s) started for user=%s channel=%s on %s",
+            scenario.name,
+            slot.run_id,
+            user,
+            channel,
+            host,
+        )
         return future
 
     def run(
@@ -156,8 +208,22 @@ class DemoService:
         self._cancel.set()
 
     def gc(self) -> list[str]:
-        """Remove every demo container, volume and network no live run uses; raises EngineUnavailable."""
-        return self._sweep(self._connected())
+        """Remove every demo container, volume and network no live run uses, on every engine; raises
+        EngineUnavailable when no engine answers (one that does not is named in the log)."""
+        removed: list[str] = []
+        reachable = 0
+        last_error: EngineUnavailable | None = None
+        for name, api in self._engines.connected():
+            if isinstance(api, EngineUnavailable):
+                log.warning("gc: engine %s unavailable: %s", name, api)
+                last_error = api
+                continue
+            reachable += 1
+            prefix = f"{name}: " if len(self._engines.names) > 1 else ""
+            removed += [prefix + item for item in self._sweep(api)]
+        if not reachable and last_error is not None:
+            raise last_error
+        return removed
 
     def gc_platform(self, name: str) -> list[str]:
         """Sweep one other platform's leftovers (e.g. "kubernetes"); raises its EngineUnavailable."""
@@ -166,22 +232,23 @@ class DemoService:
 
     def close(self) -> None:
         self._cancel.set()
+        self._slots.close()
         self._pool.shutdown(wait=True)
-        if self._api is not None and hasattr(self._api, "close"):
-            self._api.close()
+        self._engines.close()
         for platform in self._platforms.values():
             platform.close()
 
     # internals -------------------------------------------------------------------------------------------
-    def _release(self, user: str) -> None:
-        with self._lock:
-            self._running -= 1
-            self._users.discard(user)
+    def _sweep_run(self, slot: Slot) -> bool:
+        """Remove every object of one run (a dead replica's) on its engine; True when nothing is left."""
+        from bot.demos.cleanup import sweep_run
+
+        return sweep_run(self._engines.connect(slot.host), slot.run_id)
 
     def _platform(self, scenario: Scenario) -> Platform | None:
         """None for Docker scenarios; the platform object for the others."""
-        platform = getattr(scenario, "platform", "docker")
-        if platform == "docker":
+        platform = getattr(scenario, "platform", DOCKER)
+        if platform == DOCKER:
             return None
         if platform not in self._platforms:
             raise EngineUnavailable(
@@ -189,30 +256,6 @@ class DemoService:
                 f"no {platform} platform configured",
             )
         return self._platforms[platform]
-
-    def _connected_for(self, scenario: Scenario) -> Any:
-        platform = self._platform(scenario)
-        return self._connected() if platform is None else platform.connect()
-
-    def _connected(self) -> Any:
-        """A client that answered a ping just now, with the demo image present (pulled once if needed)."""
-        from bot.demos import engine
-
-        with self._lock:
-            api = self._api
-        if api is None:
-            api = (self._engine_factory or engine.connect_engine)()
-        elif self._engine_factory is None:
-            try:
-                engine.ping(api)
-            except EngineUnavailable:
-                api = engine.connect_engine()  # the engine may have restarted: one fresh try
-        with self._lock:
-            self._api = api
-        if not self._image_ready and self._engine_factory is None:
-            engine.ensure_image(api, self.image)
-            self._image_ready = True
-        return api
 
     def _sweep_quietly(self, api: Any, platform: Platform | None = None) -> None:
         try:
@@ -227,7 +270,9 @@ class DemoService:
 
         return sweep(api)
 
-    def _execute(self, api: Any, scenario: Scenario, on_progress: ProgressCallback | None) -> DemoRun:
+    def _execute(
+        self, api: Any, scenario: Scenario, on_progress: ProgressCallback | None, run_id: str
+    ) -> DemoRun:
         # The sweep of earlier leftovers runs beside the demo, not before it: it only touches objects of runs
         # that are not in progress (checked per object), so it cannot race with this run. It starts once the
         # first step is done, so that its requests and its JSON do not delay the run's first requests.
@@ -244,11 +289,13 @@ class DemoService:
 
         try:
             if platform is not None:
-                return platform.run(api, scenario, on_progress=progress, cancel=self._cancel)
+                return platform.run(api, scenario, on_progress=progress, cancel=self._cancel, run_id=run_id)
             from bot.demos.runner import run_scenario
 
             runner = self._runner or run_scenario
-            return runner(api, scenario, image=self.image, on_progress=progress, cancel=self._cancel)
+            return runner(
+                api, scenario, image=self.image, on_progress=progress, cancel=self._cancel, run_id=run_id
+            )
         finally:
             if sweeper.ident is None:  # the run ended before its first step did
                 sweeper.start()

@@ -164,7 +164,8 @@ def test_disk_full_while_serving_still_answers_and_recovers(fake, tmp_path, figu
             answered_once(fake, sent)
             filler.unlink()  # space is back: the store records again
             answered_once(fake, ask_everything(fake, slack, "F2", rounds=2))
-            assert stored_questions(db) > before
+            # Records are written after the replies by the store's writer thread, retried until space is back.
+            fake.wait_for(lambda: stored_questions(db) > before, timeout=60, what="records written again")
         finally:
             bot.stop()
         log = bot.log_text()
@@ -173,3 +174,50 @@ def test_disk_full_while_serving_still_answers_and_recovers(fake, tmp_path, figu
         figures.add("faults_store", "disk_full_questions_answered", len(sent))
     finally:
         mount.unmount()
+
+
+def test_another_process_holding_the_write_lock_delays_no_reply_and_loses_no_record(fake, tmp_path, figures):
+    """Issue 10 finding 4: records go through a queue and a writer thread, after the reply."""
+    import time
+
+    db = tmp_path / "locked.db"
+    bot = DockbotProcess(dockbot_env(fake, DOCKBOT_DB=str(db)), tmp_path / "locked.log").start()
+    try:
+        slack = SlackSender(bot.base_url)
+        other = sqlite3.connect(db, isolation_level=None, timeout=30)
+        other.execute("BEGIN EXCLUSIVE")  # e.g. an admin's script, or a backup holding the write lock
+        locked_at = time.monotonic()
+        try:
+            channels = [f"DLOCK{n:03d}" for n in range(100)]
+            with ThreadPoolExecutor(10) as pool:
+                codes = set(
+                    pool.map(
+                        lambda c: slack.event(event_body(dm_event(QUESTIONS[0], channel=c))).status_code,
+                        channels,
+                    )
+                )
+            assert codes == {200}
+            # Every answer arrives while the lock is still held: no reply waited for the database.
+            fake.wait_for(
+                lambda: all(fake.calls_of("chat.postMessage", c) for c in channels),
+                timeout=60,
+                what="100 answers under the lock",
+            )
+            assert stored_questions_nowait(other) == 0  # nothing could be written meanwhile
+            held_s = time.monotonic() - locked_at
+            if held_s < 8:
+                time.sleep(8 - held_s)  # hold it as long as the finding did
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        fake.wait_for(lambda: stored_questions(db) == 100, timeout=60, what="every record written afterwards")
+    finally:
+        bot.stop()
+    log = bot.log_text()
+    assert "Traceback" not in log and "locked" in log
+    figures.add("faults_store", "answered_under_8s_write_lock", 100)
+
+
+def stored_questions_nowait(conn: sqlite3.Connection) -> int:
+    # The lock holder sees the table as it is (its own transaction): the bot's writes are still queued.
+    return conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
