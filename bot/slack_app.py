@@ -63,6 +63,8 @@ RESPONSE_URL_USES = 5  # Slack accepts at most 5 messages per response_url (with
 # by Messenger.respond, without the URL.
 RESPONSE_URL_LOG = logging.getLogger("dockbot.slack.response_url")
 RESPONSE_URL_LOG.setLevel(logging.WARNING)
+# On SIGTERM, how long to wait for stopped demos' last message edits (a container stop grace period is 10 s).
+FINAL_EDIT_WAIT_S = 5.0
 
 
 # ---- tokens ------------------------------------------------------------------------------------------
@@ -607,6 +609,9 @@ def serve(settings: Settings | None = None) -> int:
             print(f"dockbot: {problem}", file=sys.stderr)
         return 1
     _warm_up(brain)
+    if brain.demos is not None:
+        # What a SIGKILLed earlier process left goes now, not at the next demo.
+        brain.demos.sweep_in_background()
     try:
         # Seconds between two edits of one live demo message; Slack asks for about one per second.
         edit_interval = float(os.environ.get("DOCKBOT_DEMO_EDIT_INTERVAL_S", "").strip() or 1.0)
@@ -623,6 +628,10 @@ def serve(settings: Settings | None = None) -> int:
         brain.stop_watching()
         if brain.demos is not None:
             brain.demos.close()  # running demos stop between steps and clean up what they created
+            from handlers.demo import wait_for_final_edits
+
+            if unsent := wait_for_final_edits(FINAL_EDIT_WAIT_S):
+                log.warning("shutdown: %d demo messages did not get their final edit", unsent)
 
 
 def admin_notifier(client: WebClient, settings: Settings) -> Callable[[str], None]:

@@ -156,6 +156,7 @@ def demo_message(run: Any | None, *, name: str, title: str, user: str, total_ste
         "total_steps": (getattr(run, "total_steps", 0) if run is not None else 0) or total_steps,
         "finished": finished,
         "ok": bool(run is not None and run.ok),
+        "interrupted": bool(getattr(run, "interrupted", False)),
         "error": escape_mrkdwn(run.error or "") if run is not None else "",
         "conclusion": getattr(run, "conclusion", "") if run is not None else "",
         "duration": f"{run.duration_s:.1f}" if run is not None else "0",

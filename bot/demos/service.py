@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.demos.engine_pool import EnginePool
-from bot.demos.errors import EngineUnavailable, UnknownDemo
+from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, ProgressCallback
 from bot.demos.scenario import Scenario, is_plain_name
 from bot.demos.slots import LocalSlots, SharedSlots, Slot, Slots, Sweeper
@@ -46,6 +46,7 @@ class Platform(Protocol):
 
     name: str
     host: str
+    configured: bool  # False: no cluster was given (its demos are refused with a Korean message)
 
     def connect(self) -> Any: ...
 
@@ -229,6 +230,35 @@ class DemoService:
         """Sweep one other platform's leftovers (e.g. "kubernetes"); raises its EngineUnavailable."""
         platform = self._platforms[name]
         return platform.sweep(platform.connect())
+
+    def sweep_in_background(self) -> threading.Thread:
+        """Sweep what earlier processes left (a SIGKILLed `serve`, a crash) without waiting for the next
+        demo; a server calls this at start. Engine trouble is one log line: the next demo or `gc` retries."""
+
+        def sweep_now() -> None:
+            sweeps: list[tuple[str, Callable[[], list[str]]]] = [(DOCKER, self.gc)]
+            sweeps += [
+                (name, lambda name=name: self.gc_platform(name))
+                for name, platform in self._platforms.items()
+                if platform.configured
+            ]
+            for kind, sweep in sweeps:
+                try:
+                    removed = sweep()
+                except DemoError as exc:
+                    log.warning("start-up %s demo sweep skipped: %s", kind, exc)
+                    continue
+                except Exception:
+                    log.exception("start-up %s demo sweep failed", kind)
+                    continue
+                if removed:
+                    log.info(
+                        "start-up %s demo sweep removed %d leftovers of earlier runs", kind, len(removed)
+                    )
+
+        thread = threading.Thread(target=sweep_now, name="demo-startup-sweep", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         self._cancel.set()
