@@ -46,14 +46,11 @@ def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[st
     if name not in scenarios:
         scenarios, problems = load_scenarios(directory)
     service = DemoService(
-<<<<<<< HEAD
         lambda: scenarios,
         image=settings.demo_image,
         max_concurrent=1,
+        hosts=settings.docker_hosts,
         platforms=platforms_from_settings(settings),
-=======
-        lambda: scenarios, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts
->>>>>>> main
     )
     return service, [str(problem) for problem in problems]
 
@@ -158,17 +155,17 @@ def run_gc() -> int:
     except ConfigError as exc:
         print(f"설정 오류: {exc}", file=sys.stderr)
         return EXIT_ENGINE
-<<<<<<< HEAD
     service = DemoService(
-        dict, image=settings.demo_image, max_concurrent=1, platforms=platforms_from_settings(settings)
+        dict,
+        image=settings.demo_image,
+        max_concurrent=1,
+        hosts=settings.docker_hosts,
+        platforms=platforms_from_settings(settings),
     )
     removed: list[str] = []
     unavailable = False
     # The Docker engine always; the Kubernetes demo cluster too when one is configured (DOCKBOT_KUBECONFIG).
     sweeps = [service.gc] + ([lambda: service.gc_platform("kubernetes")] if settings.kubeconfig else [])
-=======
-    service = DemoService(dict, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts)
->>>>>>> main
     try:
         for sweep in sweeps:
             try:

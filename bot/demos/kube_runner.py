@@ -663,7 +663,8 @@ def run_kube_scenario(
             )
         for step in scenario.steps if run.error is None else ():
             if cancel is not None and cancel.is_set():
-                run.error = "데모가 중간에 취소되었습니다."
+                run.error = "데모를 중간에 중단했어요 (봇 종료 또는 취소). 만든 것은 정리했어요."
+                run.interrupted = True
                 break
             if time.monotonic() >= demo_deadline:
                 run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."

@@ -16,11 +16,8 @@ Stable contract (the Slack app renders these into Block Kit; keep field names an
     finished: False while the run is in progress (progress callbacks), True at the end (cleanup done).
     conclusion: the scenario's closing sentence (say it only when ok). explanation: its Korean introduction.
     run_id: the `dockbot.demo` label value on everything this run created. total_steps: len(scenario.steps).
-<<<<<<< HEAD
-    platform: "docker" or "kubernetes" (where it ran; templates word the lockdown note after it).
-=======
     interrupted: the run was stopped from outside (the bot shutting down, Ctrl-C) before its last step.
->>>>>>> main
+    platform: "docker" or "kubernetes" (where it ran; templates word the lockdown note after it).
 - `.to_json()` -> {"demo", "title", "ok", "steps": [{"title", "command", "output",
   "expectations": [{"text", "ok"}], "ok", "duration_s", "error"}], "duration_s", "error", "finished",
   "conclusion", "run_id", "interrupted"}.
@@ -81,11 +78,8 @@ class DemoRun:
     run_id: str = ""
     explanation: str = ""
     total_steps: int = 0
-<<<<<<< HEAD
-    platform: str = "docker"
-=======
     interrupted: bool = False
->>>>>>> main
+    platform: str = "docker"
 
     def to_json(self) -> dict[str, Any]:
         return {
