@@ -22,7 +22,7 @@ import pytest
 
 from bot.demos.errors import DemoBusy
 from bot.demos.kube_cluster import ClusterUnavailable, KubePlatform, connect_cluster
-from bot.demos.kube_runner import NAMESPACE_PREFIX, run_kube_scenario
+from bot.demos.kube_runner import NAMESPACE_PREFIX, RUN_LABEL, run_kube_scenario
 from bot.demos.runner import LABEL, OWNER_LABEL
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
@@ -71,7 +71,7 @@ def left_by_run(core, run_id: str) -> list[str]:
     """Namespaces and pods (in any namespace) labelled with this run id."""
     selector = f"{LABEL}={run_id}"
     found = [f"namespace {n.metadata.name}" for n in core.list_namespace(label_selector=selector).items]
-    pods = core.list_pod_for_all_namespaces(label_selector=selector).items
+    pods = core.list_pod_for_all_namespaces(label_selector=f"{RUN_LABEL}={run_id}").items
     found += [f"pod {p.metadata.name}" for p in pods]
     return found
 
@@ -101,6 +101,7 @@ def pod_names(table: str) -> list[str]:
 # --- each demo: its expectations hold, and what they claim is in the real output -------------------------
 
 
+@pytest.mark.kubernetes
 def test_self_healing_a_deleted_pod_is_replaced(api, kube):
     result = run(api, "self-healing")
     steps_ok(result)
@@ -116,6 +117,7 @@ def test_self_healing_a_deleted_pod_is_replaced(api, kube):
     assert left_by_run(kube, result.run_id) == []
 
 
+@pytest.mark.kubernetes
 def test_service_keeps_its_cluster_ip_while_the_endpoints_change(api, kube):
     result = run(api, "service")
     steps_ok(result)
@@ -131,6 +133,7 @@ def test_service_keeps_its_cluster_ip_while_the_endpoints_change(api, kube):
     assert left_by_run(kube, result.run_id) == []
 
 
+@pytest.mark.kubernetes
 def test_rollout_env_change_then_a_never_pulled_image_stalls_and_undo_restores(api, kube):
     result = run(api, "rollout")
     steps_ok(result)
@@ -146,6 +149,7 @@ def test_rollout_env_change_then_a_never_pulled_image_stalls_and_undo_restores(a
     assert left_by_run(kube, result.run_id) == []
 
 
+@pytest.mark.kubernetes
 def test_cli_json_self_healing_reports_ok_and_leaves_no_demo_namespace(kube_cluster, kube):
     done = dockbot("demo", "self-healing", "--json", env=kube_env(kube_cluster))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -160,6 +164,7 @@ def test_cli_json_self_healing_reports_ok_and_leaves_no_demo_namespace(kube_clus
 # --- lockdown, as the cluster and the engine report it ---------------------------------------------------
 
 
+@pytest.mark.kubernetes
 def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
     seen: dict = {}
 
@@ -174,6 +179,13 @@ def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
         of_pods = [f"io.kubernetes.pod.namespace={namespace}", "io.kubernetes.container.name=app"]
         containers = docker_client.containers.list(filters={"label": of_pods})
         seen["docker"] = [c.attrs for c in containers]
+        # The pause containers carry the pod's labels (dockershim): never the Docker demos' `dockbot.demo`.
+        in_namespace = docker_client.containers.list(
+            filters={
+                "label": [f"io.kubernetes.pod.namespace={namespace}", "io.kubernetes.docker.type=podsandbox"]
+            }
+        )
+        seen["sandboxes"] = [c.labels for c in in_namespace]
         seen["status"] = [c.exec_run(["cat", "/proc/1/status"]).output.decode() for c in containers]
 
     result = run(api, "self-healing", on_progress=inspect)
@@ -195,6 +207,7 @@ def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
         assert security.allow_privilege_escalation is False and security.capabilities.drop == ["ALL"]
         assert container.resources.limits == {"cpu": "100m", "memory": "32Mi"}
     assert len(seen["docker"]) == 3
+    assert seen["sandboxes"] and all(LABEL not in labels for labels in seen["sandboxes"])
     for attrs in seen["docker"]:
         host = attrs["HostConfig"]
         assert host["ReadonlyRootfs"] is True and not host["Privileged"]
@@ -239,6 +252,7 @@ def namespaces_of(core, pid: int) -> list[str]:
     ]
 
 
+@pytest.mark.kubernetes
 @pytest.mark.parametrize("cleaner", ["dockbot gc", "next demo start"])
 def test_sigkill_mid_demo_then_gc_or_next_start_deletes_its_namespace(kube_cluster, kube, cleaner):
     env = kube_env(kube_cluster)
@@ -267,6 +281,7 @@ def service(kube_cluster, max_concurrent: int) -> DemoService:
     )
 
 
+@pytest.mark.kubernetes
 def test_the_cap_and_the_per_user_rule_are_shared_with_docker_demos(kube_cluster, kube, docker_client):
     one = service(kube_cluster, max_concurrent=1)
     try:
@@ -293,6 +308,7 @@ def test_the_cap_and_the_per_user_rule_are_shared_with_docker_demos(kube_cluster
     assert left_by_run(kube, results[0].run_id) == []
 
 
+@pytest.mark.kubernetes
 def test_two_kubernetes_demos_at_once_run_in_their_own_namespaces(kube_cluster, kube):
     both = service(kube_cluster, max_concurrent=2)
     seen: list[set[str]] = []

@@ -42,6 +42,7 @@ from bot.demos.scenario import Scenario
 log = logging.getLogger(__name__)
 
 NAMESPACE_PREFIX = "dockbot-demo-"
+RUN_LABEL = "dockbot.kube-demo"  # the run id on the objects inside a demo namespace
 MANAGED_BY = {"app.kubernetes.io/managed-by": "dockbot"}
 CONTAINER = "app"
 USER_ID = 65534  # nobody
@@ -87,7 +88,11 @@ class KubeContext:
         self.pull_policy = pull_policy
         self.run_id = run_id
         self.namespace = namespace_of(run_id)
-        self.labels = {LABEL: run_id, **MANAGED_BY}
+        self.labels = {LABEL: run_id, **MANAGED_BY}  # the namespace's: what the sweep selects
+        # Everything inside carries the run id under another key: dockershim copies pod labels onto the
+        # pause containers on the engine, and a `dockbot.demo` label there would make the Docker demos'
+        # sweep take them for leftovers of a Docker run.
+        self.object_labels = {RUN_LABEL: run_id, **MANAGED_BY}
         self.annotations = {OWNER_LABEL: owner_id(), EXPIRES_LABEL: str(int(expires))}
         self._replicas: dict[str, int] = {}
         self._deleted: dict[str, set[str]] = {}
@@ -111,7 +116,7 @@ class KubeContext:
             _request_timeout=self._timeout(deadline),
         )
         self.created = True
-        meta = client.V1ObjectMeta(name="dockbot-demo", labels=self.labels)
+        meta = client.V1ObjectMeta(name="dockbot-demo", labels=self.object_labels)
         self.core.create_namespaced_resource_quota(
             self.namespace,
             client.V1ResourceQuota(metadata=meta, spec=client.V1ResourceQuotaSpec(hard=QUOTA)),
@@ -197,7 +202,7 @@ class KubeContext:
             volume_mounts=[client.V1VolumeMount(name="tmp", mount_path="/tmp")],
         )
         return client.V1PodTemplateSpec(
-            metadata=client.V1ObjectMeta(labels={**self.labels, "app": app}),
+            metadata=client.V1ObjectMeta(labels={**self.object_labels, "app": app}),
             spec=client.V1PodSpec(
                 containers=[container],
                 automount_service_account_token=False,
@@ -235,7 +240,7 @@ class KubeContext:
         template = self.pod_template(app, argv, env, port)
         self.check_pod_template(template)
         body = client.V1Deployment(
-            metadata=client.V1ObjectMeta(name=app, labels={**self.labels, "app": app}),
+            metadata=client.V1ObjectMeta(name=app, labels={**self.object_labels, "app": app}),
             spec=client.V1DeploymentSpec(
                 replicas=replicas,
                 selector=client.V1LabelSelector(match_labels={"app": app}),
@@ -315,7 +320,7 @@ class KubeContext:
         self, name: str, app: str, port: int, target_port: int, deadline: float
     ) -> KubeOutcome:
         body = client.V1Service(
-            metadata=client.V1ObjectMeta(name=name, labels=self.labels),
+            metadata=client.V1ObjectMeta(name=name, labels=self.object_labels),
             spec=client.V1ServiceSpec(
                 type="ClusterIP",
                 selector={"app": app},
