@@ -37,7 +37,8 @@ IMAGE = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
 
 def timed(argv: list[str], env: dict) -> float:
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    full_env = {**os.environ, **env}
+    done = subprocess.run(argv, cwd=REPO, env=full_env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {(done.stdout + done.stderr)[-800:]}")
@@ -68,7 +69,9 @@ def at_once(kubeconfig: str, pairs: list[tuple[str, str]]) -> dict:
     figures = {}
     for first, second in pairs:
         platform = KubePlatform(kubeconfig, image=IMAGE, pull_policy="Never")
-        service = DemoService(lambda: scenarios, image=IMAGE, max_concurrent=2, platforms={"kubernetes": platform})
+        service = DemoService(
+            lambda: scenarios, image=IMAGE, max_concurrent=2, platforms={"kubernetes": platform}
+        )
         try:
             started = time.perf_counter()
             futures = [service.submit(first, user="B1"), service.submit(second, user="B2")]
@@ -113,7 +116,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return
-    print(f"Kubernetes {report['kubernetes']}, load {report['load_at_start']} at start, {args.runs} runs each")
+    load = report["load_at_start"]
+    print(f"Kubernetes {report['kubernetes']}, load {load} at start, {args.runs} runs each")
     print(f"{'demo':<14} {'dockbot demo (median)':>22} {'kubectl script':>15} {'ratio':>6}")
     for demo, row in report["alone"].items():
         print(f"{demo:<14} {row['dockbot_s']:>20.2f} s {row['kubectl_s']:>13.2f} s {row['ratio']:>5.2f}x")
