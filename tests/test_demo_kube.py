@@ -377,3 +377,39 @@ def test_no_cluster_configured_refuses_kubernetes_demos_only(tmp_path):
     assert "쿠버네티스 데모용 클러스터가 설정되어 있지 않습니다" in done.stderr
     listed = dockbot("demo", "--list", "--json", env=env)
     assert {"self-healing", "service", "rollout"} <= {d["name"] for d in json.loads(listed.stdout)["demos"]}
+
+
+# --- Slack: /demo self-healing through the real `dockbot serve` ------------------------------------------
+
+
+@pytest.mark.kubernetes
+def test_slack_demo_self_healing_through_the_real_serve(fake, kube_cluster, kube, tmp_path_factory):
+    from slack_harness import DockbotProcess, SlackSender, command_form, dockbot_env
+
+    channel = "CKUBEDEMO"
+    env = dockbot_env(fake, DOCKBOT_DEMO_CHANNELS=channel, **kube_env(kube_cluster))
+    proc = DockbotProcess(env, tmp_path_factory.mktemp("kube-slack") / "dockbot.log").start()
+    try:
+        form = command_form(
+            "/demo", "self-healing", channel=channel, user="UKUBE001", response_url=fake.response_url("kube")
+        )
+        assert SlackSender(proc.base_url).command(form).status_code == 200
+        (first,) = fake.wait_for(lambda: fake.calls_of("chat.postMessage", channel), what="the live message")
+        ts = first.result["ts"]
+
+        def final():
+            done = [
+                c
+                for c in fake.calls_of("chat.update", channel)
+                if c.params.get("ts") == ts and "결론" in c.all_text
+            ]
+            return done[-1] if done else None
+
+        message = fake.wait_for(final, timeout=HANG_GUARD_S, what="the final demo result")
+    finally:
+        proc.stop()
+    blocks = json.dumps(message.params["blocks"], ensure_ascii=False)
+    assert "kubectl delete pod web-" in blocks and "kubectl rollout status" in blocks
+    assert "✅" in blocks and "❌" not in blocks and ":tada:" in blocks
+    run_id = message.all_text.split("실행 ID `", 1)[1].split("`", 1)[0]
+    assert left_by_run(kube, run_id) == []

@@ -31,11 +31,11 @@ from bot.demos.runner import (
     OWNER_LABEL,
     LockdownViolation,
     StepTimeout,
+    finish_run,
     new_run_id,
     owner_id,
     register_run,
-    report_progress,
-    unregister_run,
+    run_steps,
 )
 from bot.demos.scenario import Scenario
 
@@ -641,7 +641,6 @@ def run_kube_scenario(
     Never raises for cluster trouble: the DemoRun carries a Korean `error` instead."""
     run_id = run_id or new_run_id()
     started = time.monotonic()
-    demo_deadline = started + scenario.timeout_s
     run = DemoRun(
         demo=scenario.name,
         title=scenario.title,
@@ -658,7 +657,7 @@ def run_kube_scenario(
     register_run(run_id)
     try:
         try:
-            ctx.setup(min(started + scenario.step_timeout_s, demo_deadline))
+            ctx.setup(min(started + scenario.step_timeout_s, started + scenario.timeout_s))
         except StepTimeout:
             run.error = "데모용 네임스페이스가 제한 시간 안에 준비되지 않았습니다."
         except KUBE_ERRORS as exc:
@@ -666,38 +665,20 @@ def run_kube_scenario(
             run.error = (
                 "쿠버네티스 API 오류로 데모용 네임스페이스를 만들지 못했습니다: " + _api_message(exc)[:200]
             )
-        for step in scenario.steps if run.error is None else ():
-            if cancel is not None and cancel.is_set():
-                run.error = "데모를 중간에 중단했어요 (봇 종료 또는 취소). 만든 것은 정리했어요."
-                run.interrupted = True
-                break
-            if time.monotonic() >= demo_deadline:
-                run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
-                break
-            step_timeout = step.timeout_s or scenario.step_timeout_s
-            result = _run_step(
-                ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image
+        if run.error is None:
+            run_steps(
+                run,
+                scenario,
+                lambda step, deadline, timeout_s: _run_step(ctx, step, deadline, timeout_s, image),
+                started=started,
+                on_progress=on_progress,
+                cancel=cancel,
             )
-            run.steps.append(result)
-            report_progress(on_progress, run)
-            if result.error:
-                run.error = result.error
-                if time.monotonic() >= demo_deadline - 0.05:
-                    run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
-                break
     except Exception as exc:  # a bug must not leak a namespace: log it, clean up, report
         log.exception("demo %s (run %s) failed unexpectedly", scenario.name, run_id)
         run.error = f"데모 실행 중 예상하지 못한 오류가 났습니다 ({type(exc).__name__})."
     finally:
-        failures = ctx.cleanup()
-        unregister_run(run_id)
-        if lock is not None:
-            lock.release(clean=not failures)
-        if failures:
-            log.warning("demo run %s: cleanup left %s (the next sweep removes them)", run_id, failures)
-        run.duration_s = time.monotonic() - started
-        run.finished = True
-        run.ok = run.error is None and len(run.steps) == len(scenario.steps) and all(s.ok for s in run.steps)
+        finish_run(run, scenario, lock, ctx.cleanup(), started=started)
     return run
 
 
