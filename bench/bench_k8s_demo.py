@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import bot.demos.kube_cleanup  # noqa: E402, F401 (imported now: the runs below must not see later edits)
 from bot.demos.kube_cluster import KubePlatform, connect_cluster  # noqa: E402
 from bot.demos.runner import LABEL  # noqa: E402
 from bot.demos.scenario import load_scenarios  # noqa: E402
