@@ -91,6 +91,11 @@ class Settings:
     demo_lease_s: float = 30.0
     demo_sweep_s: float = 15.0
     docker_hosts: tuple[DockerHost, ...] = (DockerHost(),)
+    kubeconfig: str = (
+        ""  # DOCKBOT_KUBECONFIG: a kubeconfig path, or "in-cluster"; empty = no Kubernetes demos
+    )
+    kube_context: str = ""
+    kube_pull_policy: str = "IfNotPresent"
     port: int = 3000
     slack_api_url: str = ""
     slack_bot_token: str = field(default="", repr=False)
@@ -136,6 +141,9 @@ class Settings:
 
         db = env.get("DOCKBOT_DB", "").strip()
         db_url = db if db.startswith(DB_URL_SCHEMES) else ""
+        pull_policy = env.get("DOCKBOT_KUBE_PULL_POLICY", "").strip() or "IfNotPresent"
+        if pull_policy not in ("IfNotPresent", "Never"):
+            raise ConfigError(f"DOCKBOT_KUBE_PULL_POLICY must be IfNotPresent or Never, got {pull_policy!r}")
         return cls(
             knowledge_dir=Path(env.get("DOCKBOT_KNOWLEDGE_DIR", "").strip() or REPO_KNOWLEDGE_DIR),
             db_path=Path(db) if db and not db_url else None,
@@ -149,6 +157,9 @@ class Settings:
             demo_lease_s=seconds("DOCKBOT_DEMO_LEASE_S", 30.0, 1.0, 300.0),
             demo_sweep_s=seconds("DOCKBOT_DEMO_SWEEP_S", 15.0, 0.2, 300.0),
             docker_hosts=docker_hosts(env),
+            kubeconfig=env.get("DOCKBOT_KUBECONFIG", "").strip(),
+            kube_context=env.get("DOCKBOT_KUBE_CONTEXT", "").strip(),
+            kube_pull_policy=pull_policy,
             port=integer("PORT", 3000, 1, 65535),
             slack_api_url=env.get("SLACK_API_URL", "").strip(),
             slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),

@@ -590,8 +590,9 @@ class Store:
     def take_slot(
         self, *, run_id: str, kind: str, user: str, owner: str, host: str, cap: int, lease_s: float
     ) -> Literal["taken", "user_busy", "full"] | None:
-        """Take one of `cap` slots of `kind` for a run, unless this user holds a slot of any kind. Leases
-        that expired still count until a sweep has removed their run. None: the database cannot say."""
+        """Take one of `cap` slots (of every kind together: Docker and Kubernetes demos share the cap) for a
+        run of `kind`, unless this user holds a slot of any kind. Leases that expired still count until a
+        sweep has removed their run. None: the database cannot say."""
         now = time.time()
 
         def take(conn: Any) -> Literal["taken", "user_busy", "full"]:
@@ -600,7 +601,7 @@ class Store:
                 "SELECT 1 FROM demo_slots WHERE user_id = ? AND lease_until >= ? LIMIT 1", (user, now)
             ).fetchone():
                 return "user_busy"
-            held = conn.execute("SELECT COUNT(*) FROM demo_slots WHERE kind = ?", (kind,)).fetchone()[0]
+            held = conn.execute("SELECT COUNT(*) FROM demo_slots").fetchone()[0]
             if int(held) >= cap:
                 return "full"
             conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,28 @@ def docker_client():
         pytest.skip(f"no Docker engine reachable: {exc}")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster():
+    """A real Kubernetes cluster (tests/kube_cluster.py): DOCKBOT_KUBECONFIG, or one started by
+    .ci/kube-cluster.sh; skips with the reason, fails under CI=true."""
+    from tests.kube_cluster import TestCluster, unavailable_reason
+
+    reason = unavailable_reason()
+    if not reason:
+        try:
+            cluster = TestCluster.get()
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"the test Kubernetes cluster could not be started: {exc}"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no Kubernetes cluster: {reason}")
+        pytest.skip(reason)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @pytest.fixture(scope="session")

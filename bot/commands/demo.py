@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, StepResult
 from bot.demos.scenario import Scenario, is_plain_name, load_scenario_files, load_scenarios
-from bot.demos.service import DemoService
+from bot.demos.service import DemoService, platforms_from_settings
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -46,7 +46,11 @@ def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[st
     if name not in scenarios:
         scenarios, problems = load_scenarios(directory)
     service = DemoService(
-        lambda: scenarios, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts
+        lambda: scenarios,
+        image=settings.demo_image,
+        max_concurrent=1,
+        hosts=settings.docker_hosts,
+        platforms=platforms_from_settings(settings),
     )
     return service, [str(problem) for problem in problems]
 
@@ -143,20 +147,34 @@ def os_user() -> str:
 
 def run_gc() -> int:
     settings = Settings.from_env()  # a malformed variable: bot/cli.py prints one line, exit 2
-    service = DemoService(dict, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts)
+    service = DemoService(
+        dict,
+        image=settings.demo_image,
+        max_concurrent=1,
+        hosts=settings.docker_hosts,
+        platforms=platforms_from_settings(settings),
+    )
+    removed: list[str] = []
+    unavailable = False
+    # The Docker engine always; the Kubernetes demo cluster too when one is configured (DOCKBOT_KUBECONFIG).
+    sweeps = [service.gc] + ([lambda: service.gc_platform("kubernetes")] if settings.kubeconfig else [])
     try:
-        removed = service.gc()
-    except EngineUnavailable as exc:
-        print(exc.message_ko, file=sys.stderr)
-        return EXIT_ENGINE
+        for sweep in sweeps:
+            try:
+                removed += sweep()
+            except EngineUnavailable as exc:
+                print(exc.message_ko, file=sys.stderr)
+                unavailable = True
     finally:
         service.close()
     for item in removed:
         print(f"삭제: {item}")
+    if unavailable and not removed:
+        return EXIT_ENGINE
     print(
         f"데모가 남긴 객체 {len(removed)}개를 지웠습니다." if removed else "남아 있는 데모 객체가 없습니다."
     )
-    return EXIT_OK
+    return EXIT_ENGINE if unavailable else EXIT_OK
 
 
 def _refusal(name: str, message: str) -> dict:
@@ -208,7 +226,12 @@ def _run_live(
         first_step_done.wait(FIRST_OUTPUT_WAIT_S)
         from bot.render import render_text
 
-        header = DemoRun(demo=scenario.name, title=scenario.title, explanation=scenario.explanation)
+        header = DemoRun(
+            demo=scenario.name,
+            title=scenario.title,
+            explanation=scenario.explanation,
+            platform=scenario.platform,
+        )
         out.write(render_text("demo_header.txt.j2", run=header) + "\n\n")
         out.flush()
         total = len(scenario.steps)

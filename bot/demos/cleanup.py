@@ -58,7 +58,7 @@ def is_stale(labels: Mapping[str, str] | None, *, active: Container[str], now: f
     return pid == os.getpid() or _process_gone(pid)
 
 
-class _LiveRuns:
+class LiveRuns:
     """The runs in progress in this process, read afresh for every object (a run that starts during the
     sweep registers before it creates anything, so its objects are never taken for leftovers)."""
 
@@ -68,7 +68,7 @@ class _LiveRuns:
 
 def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> list[str]:
     """Remove stale demo containers, networks and volumes; returns "kind name" for each one removed."""
-    active = _LiveRuns() if active is None else active
+    active = LiveRuns() if active is None else active
     removed: list[str] = []
     selector = {"label": LABEL}
     swept_runs: set[str] = set()

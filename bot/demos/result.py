@@ -17,6 +17,7 @@ Stable contract (the Slack app renders these into Block Kit; keep field names an
     conclusion: the scenario's closing sentence (say it only when ok). explanation: its Korean introduction.
     run_id: the `dockbot.demo` label value on everything this run created. total_steps: len(scenario.steps).
     interrupted: the run was stopped from outside (the bot shutting down, Ctrl-C) before its last step.
+    platform: "docker" or "kubernetes" (where it ran; templates word the lockdown note after it).
 - `.to_json()` -> {"demo", "title", "ok", "steps": [{"title", "command", "output",
   "expectations": [{"text", "ok"}], "ok", "duration_s", "error"}], "duration_s", "error", "finished",
   "conclusion", "run_id", "interrupted"}.
@@ -78,6 +79,7 @@ class DemoRun:
     explanation: str = ""
     total_steps: int = 0
     interrupted: bool = False
+    platform: str = "docker"
 
     def to_json(self) -> dict[str, Any]:
         return {

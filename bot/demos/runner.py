@@ -59,6 +59,17 @@ def active_runs() -> frozenset[str]:
         return frozenset(_active_runs)
 
 
+def register_run(run_id: str) -> None:
+    """Mark a run as in progress in this process (before it creates anything): sweeps leave it alone."""
+    with _active_lock:
+        _active_runs.add(run_id)
+
+
+def unregister_run(run_id: str) -> None:
+    with _active_lock:
+        _active_runs.discard(run_id)
+
+
 def owner_id() -> str:
     """Who created an object: host name and pid, so a sweep can tell a crashed run from a live one."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -384,7 +395,6 @@ def run_scenario(
     the DemoRun carries a Korean `error` instead."""
     run_id = run_id or new_run_id()
     started = time.monotonic()
-    demo_deadline = started + scenario.timeout_s
     run = DemoRun(
         demo=scenario.name,
         title=scenario.title,
@@ -395,43 +405,68 @@ def run_scenario(
     )
     ctx = DemoContext(api, image, run_id, expires=time.time() + scenario.timeout_s + EXPIRY_GRACE_S)
     lock = RunLock.acquire(run_id)  # before anything exists: other processes see the run as live
-    with _active_lock:
-        _active_runs.add(run_id)
+    register_run(run_id)
     try:
-        for step in scenario.steps:
-            if cancel is not None and cancel.is_set():
-                run.error = "데모를 중간에 중단했어요 (봇 종료 또는 취소). 만든 것은 정리했어요."
-                run.interrupted = True
-                break
-            if time.monotonic() >= demo_deadline:
-                run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
-                break
-            step_timeout = step.timeout_s or scenario.step_timeout_s
-            result = _run_step(
-                ctx, step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout, image
-            )
-            run.steps.append(result)
-            _report(on_progress, run)
-            if result.error:
-                run.error = result.error
-                if time.monotonic() >= demo_deadline - 0.05:  # the demo's deadline cut the step short
-                    run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
-                break
+        run_steps(
+            run,
+            scenario,
+            lambda step, deadline, timeout_s: _run_step(ctx, step, deadline, timeout_s, image),
+            started=started,
+            on_progress=on_progress,
+            cancel=cancel,
+        )
     except Exception as exc:  # a bug must not leak containers: log it, clean up, report
         log.exception("demo %s (run %s) failed unexpectedly", scenario.name, run_id)
         run.error = f"데모 실행 중 예상하지 못한 오류가 났습니다 ({type(exc).__name__})."
     finally:
-        failures = ctx.cleanup()
-        with _active_lock:
-            _active_runs.discard(run_id)
-        if lock is not None:
-            lock.release(clean=not failures)  # an unlocked marker tells any sweep these leftovers are free
-        if failures:
-            log.warning("demo run %s: cleanup left %s (the next sweep removes them)", run_id, failures)
-        run.duration_s = time.monotonic() - started
-        run.finished = True
-        run.ok = run.error is None and len(run.steps) == len(scenario.steps) and all(s.ok for s in run.steps)
+        finish_run(run, scenario, lock, ctx.cleanup(), started=started)
     return run
+
+
+def run_steps(
+    run: DemoRun,
+    scenario: Scenario,
+    run_step: Callable[[Any, float, float], StepResult],
+    *,
+    started: float,
+    on_progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> None:
+    """The step loop of every platform's runner: `run_step(step, deadline, timeout_s)` for each step under
+    its own and the demo's deadline, progress after each, stop at cancel, the deadline or a failed step."""
+    demo_deadline = started + scenario.timeout_s
+    for step in scenario.steps:
+        if cancel is not None and cancel.is_set():
+            run.error = "데모를 중간에 중단했어요 (봇 종료 또는 취소). 만든 것은 정리했어요."
+            run.interrupted = True
+            return
+        if time.monotonic() >= demo_deadline:
+            run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
+            return
+        step_timeout = step.timeout_s or scenario.step_timeout_s
+        result = run_step(step, min(time.monotonic() + step_timeout, demo_deadline), step_timeout)
+        run.steps.append(result)
+        report_progress(on_progress, run)
+        if result.error:
+            run.error = result.error
+            if time.monotonic() >= demo_deadline - 0.05:  # the demo's deadline cut the step short
+                run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."
+            return
+
+
+def finish_run(
+    run: DemoRun, scenario: Scenario, lock: RunLock | None, failures: list[str], *, started: float
+) -> None:
+    """After the cleanup: the run is no longer live, its lock says whether leftovers remain, the result
+    is final."""
+    unregister_run(run.run_id)
+    if lock is not None:
+        lock.release(clean=not failures)  # an unlocked marker tells any sweep these leftovers are free
+    if failures:
+        log.warning("demo run %s: cleanup left %s (the next sweep removes them)", run.run_id, failures)
+    run.duration_s = time.monotonic() - started
+    run.finished = True
+    run.ok = run.error is None and len(run.steps) == len(scenario.steps) and all(s.ok for s in run.steps)
 
 
 def _run_step(ctx: DemoContext, step: Any, deadline: float, timeout_s: float, image: str) -> StepResult:
@@ -463,7 +498,7 @@ def _engine_message(exc: Exception) -> str:
     return str(explanation or exc)
 
 
-def _report(on_progress: ProgressCallback | None, run: DemoRun) -> None:
+def report_progress(on_progress: ProgressCallback | None, run: DemoRun) -> None:
     if on_progress is None:
         return
     try:

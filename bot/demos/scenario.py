@@ -8,14 +8,15 @@ belongs to, and steps from the fixed vocabulary of bot/demos/operations.py. Ever
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import dataclass as _dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.demos.operations import OPERATIONS, RESERVED_NETWORKS, Operation, sandbox_hint
-from bot.demos.schema import FieldError, build, checked, seconds, text
+from bot.demos.schema import FieldError, build, checked, choice, seconds, text
 from bot.yamlfile import Problem, YamlDocument, YamlFileError, read_yaml
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -23,6 +24,18 @@ DEFAULT_DEMO_TIMEOUT_S = 60.0
 MAX_DEMO_TIMEOUT_S = 300.0
 DEFAULT_STEP_TIMEOUT_S = 15.0
 MAX_STEPS = 40
+# Where a demo runs: "docker" (the engine in DOCKER_HOST) or "kubernetes" (the cluster in DOCKBOT_KUBECONFIG).
+# Each platform has its own fixed vocabulary of steps.
+PLATFORMS = ("docker", "kubernetes")
+
+
+def operations_for(platform: str) -> tuple[Mapping[str, type], Callable[[str], str]]:
+    """The platform's step vocabulary and the hint that names sandbox-loosening fields as refused."""
+    if platform == "kubernetes":
+        from bot.demos.kube_operations import KUBE_OPERATIONS, kube_sandbox_hint
+
+        return KUBE_OPERATIONS, kube_sandbox_hint
+    return OPERATIONS, sandbox_hint
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class Scenario:
     step_timeout_s: float
     path: str
     line: int
+    platform: str = "docker"
 
 
 def _steps(value: Any) -> list[Any]:
@@ -61,6 +75,7 @@ class _Header:
     steps: list = checked(_steps)  # noqa: RUF009 (checked() returns a dataclasses.field)
     timeout_s: float = checked(seconds(high=MAX_DEMO_TIMEOUT_S), DEFAULT_DEMO_TIMEOUT_S)
     step_timeout_s: float = checked(seconds(high=120), DEFAULT_STEP_TIMEOUT_S)
+    platform: str = checked(choice(PLATFORMS), "docker")
 
 
 def is_plain_name(text: object) -> bool:
@@ -116,8 +131,9 @@ def parse_scenario(doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
         return None, [doc.problem(loc, message) for loc, message in exc.problems]
     problems: list[Problem] = []
     steps: list[Operation] = []
+    vocabulary, hint = operations_for(header.platform)
     for index, raw in enumerate(header.steps):
-        step = _parse_step(doc, index, raw, problems)
+        step = _parse_step(doc, index, raw, problems, vocabulary, hint)
         if step is not None:
             steps.append(step)
     if not problems:
@@ -133,24 +149,32 @@ def parse_scenario(doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
         step_timeout_s=header.step_timeout_s,
         path=doc.path,
         line=doc.line_of(("name",)),
+        platform=header.platform,
     )
     return scenario, problems
 
 
-def _parse_step(doc: YamlDocument, index: int, raw: object, problems: list[Problem]) -> Operation | None:
+def _parse_step(
+    doc: YamlDocument,
+    index: int,
+    raw: object,
+    problems: list[Problem],
+    vocabulary: Mapping[str, type],
+    hint: Callable[[str], str],
+) -> Operation | None:
     where = ("steps", index)
     if not isinstance(raw, Mapping):
         problems.append(doc.problem(where, f"step {index + 1} must be a mapping with an 'op'"))
         return None
     op = raw.get("op")
-    cls = OPERATIONS.get(op) if isinstance(op, str) else None
+    cls = vocabulary.get(op) if isinstance(op, str) else None
     if cls is None:
-        known = ", ".join(sorted(OPERATIONS))
+        known = ", ".join(sorted(vocabulary))
         what = "has no 'op'" if op is None else f"has unknown operation '{op}'"
         problems.append(doc.problem((*where, "op"), f"step {index + 1} {what} (known: {known})"))
         return None
     try:
-        return build(cls, raw, what=f"step {index + 1} ({op})", unknown_hint=sandbox_hint)
+        return build(cls, raw, what=f"step {index + 1} ({op})", unknown_hint=hint)
     except FieldError as exc:
         problems.extend(doc.problem((*where, *loc), message) for loc, message in exc.problems)
         return None
@@ -159,7 +183,7 @@ def _parse_step(doc: YamlDocument, index: int, raw: object, problems: list[Probl
 def _check_references(doc: YamlDocument, steps: list[Operation]) -> list[Problem]:
     """Every alias a step uses exists at that point: created by an earlier step and not removed since."""
     problems: list[Problem] = []
-    alive: dict[str, set[str]] = {"volume": set(), "network": set(), "container": set()}
+    alive: defaultdict[str, set[str]] = defaultdict(set)
     for index, step in enumerate(steps):
         label = f"step {index + 1} ({step.name})"
         for kind, alias, loc in step.uses():
@@ -169,6 +193,8 @@ def _check_references(doc: YamlDocument, steps: list[Operation]) -> list[Problem
                 message = (
                     f"{label}: container '{alias}' is not started by an earlier run step (or was removed)"
                 )
+            elif kind in {"deployment", "service"}:
+                message = f"{label}: {kind} '{alias}' is not made by an earlier create_{kind} step"
             else:
                 message = f"{label}: {kind} '{alias}' is not made by an earlier create_{kind} step"
             if kind == "network" and alias in RESERVED_NETWORKS:

@@ -9,6 +9,8 @@
   and one-run-per-user, in this process or (after `share_slots(store)`) across replicas with leases renewed
   in the background; `register_sweeper(kind, fn)` says how to remove a dead replica's run of a kind.
 - Engines (bot/demos/engine_pool.py): DOCKER_HOST may list several; a run goes to the least busy healthy one.
+- Platforms: scenarios with `platform: kubernetes` run on the cluster in DOCKBOT_KUBECONFIG
+  (bot/demos/kube_cluster.KubePlatform), with slots of their own kind on the same board.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.demos.engine_pool import EnginePool
 from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
@@ -37,6 +39,48 @@ Runner = Callable[..., DemoRun]
 DOCKER = "docker"  # the slot kind of these demos
 
 
+class Platform(Protocol):
+    """Where scenarios of a platform other than Docker run (bot/demos/kube_cluster.KubePlatform). Its name
+    is the slot kind of its runs; `host` says where a run's objects live (for whoever sweeps a dead run).
+    `connect()` returns a checked client or raises an EngineUnavailable with a Korean message."""
+
+    name: str
+    host: str
+    configured: bool  # False: no cluster was given (its demos are refused with a Korean message)
+
+    def connect(self) -> Any: ...
+
+    def run(
+        self,
+        api: Any,
+        scenario: Scenario,
+        *,
+        on_progress: ProgressCallback | None,
+        cancel: threading.Event,
+        run_id: str,
+    ) -> DemoRun: ...
+
+    def sweep(self, api: Any) -> list[str]: ...
+
+    def sweep_run(self, run_id: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def platforms_from_settings(settings: Settings) -> dict[str, Platform]:
+    """The non-Docker platforms (only Kubernetes today); nothing is imported or contacted here."""
+    from bot.demos.kube_cluster import KubePlatform
+
+    return {
+        "kubernetes": KubePlatform(
+            settings.kubeconfig,
+            context=settings.kube_context,
+            image=settings.demo_image,
+            pull_policy=settings.kube_pull_policy,
+        )
+    }
+
+
 class DemoService:
     """Runs demos with a concurrency cap. `engine` returns a connected docker APIClient or raises
     EngineUnavailable; `runner` executes one scenario. Both are injectable so the logic above the runner
@@ -54,12 +98,14 @@ class DemoService:
         hosts: tuple[DockerHost, ...] = (),
         lease_s: float = 30.0,
         sweep_every_s: float = 15.0,
+        platforms: Mapping[str, Platform] | None = None,
     ):
         self._scenarios = scenarios
         self.image = image
         self.max_concurrent = max_concurrent
         self._runner = runner
         self._sweeper = sweeper
+        self._platforms = dict(platforms or {})
         self._engines = EnginePool(
             hosts,
             image=image,
@@ -82,6 +128,7 @@ class DemoService:
             hosts=settings.docker_hosts,
             lease_s=settings.demo_lease_s,
             sweep_every_s=settings.demo_sweep_s,
+            platforms=platforms_from_settings(settings),
         )
 
     # slots (generic: Docker demos here, other kinds of demos through the same board) ---------------------
@@ -89,6 +136,8 @@ class DemoService:
         """Take slots in the shared database from now on, and sweep runs of replicas that died."""
         shared = SharedSlots(store, lease_s=self._lease_s, sweep_every_s=self._sweep_every_s)
         shared.register_sweeper(DOCKER, self._sweep_run)
+        for kind, platform in self._platforms.items():
+            shared.register_sweeper(kind, lambda slot, platform=platform: platform.sweep_run(slot.run_id))
         self._slots = shared
 
     def register_sweeper(self, kind: str, sweeper: Sweeper) -> None:
@@ -120,10 +169,15 @@ class DemoService:
         self, name: str, *, user: str = "", channel: str = "", on_progress: ProgressCallback | None = None
     ) -> Future[DemoRun]:
         scenario = self.get(name)
-        host = self._engines.pick(self._slots.load(DOCKER))
-        slot = self.acquire_slot(user, host=host)
+        platform = self._platform(scenario)
+        if platform is None:
+            host = self._engines.pick(self._slots.load(DOCKER))
+            slot = self.acquire_slot(user, host=host)
+        else:
+            host = platform.host
+            slot = self.acquire_slot(user, kind=platform.name, host=host)
         try:
-            api = self._engines.connect(host)
+            api = self._engines.connect(host) if platform is None else platform.connect()
             future = self._pool.submit(self._execute, api, scenario, on_progress, slot.run_id)
         except BaseException:
             self.release_slot(slot)
@@ -172,21 +226,35 @@ class DemoService:
             raise last_error
         return removed
 
+    def gc_platform(self, name: str) -> list[str]:
+        """Sweep one other platform's leftovers (e.g. "kubernetes"); raises its EngineUnavailable."""
+        platform = self._platforms[name]
+        return platform.sweep(platform.connect())
+
     def sweep_in_background(self) -> threading.Thread:
         """Sweep what earlier processes left (a SIGKILLed `serve`, a crash) without waiting for the next
         demo; a server calls this at start. Engine trouble is one log line: the next demo or `gc` retries."""
 
         def sweep_now() -> None:
-            try:
-                removed = self.gc()
-            except DemoError as exc:
-                log.warning("start-up demo sweep skipped: %s", exc)
-                return
-            except Exception:
-                log.exception("start-up demo sweep failed")
-                return
-            if removed:
-                log.info("start-up demo sweep removed %d leftovers of earlier runs", len(removed))
+            sweeps: list[tuple[str, Callable[[], list[str]]]] = [(DOCKER, self.gc)]
+            sweeps += [
+                (name, lambda name=name: self.gc_platform(name))
+                for name, platform in self._platforms.items()
+                if platform.configured
+            ]
+            for kind, sweep in sweeps:
+                try:
+                    removed = sweep()
+                except DemoError as exc:
+                    log.warning("start-up %s demo sweep skipped: %s", kind, exc)
+                    continue
+                except Exception:
+                    log.exception("start-up %s demo sweep failed", kind)
+                    continue
+                if removed:
+                    log.info(
+                        "start-up %s demo sweep removed %d leftovers of earlier runs", kind, len(removed)
+                    )
 
         thread = threading.Thread(target=sweep_now, name="demo-startup-sweep", daemon=True)
         thread.start()
@@ -197,6 +265,8 @@ class DemoService:
         self._slots.close()
         self._pool.shutdown(wait=True)
         self._engines.close()
+        for platform in self._platforms.values():
+            platform.close()
 
     # internals -------------------------------------------------------------------------------------------
     def _sweep_run(self, slot: Slot) -> bool:
@@ -205,9 +275,21 @@ class DemoService:
 
         return sweep_run(self._engines.connect(slot.host), slot.run_id)
 
-    def _sweep_quietly(self, api: Any) -> None:
+    def _platform(self, scenario: Scenario) -> Platform | None:
+        """None for Docker scenarios; the platform object for the others."""
+        platform = getattr(scenario, "platform", DOCKER)
+        if platform == DOCKER:
+            return None
+        if platform not in self._platforms:
+            raise EngineUnavailable(
+                "이 데모를 실행할 환경이 이 봇에 설정되어 있지 않습니다.",
+                f"no {platform} platform configured",
+            )
+        return self._platforms[platform]
+
+    def _sweep_quietly(self, api: Any, platform: Platform | None = None) -> None:
         try:
-            self._sweep(api)
+            self._sweep(api) if platform is None else platform.sweep(api)
         except Exception:  # a failed sweep must never fail a demo; the next start or `dockbot gc` retries
             log.exception("demo sweep failed")
 
@@ -224,7 +306,10 @@ class DemoService:
         # The sweep of earlier leftovers runs beside the demo, not before it: it only touches objects of runs
         # that are not in progress (checked per object), so it cannot race with this run. It starts once the
         # first step is done, so that its requests and its JSON do not delay the run's first requests.
-        sweeper = threading.Thread(target=self._sweep_quietly, args=(api,), name="demo-sweep", daemon=True)
+        platform = self._platform(scenario)
+        sweeper = threading.Thread(
+            target=self._sweep_quietly, args=(api, platform), name="demo-sweep", daemon=True
+        )
 
         def progress(run: DemoRun) -> None:
             if sweeper.ident is None:
@@ -233,6 +318,8 @@ class DemoService:
                 on_progress(run)
 
         try:
+            if platform is not None:
+                return platform.run(api, scenario, on_progress=progress, cancel=self._cancel, run_id=run_id)
             from bot.demos.runner import run_scenario
 
             runner = self._runner or run_scenario

@@ -1,8 +1,9 @@
 """Demo slots: the cap (DOCKBOT_MAX_DEMOS) and one demo per user, in one process or across replicas.
 
 A slot is taken before a run creates anything and given back after its cleanup. It is generic: a `kind`
-(docker here; Kubernetes demos use the same board with their own kind and cap) and a `host` that says where
-the run's objects live, so that whoever sweeps a dead run knows where to look.
+(docker, kubernetes) and a `host` that says where the run's objects live, so that whoever sweeps a dead run
+knows where to look. The cap counts the slots of every kind together: a Kubernetes demo takes one of the
+same DOCKBOT_MAX_DEMOS slots as a Docker demo (issue 15), as one user runs one demo of any kind.
 
 - `LocalSlots`: this process only (SQLite or no database: one replica).
 - `SharedSlots`: rows in the shared database (PostgreSQL). The replica running a demo renews the slot's
@@ -80,7 +81,7 @@ class LocalSlots:
         with self._lock:
             if any(slot.user == user for slot in self._held.values()):
                 raise DemoBusy(USER_BUSY_KO, f"user {user} busy")
-            if sum(slot.kind == kind for slot in self._held.values()) >= cap:
+            if len(self._held) >= cap:
                 raise DemoBusy(full_ko(cap), f"{kind} demos at capacity")
             slot = Slot(new_run_id(), kind, user, host)
             self._held[slot.run_id] = slot
