@@ -309,6 +309,7 @@ def test_postgres_stopped_for_ten_seconds_under_load_every_question_is_answered(
     loader.start()
     try:
         fake.wait_for(lambda: len(sent) >= 30, timeout=60, what="load before the outage")
+        before_outage = len(sent)
         postgres_server.stop("immediate")
         try:
             time.sleep(10)  # the outage itself (what is tested is that answers go on meanwhile)
@@ -319,7 +320,8 @@ def test_postgres_stopped_for_ten_seconds_under_load_every_question_is_answered(
     finally:
         stop.set()
         loader.join()
-    assert during >= 36  # questions were really asked while the database was down
+    assert during > before_outage  # questions were really asked while the database was down
+    print(f"figure: {len(sent)} questions, {during - before_outage} of them during the 10 s outage")
     fake.wait_for(
         lambda: all(fake.calls_of("chat.postMessage", c) for c in sent), timeout=120, what="answers"
     )
@@ -351,6 +353,7 @@ def test_sigkill_of_the_replica_running_a_demo_its_objects_are_swept_by_the_othe
         )
         (run_id,) = running
         assert victim.proc is not None
+        killed_at = time.monotonic()
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait(10)
         label = {"label": f"dockbot.demo={run_id}"}
@@ -378,6 +381,10 @@ def test_sigkill_of_the_replica_running_a_demo_its_objects_are_swept_by_the_othe
             what="answers while a replica is dead",
         )
         fake.wait_for(lambda: not left(), timeout=90, what="the dead replica's demo objects swept")
+        print(
+            f"figure: killed replica's demo swept {time.monotonic() - killed_at:.1f} s after SIGKILL "
+            f"(lease {LEASE_S:g} s, sweep every {SWEEP_S:g} s)"
+        )
         # The slot is freed right after the sweep, by the replica that swept (and says so in its log).
         fake.wait_for(lambda: _slot_of(database, run_id) == 0, timeout=30, what="the dead run's slot freed")
         assert any(f"demo run {run_id} swept" in r.log_text() for r in replicas)
