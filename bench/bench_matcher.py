@@ -1,11 +1,14 @@
 """Benchmark of the Q&A matcher (prints figures; not a test).
 
-    python bench/bench_matcher.py [--sizes 1000,10000] [--repeat 3]
+    python bench/bench_matcher.py [--sizes 1000,10000] [--repeat 3] [--dev FILE ...] [--misses]
 
-Prints: held-out accuracy (top-1, top-3, answered right/wrong, off-topic rejected, per style), the
-leave-one-out figures the thresholds are fitted on, latency p50/p99 per question with the knowledge base
-as is and replicated to 1,000 and 10,000 entries (same vocabulary, so it measures index and loop cost),
-index build time, cold start of `dockbot ask` (process start to first answer; warm and empty cache) and RSS.
+Prints, for the development questions (tests/data/heldout-*.yaml and any --dev files) and, side by side,
+the sealed set (tests/data/sealed-*.yaml, when it exists; only figures, never its questions): top-1, top-3,
+answered right/wrong, rejection of off-topic and of uncovered questions, per style, and the entry pairs most
+often swapped; the grouped-fold figures the weights and thresholds were fitted on; training time; latency
+p50/p99 per question with the knowledge base as is and replicated to 1,000 and 10,000 entries (same
+vocabulary, so it measures cost, not accuracy); cold start of `dockbot ask`; RSS of a `dockbot serve`-like
+process (the Slack app imported, the knowledge loaded from a warm cache, 100 questions answered).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.heldout import load_labelled, score  # noqa: E402
-from bot.knowledge import KnowledgeBase, load_knowledge  # noqa: E402
-from bot.matcher import Matcher, Thresholds  # noqa: E402
-from bot.thresholds import collect_evidence  # noqa: E402
+from bot import thresholds as fitting  # noqa: E402
+from bot.heldout import Labelled, Score, load_labelled, score  # noqa: E402
+from bot.knowledge import KnowledgeBase  # noqa: E402
+from bot.live_knowledge import build_snapshot  # noqa: E402
+from bot.matcher import Matcher  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,106 +74,203 @@ def cold_start(question: str, cache: str) -> float:
     return elapsed
 
 
-def wait_for_warm_up(cache: str, limit_s: float = 60.0) -> float:
-    """Seconds until the detached warm-up of a first `dockbot ask` has cached the full snapshot."""
+def wait_for_training(cache: str, limit_s: float = 300.0) -> float:
+    """Seconds until the detached training of a first `dockbot ask` has cached the model."""
     start = time.perf_counter()
     while time.perf_counter() - start < limit_s:
-        if list((Path(cache) / "dockbot").glob("snapshot-*.pickle")):
+        if list((Path(cache) / "dockbot").glob("model-*.json")):
             break
         time.sleep(0.05)
     return time.perf_counter() - start
+
+
+SERVE_LIKE = """
+import resource, sys
+import bot.slack_app  # the Slack door's imports
+from bot.live_knowledge import LiveKnowledge
+live = LiveKnowledge.load(sys.argv[1])
+questions = [q for e in live.current.kb.entries for q in e.questions][:100]
+for q in questions:
+    live.current.matcher.match(q)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def serve_like_rss(cache: str) -> float:
+    env = {**os.environ, "XDG_CACHE_HOME": cache}
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_LIKE, str(REPO / "knowledge")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _pct(num: int, den: int) -> str:
+    return f"{num / den:6.1%} ({num}/{den})" if den else "     -"
+
+
+def figure_rows(result: Score) -> list[tuple[str, str]]:
+    return [
+        ("top-1", _pct(result.top1, result.in_scope)),
+        ("top-3", _pct(result.top3, result.in_scope)),
+        ("answered right", _pct(result.answered_right, result.in_scope)),
+        ("answered wrong", _pct(result.answered_wrong, result.in_scope)),
+        ("off-topic rejected", _pct(result.rejected, result.off_topic)),
+        ("uncovered rejected", _pct(result.rejected_uncovered, result.uncovered)),
+    ]
+
+
+def print_side_by_side(columns: dict[str, Score]) -> None:
+    names = list(columns)
+    print("  " + " " * 20 + "".join(f"{n:>24}" for n in names))
+    rows = {n: figure_rows(r) for n, r in columns.items()}
+    for i, (label, _) in enumerate(rows[names[0]]):
+        print(f"  {label:<20}" + "".join(f"{rows[n][i][1]:>24}" for n in names))
+    styles = sorted({s for r in columns.values() for s in r.style_total})
+    print("  top-1 / answered right by style:")
+    for style in styles:
+        cells = []
+        for n in names:
+            r = columns[n]
+            total = r.style_total.get(style, 0)
+            cells.append(f"{r.top1_by_style[style]}/{r.by_style[style]} of {total}" if total else "-")
+        print(f"    {style:<18}" + "".join(f"{c:>24}" for c in cells))
+
+
+def print_confusions(name: str, result: Score, top: int = 12) -> None:
+    pairs = result.confusions.most_common(top)
+    print(f"  {name}: most-swapped (expected -> ranked first), {sum(result.confusions.values())} misses")
+    for (expected, got), count in pairs:
+        print(f"    {count:3d}  {expected} -> {got}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="replicated KB sizes")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions per size")
-    parser.add_argument("--misses", action="store_true", help="print every held-out miss")
+    parser.add_argument("--dev", nargs="*", default=[], help="more development question files")
+    parser.add_argument("--misses", action="store_true", help="print every development miss")
+    parser.add_argument("--skip-scale", action="store_true", help="no 1,000/10,000-entry or process figures")
     args = parser.parse_args()
 
     rss_start = rss_mib()
     # Figures for this code and knowledge, not whatever an earlier run left in the user's cache.
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dockbot-bench-")
     start = time.perf_counter()
-    kb = load_knowledge(REPO / "knowledge")
-    load_s = time.perf_counter() - start
-    start = time.perf_counter()
-    matcher = Matcher(kb)
-    build_s = time.perf_counter() - start
+    snapshot = build_snapshot(REPO / "knowledge", use_cache=False)
+    train_s = time.perf_counter() - start
+    kb, matcher = snapshot.kb, snapshot.matcher
+    t = matcher.thresholds
     n_questions = sum(len(e.questions) for e in kb.entries)
+    uncovered = len(kb.uncovered_questions)
     print(
         f"knowledge: {len(kb.entries)} entries, {n_questions} example questions, "
-        f"{len(kb.off_topic)} off-topic"
+        f"{len(kb.off_topic)} off-topic, {uncovered} uncovered"
     )
-    print(f"load (YAML + validation) {load_s:.2f} s, index + thresholds {build_s:.2f} s")
+    print(f"load + index + training + grouped-fold fit: {train_s:.1f} s")
     print(
-        f"thresholds: answer >= {matcher.thresholds.answer:.3f}, suggest >= {matcher.thresholds.suggest:.3f}"
+        f"fitted: score = {t.w_lex}·lexical + {t.w_jamo}·jamo − {t.w_neg}·p(negative) − "
+        f"{t.w_unseen}·unseen; answer >= {t.answer:.3f}, suggest >= {t.suggest:.3f}"
     )
+    lexical = Matcher(kb)
+    print(f"lexical alone (leave-one-out fit): answer >= {lexical.thresholds.answer:.3f}")
 
-    evidence = collect_evidence(matcher)
-    loo_top1 = sum(ok for _, ok in evidence.in_scope) / len(evidence.in_scope)
-    loo_right = sum(ok and s >= matcher.thresholds.answer for s, ok in evidence.in_scope) / len(
-        evidence.in_scope
-    )
-    off_rej = sum(s < matcher.thresholds.answer for s in evidence.off_topic) / max(1, len(evidence.off_topic))
-    print(
-        f"leave-one-out (fitting data): top-1 {loo_top1:.1%}, answered right {loo_right:.1%}, "
-        f"off-topic file rejected {off_rej:.1%}"
-    )
+    start = time.perf_counter()
+    evidence = fitting.fold_evidence(kb, matcher.model)
+    print(f"grouped folds ({fitting.FOLDS}, fitting data; {time.perf_counter() - start:.1f} s):")
+    for name, (w_lex, w_neg, w_unseen) in {
+        "combined": (t.w_lex, t.w_neg, t.w_unseen),
+        "lexical alone": (1.0, 0.0, 0.25),
+        "jamo alone": (0.0, t.w_neg, 0.0),
+    }.items():
+        ev = fitting.combined_evidence(evidence, w_lex, w_neg, w_unseen)
+        answer, _ = fitting.fit(ev)
+        n_in, n_off = len(ev.in_scope), len(ev.off_topic)
+        top1 = sum(ok for _, ok in ev.in_scope)
+        right = sum(ok and s >= answer for s, ok in ev.in_scope)
+        rejected = sum(s < answer for s in ev.off_topic)
+        print(
+            f"  {name:<14} top-1 {top1 / n_in:.1%}, answered right {right / n_in:.1%}, "
+            f"negatives rejected {rejected / max(1, n_off):.1%} ({n_in} + {n_off} questions)"
+        )
 
-    files = sorted((REPO / "tests" / "data").glob("heldout-*.yaml"))
-    labelled = load_labelled(files)
-    result = score(matcher, labelled)
-    print(f"held-out: {result.in_scope} in scope + {result.off_topic} off-topic ({len(files)} files)")
+    data = REPO / "tests" / "data"
+    dev_files = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")]) + [Path(p) for p in args.dev]
+    sealed_files = sorted((REPO / "tests" / "data").glob("sealed-*.yaml"))
+    dev = load_labelled(dev_files)
+    columns = {"dev lexical": score(lexical, dev), "dev combined": score(matcher, dev)}
+    if sealed_files:
+        sealed: list[Labelled] = load_labelled(sealed_files)
+        columns["sealed lexical"] = score(lexical, sealed, sealed=True)
+        columns["sealed combined"] = score(matcher, sealed, sealed=True)
     print(
-        f"  top-1 {result.rate('top1'):.1%}  top-3 {result.rate('top3'):.1%}  "
-        f"answered right {result.rate('answered_right'):.1%}  "
-        f"answered wrong {result.rate('answered_wrong'):.1%}  "
-        f"off-topic rejected {result.rate('rejected'):.1%}"
+        f"\ndevelopment: {len(dev)} questions ({len(dev_files)} files)"
+        + (
+            f"; sealed: {sum(len(load_labelled([p])) for p in sealed_files)} questions"
+            if sealed_files
+            else ""
+        )
+        + ("" if sealed_files else "; no sealed set in tests/data")
     )
-    styles = ", ".join(
-        f"{style} {result.by_style[style]}/{total}" for style, total in sorted(result.style_total.items())
-    )
-    print(f"  answered right by style: {styles}")
+    print_side_by_side(columns)
+    for name, result in columns.items():
+        if "combined" in name:
+            print_confusions(name, result)
     if args.misses:
-        print("\n".join("  " + m for m in result.misses))
+        print("\n".join("  " + m for m in columns["dev combined"].misses))
 
-    questions = [x.question for x in labelled]
+    questions = [x.question for x in dev]
     p50, p99 = latency(matcher, questions, args.repeat)
-    print(f"latency at {len(kb.entries)} entries: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    fixed = Thresholds(matcher.thresholds.answer, matcher.thresholds.suggest)
-    for size in [int(s) for s in args.sizes.split(",") if s]:
-        big = replicate(kb, size)
-        start = time.perf_counter()
-        big_matcher = Matcher(big, thresholds=fixed)
-        built = time.perf_counter() - start
-        p50, p99 = latency(big_matcher, questions, 1)
-        print(f"latency at {size:,} entries: p50 {p50:.2f} ms, p99 {p99:.2f} ms (index build {built:.1f} s)")
-        del big_matcher
+    print(f"\nlatency at {len(kb.entries)} entries: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     huge = "볼륨 " * 50_000
     start = time.perf_counter()
     matcher.match(huge)
     print(f"100,000-character question: {(time.perf_counter() - start) * 1000:.1f} ms")
-    print(f"RSS: {rss_start:.0f} MiB at start, {rss_mib():.0f} MiB peak (after the 10,000-entry index)")
+    if args.skip_scale:
+        return 0
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        big = replicate(kb, size)
+        start = time.perf_counter()
+        model = fitting.train_model(big)
+        trained = time.perf_counter() - start
+        start = time.perf_counter()
+        big_matcher = Matcher(big, t, model=model)
+        built = time.perf_counter() - start
+        p50, p99 = latency(big_matcher, questions, 1)
+        print(
+            f"latency at {size:,} entries: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+            f"(model training {trained:.1f} s, lexical index {built:.1f} s)"
+        )
+        if size <= 1000:
+            start = time.perf_counter()
+            fitting.fold_evidence(big, model)
+            print(
+                f"  retrain after an edit at {size:,} entries (model + grouped folds): "
+                f"{trained + time.perf_counter() - start:.1f} s"
+            )
+        del big_matcher, model
+    print(f"RSS: {rss_start:.0f} MiB at start, {rss_mib():.0f} MiB peak (after the 10,000-entry model)")
 
     empty = []
     with tempfile.TemporaryDirectory() as cache:
         for _ in range(3):
             with tempfile.TemporaryDirectory() as fresh:
                 empty.append(cold_start("명명된 볼륨이 뭐야?", fresh))
-                wait_for_warm_up(fresh)
+                wait_for_training(fresh)
         cold_start("명명된 볼륨이 뭐야?", cache)
-        waited = wait_for_warm_up(cache)
+        waited = wait_for_training(cache)
         warm = [cold_start("명명된 볼륨이 뭐야?", cache) for _ in range(5)]
+        rss = serve_like_rss(cache)
     print(
         f"cold start (dockbot ask --json, process start to answer): {statistics.median(warm):.2f} s "
-        f"with the snapshot cache, {statistics.median(empty):.2f} s on an empty cache "
-        f"(provisional thresholds; the background full fit was cached {waited:.1f} s later)"
+        f"with the model cached, {statistics.median(empty):.2f} s on an empty cache "
+        f"(lexical alone, provisional thresholds; the background training was cached {waited:.1f} s later)"
     )
+    print(f"serve-like process RSS (Slack app imported, warm cache, 100 questions): {rss:.0f} MiB")
     return 0
 
 

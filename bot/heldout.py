@@ -1,8 +1,11 @@
-"""Score the matcher on labelled questions (tests/data/heldout-*.yaml): top-1, top-3, off-topic rejection.
+"""Score the matcher on labelled questions: top-1, top-3, answered right/wrong, rejection, confusions.
 
+Files: development data (tests/data/heldout-*.yaml, style `offtopic` for expect null) and the sealed set
+(tests/data/sealed-*.yaml: `{q, expect, style, kind: in-scope|uncovered|off-topic}`), which is scored, never
+read by people tuning the matcher: nothing here prints a question of a file marked sealed.
 Shared by tests/test_heldout.py (floors) and bench/bench_matcher.py (figures). "Answered right" counts
 what a user sees: a confident answer with the expected entry (suggestions don't count); "rejected" counts
-off-topic questions that got no confident answer.
+off-topic (and, separately, uncovered) questions that got no confident answer.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class Labelled:
     expect: str | None
     style: str
     where: str  # path:line
+    kind: str = "in-scope"  # in-scope | off-topic | uncovered
 
 
 @dataclass
@@ -32,12 +36,16 @@ class Score:
     answered_right: int = 0
     answered_wrong: int = 0
     rejected: int = 0
-    by_style: Counter = field(default_factory=Counter)
+    uncovered: int = 0
+    rejected_uncovered: int = 0
+    by_style: Counter = field(default_factory=Counter)  # answered right per style
+    top1_by_style: Counter = field(default_factory=Counter)
     style_total: Counter = field(default_factory=Counter)
+    confusions: Counter = field(default_factory=Counter)  # (expected id, top-1 id) of in-scope misses
     misses: list[str] = field(default_factory=list)
 
     def rate(self, name: str) -> float:
-        total = self.off_topic if name == "rejected" else self.in_scope
+        total = {"rejected": self.off_topic, "rejected_uncovered": self.uncovered}.get(name, self.in_scope)
         return getattr(self, name) / total if total else 0.0
 
 
@@ -52,32 +60,44 @@ def load_labelled(paths: list[Path]) -> list[Labelled]:
                     expect=item.get("expect"),
                     style=str(item.get("style", "")),
                     where=f"{doc.path}:{doc.line_of(('questions', i))}",
+                    kind=str(item.get("kind") or ("in-scope" if item.get("expect") else "off-topic")),
                 )
             )
     return out
 
 
-def score(matcher: Matcher, labelled: list[Labelled]) -> Score:
+def score(matcher: Matcher, labelled: list[Labelled], *, sealed: bool = False) -> Score:
+    """Figures for the labelled questions; `sealed`: misses name only the file line, never the question."""
     result = Score()
     entries = matcher.kb.entries
     for item in labelled:
         answer = matcher.match(item.question)
         got = answer.match.entry.id if answer.match is not None else None
         if item.expect is None:
-            result.off_topic += 1
-            result.rejected += got is None
+            if item.kind == "uncovered":
+                result.uncovered += 1
+                result.rejected_uncovered += got is None
+            else:
+                result.off_topic += 1
+                result.rejected += got is None
             if got is not None:
-                result.misses.append(f"{item.where}: off-topic answered with {got}")
+                result.misses.append(f"{item.where}: {item.kind} answered with {got}")
             continue
         result.in_scope += 1
         result.style_total[item.style] += 1
         ranked = [entries[s.index].id for s in matcher.rank(item.question)[:3]]
-        result.top1 += bool(ranked) and ranked[0] == item.expect
+        first = bool(ranked) and ranked[0] == item.expect
+        result.top1 += first
+        result.top1_by_style[item.style] += first
         result.top3 += item.expect in ranked
+        if not first:
+            result.confusions[(item.expect, ranked[0] if ranked else None)] += 1
         if got == item.expect:
             result.answered_right += 1
             result.by_style[item.style] += 1
         else:
             result.answered_wrong += got is not None
             result.misses.append(f"{item.where}: expected {item.expect}, got {got} ({answer.outcome})")
+    if sealed:
+        result.misses = []
     return result

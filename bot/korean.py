@@ -46,6 +46,7 @@ SUFFIXES = """
 해주세요 주세요 해주세 주세 해주실 주실 해주실래요 해줄래 해줄래요 해줘요 해줘 해주면 해주나요 해줄수
 했 한 하 했던 했었 하자 해보 해봤 해본 해볼 하게 할게 한거 한건 한게 하던 하더라 하더라구 하더라고
 됐 됐던 됐었 된거 된건 되게 되던 더라구 더라고 더라구요 더라고요 거든
+되요 되여 되나여 돼여 햇는데 햇어요 햇어 햇더니 했는데여 해여 해욤 해용 함 함요 하나여 나여 가여
 """.split()  # noqa: SIM905 - a word list reads best as text
 _SUFFIX_SET = frozenset(SUFFIXES)
 _SUFFIX_MAX = max(len(s) for s in SUFFIXES)
@@ -57,7 +58,8 @@ QUESTION_WORDS = frozenset(
     """
     뭐 뭐야 뭐임 뭔가요 뭔데 뭐예요 뭐에요 뭐였지 뭐지 뭐냐 뭐냐면 뭐여 뭡니까 뭐죠 뭔지
     뭐길래 무엇 무엇인가 무엇인가요 무엇인지 무엇입니까 머야 머임 모야 뭐하는 뭘 뭐가 머가
-    뭐고 뭔 what 개념 정의
+    뭐고 뭔 what 개념 정의 머예요 머에요 머에여 뭐에여 뭐예여 뭐여요 모예요 모에요 뭐임요 머임 머지 머죠 뭐얌
+    뭐에용 뭐예용 머냐 뭥미 뭐져 뭐니
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
@@ -82,7 +84,8 @@ STOPWORDS = frozenset(
     그니까 그러니까 아니 진짜 정말 음 흠 안녕하세 안녕하세요 안녕 다름 다름이 솔직히 그래서 약간 제발 빨리
     급하게 혹시나 오늘 어제 방금 아까 하루종일 원래 일단 우선 한번 그럼 그러면 암튼 아무튼 헷갈려
     헷갈려요 헷갈리 헷갈리네요 이해 감이 잘 많이 너무 계속 자꾸 막 뭔가 어떤 이렇게 저렇게 그렇게 이런
-    저런 그런 처럼 이런식 이런거 저런거
+    저런 그런 처럼 이런식 이런거 저런거 어떻게함 어케함 어떡함 어떻게해 어떻게해요 어케해 어케해요
+    어떻게하나요 어떻게돼 어떻게되나요 어떻게하죠 어떻게하지 어떡하죠 어떡하지
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
@@ -123,6 +126,41 @@ def clean_text(text: str, limit: int = MAX_MATCH_CHARS) -> str:
     # NFKC turns compatibility jamo (ㅋㅋ) into conjoining jamo; those are laughter/typing noise here.
     text = _COMPAT_JAMO.sub(" ", text)
     return " ".join(text.split())[:limit]
+
+
+# Casual noise that is not a question: laughter and crying, thanks, greetings, acknowledgements. Every
+# word of the message must be one of these (ㅋㅋ 볼륨이 뭐야 is a question). NFKC turns compatibility jamo
+# (ㅋ U+314B) into conjoining ones (U+110F), so both ranges are matched.
+_NOISE_JAMO = "\u3131-\u318e\u1100-\u11ff"
+SMALL_TALK_PATTERNS = {
+    "thanks": re.compile(
+        r"(?:감사|고마|고맙|땡큐|땡스|thanks?|thx|ty|ㄱㅅ|ㄳ|\u1100\u1109|\u1100\u11aa)[가-힣a-z]*"
+    ),
+    "greeting": re.compile(r"(?:안녕|하이|헬로|반가|hi|hello|hey|ㅎㅇ|\u1112\u110b)[가-힣]*"),
+    "ack": re.compile(
+        r"(?:네+|넵+|넹|예|응+|웅|ㅇㅇ|ㅇㅋ|\u110b\u110b|\u110b\u110f|오케이|ok|okay|굿|good|알겠[가-힣]*|"
+        r"좋아요|좋네요|오+|와+|우와|대박|헐|아하|그렇군요|그렇구나)"
+    ),
+    "laugh": re.compile(rf"(?:[{_NOISE_JAMO}]+|[크킄큐]+|[하호헤히]{{2,}}|lol|ㄷㄷ)"),
+}
+
+
+def small_talk(text: str) -> str | None:
+    """The kind of casual noise a message is ("thanks", "greeting", "ack", "laugh"), or None.
+
+    A message of several kinds is the most telling one (thanks > greeting > ack > laugh)."""
+    text = clean_slack_markup(text[:200])
+    text = unicodedata.normalize("NFKC", text).lower()
+    words = re.sub(rf"[^0-9a-z가-힣{_NOISE_JAMO}]+", " ", text).split()
+    if not words or len(words) > 6:
+        return None
+    kinds = set()
+    for word in words:
+        kind = next((k for k, p in SMALL_TALK_PATTERNS.items() if p.fullmatch(word)), None)
+        if kind is None:
+            return None
+        kinds.add(kind)
+    return next(k for k in SMALL_TALK_PATTERNS if k in kinds)
 
 
 def has_content(text: str) -> bool:

@@ -48,23 +48,29 @@ def content_version(directory: Path) -> str:
 
 
 def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = False) -> Snapshot:
-    """Load and index `directory` (or reuse the cached snapshot of identical files). Raises KnowledgeError.
+    """Load and index `directory`; the learned model is cached or trained. Raises KnowledgeError.
 
-    quick=True is for a one-shot answer on an empty cache: thresholds are fitted on a sample (provisional),
-    the snapshot is not cached, and a detached process fits and caches the full snapshot for the next run.
+    Training (the jamo model and the grouped-fold fit of weights and thresholds, seconds) happens in the
+    calling thread: a reload runs in the reloader's thread while the old snapshot keeps answering.
+    quick=True is for a one-shot answer on an empty cache: the lexical scorer alone with thresholds fitted
+    on a sample (provisional) answers, and a detached process trains and caches the model for the next run.
     """
     from bot import snapshot_cache
+    from bot.thresholds import fit_learned
 
     version = content_version(directory)
-    if use_cache:
-        cached = snapshot_cache.load(directory, version)
-        if cached is not None:
-            return cached
     kb = load_knowledge(directory)
-    snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=quick and use_cache), version=version)
-    if snapshot.matcher.thresholds.provisional:
+    cached = snapshot_cache.load(directory, version, kb) if use_cache else None
+    if cached is not None:
+        model, thresholds = cached
+        return Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
+    if quick and use_cache:
+        snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=True), version=version)
         snapshot_cache.warm_in_background(directory)
-    elif use_cache:
+        return snapshot
+    model, thresholds = fit_learned(kb)
+    snapshot = Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
+    if use_cache:
         snapshot_cache.store(directory, snapshot)
     return snapshot
 

@@ -18,18 +18,19 @@ import logging
 import math
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.jamo_model import NEGATIVE, JamoModel
 from bot.knowledge import Entry, KnowledgeBase
-from bot.korean import QUESTION_TOKEN, Analyzer, clean_text, jamo, syllable_ngrams
+from bot.korean import QUESTION_TOKEN, Analyzer, clean_text, jamo, small_talk, syllable_ngrams
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["answered", "suggested", "no_answer", "invalid"]
+Outcome = Literal["answered", "suggested", "no_answer", "invalid", "smalltalk"]
 
 # Re-score weights: design constants of the scoring function (documented in docs/matching.md); the decision
 # thresholds on top of this score are fitted from the knowledge base, never set here.
@@ -47,6 +48,8 @@ GENERIC_PRIOR_KB = 1.0
 GENERIC_PRIOR_OFF = 1.0
 NGRAM_WEIGHT = 0.5
 CANDIDATES = 15
+# Entries the jamo model ranks highest are candidates too, even when BM25 did not retrieve them.
+LEARNED_CANDIDATES = 5
 MAX_ALTERNATIVES = 3
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -80,6 +83,9 @@ class Scored:
     words: float  # best idf-weighted Dice overlap of whole words with one string of the entry
     top3: float  # mean of the 3 best Dice overlaps (words and syllable grams)
     fuzzy: float  # best rapidfuzz ratio of sorted jamo tokens
+    lexical: float = 0.0  # the lexical score alone, before the unseen-share penalty (0 when not retrieved)
+    learned: float = 0.0  # the jamo model's probability for the entry (0 without a model)
+    exact: bool = False  # an example question of the entry, asked word for word
 
 
 def features(tokens: list[str]) -> Counter[str]:
@@ -241,12 +247,26 @@ class Index:
 class Matcher:
     """Answers questions from one knowledge base. Thread-safe for reading; build a new one to change it."""
 
-    def __init__(self, kb: KnowledgeBase, thresholds: Thresholds | None = None, *, quick: bool = False):
-        """quick=True: on an empty cache, fit provisional thresholds on a sample (see cached_thresholds)."""
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        thresholds: Thresholds | None = None,
+        *,
+        quick: bool = False,
+        model: JamoModel | None = None,
+    ):
+        """`model`: the trained jamo model of this knowledge (its labels must be the entry ids, then
+        NEGATIVE), used with the weights in `thresholds`. Without thresholds the lexical-only ones are
+        fitted or read from the cache; quick=True fits provisional ones on a sample (cached_thresholds)."""
         self.kb = kb
         self.index = Index(kb)
+        if model is not None and model.labels != (*(e.id for e in kb.entries), NEGATIVE):
+            raise ValueError("the jamo model was trained on other entries")
+        self.model = model
         if thresholds is None:
             from bot.thresholds import cached_thresholds
+
+            self.thresholds = Thresholds(answer=1.01, suggest=1.01)  # lexical scoring while fitting
 
             thresholds = cached_thresholds(self, quick=quick)
         self.thresholds = thresholds
@@ -265,26 +285,77 @@ class Matcher:
         limit: int = CANDIDATES,
         off_topic_left_out: bool = False,
     ) -> list[Scored]:
-        """Candidates best first. `exclude=(entry, question number)` leaves one example question out;
-        `off_topic_left_out`: the question is one of the off-topic file's, left out of its counts."""
+        """Candidates best first, scored as the thresholds say (lexical alone, or lexical + learned).
+
+        `exclude=(entry, question number)` leaves one example question out of the lexical index (fitting
+        the lexical-only thresholds); `off_topic_left_out`: the question is one of the off-topic file's,
+        left out of its counts."""
         tokens = self.index.build_tokens.get(question) if exclude is not None else None
         if tokens is None:
             tokens = self.analyse(question)
-        return self.rank_tokens(tokens, exclude=exclude, limit=limit, off_topic_left_out=off_topic_left_out)
+        lexical, unseen = self.lexical(
+            tokens, exclude=exclude, limit=limit, off_topic_left_out=off_topic_left_out
+        )
+        return self.combine(question, lexical, unseen)
 
-    def rank_tokens(
+    def rank_tokens(self, tokens: list[str], **kwargs) -> list[Scored]:
+        """Lexical-only ranking of analysed tokens, with the unseen penalty of the lexical thresholds."""
+        lexical, unseen = self.lexical(tokens, **kwargs)
+        return self.combine(None, lexical, unseen)
+
+    def combine(self, question: str | None, lexical: list[Scored], unseen: float) -> list[Scored]:
+        """Final scores: w_lex·lexical + w_jamo·p(entry) − w_neg·p(negative) − w_unseen·unseen share.
+
+        The weights come with the thresholds (fitted together on grouped folds, bot/thresholds.py); the
+        lexical-only thresholds have w_jamo = w_neg = 0. An example question asked word for word keeps 1.0."""
+        t = self.thresholds
+        model = self.model if t.w_jamo or t.w_neg else None
+        if model is None or question is None:
+            out = [
+                replace(s, score=min(1.0, max(0.0, 1.0 if s.exact else s.lexical - t.w_unseen * unseen)))
+                for s in lexical
+            ]
+            out.sort(key=lambda s: -s.score)
+            return out
+        probs = model.probabilities(question)
+        n = self.index.n
+        negative = float(probs[n]) if len(probs) > n else 0.0
+        by_index = {s.index: s for s in lexical}
+        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else []
+        for e in learned_top:
+            e = int(e)
+            if e not in by_index:
+                by_index[e] = Scored(e, 0.0, 0.0, 0.0, 0.0)
+        penalty = t.w_neg * negative + t.w_unseen * unseen
+        out = []
+        for e, s in by_index.items():
+            p = float(probs[e])
+            score = 1.0 if s.exact else t.w_lex * s.lexical + t.w_jamo * p - penalty
+            out.append(replace(s, score=min(1.0, max(0.0, score)), learned=p))
+        out.sort(key=lambda s: (-s.score, -s.learned))
+        return out
+
+    def learned_negative(self, question: str) -> float:
+        """The jamo model's probability that a question is off-topic or uncovered (0 without a model)."""
+        if self.model is None:
+            return 0.0
+        probs = self.model.probabilities(question)
+        return float(probs[self.index.n]) if len(probs) > self.index.n else 0.0
+
+    def lexical(
         self,
         tokens: list[str],
         exclude: tuple[int, int] | None = None,
         limit: int = CANDIDATES,
         off_topic_left_out: bool = False,
-    ) -> list[Scored]:
+    ) -> tuple[list[Scored], float]:
+        """(lexical candidates best first, share of the question the KB has never seen)."""
         ix = self.index
         if not tokens or ix.n == 0:
-            return []
+            return [], 1.0
         known, weights, q_weight, unseen = ix.query(tokens)
         if q_weight <= 0 or len(known) == 0:
-            return []
+            return [], 1.0
         # Share of the question (idf-weighted) made of words and grams the knowledge base never uses:
         # "helm 차트", "점심 메뉴" are mostly that, a real question mostly isn't.
         unseen_share = 1.0 - float(weights.sum()) / q_weight
@@ -292,7 +363,7 @@ class Matcher:
         generic_share = float((weights * generic).sum()) / q_weight
         starts, ends = ix.post_ptr[known], ix.post_ptr[known + 1]
         if int((ends - starts).sum()) == 0:
-            return []
+            return [], unseen_share
         picks = np.concatenate([np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
         bm25 = np.bincount(ix.post_entries[picks], weights=ix.post_weights[picks], minlength=ix.n)
         k = min(limit, ix.n)
@@ -309,7 +380,7 @@ class Matcher:
         if exclude is not None:
             self._leave_out_of_bm25(bm25, skip_entry, skip_string, known)
         if not candidates:
-            return []
+            return [], unseen_share
         cand = np.asarray(candidates, dtype=np.int64)
         top_bm25 = float(bm25[cand].max()) or 1.0
 
@@ -351,19 +422,17 @@ class Matcher:
             + WEIGHTS["top3"] * top3
             + WEIGHTS["fuzzy"] * best_fuzzy
             + WEIGHTS["bm25"] * bm25_rel
-            - W_UNSEEN * unseen_share
             - W_GENERIC * generic_share
         )
         # An example question asked word for word (after normalisation) is answered by its own entry:
         # the knowledge base says where it belongs.
         exact = np.maximum.reduceat((fuzzy_scores >= 100.0) & (dice_words >= 0.999), firsts)
-        scores = np.where(exact, 1.0, scores)
-        out = [
-            Scored(int(e), min(1.0, max(0.0, float(sc))), float(w), float(t), float(f))
-            for e, sc, w, t, f in zip(cand, scores, best_words, top3, best_fuzzy, strict=True)
-        ]
+        out = []
+        for e, sc, w, t, f, x in zip(cand, scores, best_words, top3, best_fuzzy, exact, strict=True):
+            lexical = min(1.0, max(0.0, float(sc)))
+            out.append(Scored(int(e), lexical, float(w), float(t), float(f), lexical, 0.0, bool(x)))
         out.sort(key=lambda s: (-s.score, -bm25[s.index]))
-        return out
+        return out, unseen_share
 
     def _leave_out_of_bm25(self, bm25: np.ndarray, entry: int, string: int, known: np.ndarray) -> None:
         """Recompute entry's BM25 as if example `string` were not in its bag (fitting on unseen questions)."""
@@ -380,11 +449,20 @@ class Matcher:
         new = (tf - 1) * (BM25_K1 + 1) / (tf - 1 + after)
         bm25[entry] += float((ix.idf[common] * (new - old)).sum())
 
+    def uncovered_reason(self, question: str) -> str | None:
+        """For a Docker/Kubernetes question no entry covers: what the bot does cover (else None)."""
+        if not DOMAIN_WORDS.intersection(self.analyse(question)):
+            return None
+        return UNCOVERED_REPLY
+
     # -- answering -------------------------------------------------------------------------------------
     def match(self, question: str) -> Answer:
         """Answer one question. Never raises: unusable input is outcome 'invalid' with a Korean reason."""
         if not isinstance(question, str):
             question = "" if question is None else str(question)
+        kind = small_talk(question)
+        if kind is not None:
+            return Answer(question, "smalltalk", None, (), SMALL_TALK_REPLIES[kind])
         reason = invalid_reason(question)
         if reason is not None:
             return Answer(question, "invalid", None, (), reason)
@@ -399,7 +477,7 @@ class Matcher:
         entries = self.index.entries
         t = self.thresholds
         if not ranked or ranked[0].score < t.suggest:
-            return Answer(question, "no_answer", None, ())
+            return Answer(question, "no_answer", None, (), self.uncovered_reason(question))
         matches = [Match(entries[s.index], round(s.score, 4)) for s in ranked if s.score >= t.suggest]
         if ranked[0].score >= t.answer:
             return Answer(question, "answered", matches[0], tuple(matches[1:MAX_ALTERNATIVES]))
@@ -414,6 +492,30 @@ class Thresholds:
     suggest: float
     # Fitted on a sample for a fast first start; the full fit replaces it (bot/snapshot_cache.py).
     provisional: bool = False
+    # How the final score is made (Matcher.combine). The defaults are the lexical scorer alone.
+    w_lex: float = 1.0
+    w_jamo: float = 0.0
+    w_neg: float = 0.0
+    w_unseen: float = W_UNSEEN
+
+
+# Replies to casual noise (bot/korean.py small_talk): kind, never "your question is empty".
+SMALL_TALK_REPLIES = {
+    "thanks": "천만에요! 😊 Docker나 Kubernetes에 대해 또 궁금한 게 생기면 언제든 물어보세요.",
+    "greeting": "안녕하세요! 👋 Docker·Kubernetes 질문을 편하게 적어 주세요. (예: `명명된 볼륨이 뭐야?`)",
+    "ack": "네! 😊 더 궁금한 게 있으면 언제든 물어보세요.",
+    "laugh": "😊 Docker나 Kubernetes에 대해 궁금한 게 있으면 편하게 물어보세요. (예: `컨테이너 통신`)",
+}
+# Words (after analysis) that make a question Docker/Kubernetes-ish even when no entry answers it.
+DOMAIN_WORDS = frozenset(
+    """도커 docker 쿠버네티스 kubernetes 컨테이너 포드 kubectl 클러스터 노드 helm 헬름 istio 이스티오 rbac
+    네임스페이스 디플로이먼트 매니페스트 레지스트리 dockerfile 도커파일 컴포즈 이미지 볼륨 인그레스 ingress
+    시크릿 secret configmap 컨피그맵 statefulset daemonset 오토스케일링 hpa""".split()  # noqa: SIM905
+)
+UNCOVERED_REPLY = (
+    "그 주제는 아직 제가 답할 수 있는 범위 밖이에요. 지금은 Docker 기초(컨테이너·이미지, 볼륨·바인드 마운트, "
+    "네트워크, Compose)와 Kubernetes 기초(포드, 노드, 서비스, 디플로이먼트 …)를 답해요."
+)
 
 
 def invalid_reason(question: str) -> str | None:

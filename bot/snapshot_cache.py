@@ -1,65 +1,151 @@
-"""A cached, ready-to-serve knowledge snapshot, so `dockbot ask` answers within its 0.5 s cold-start budget.
+"""The trained parts of a knowledge snapshot, cached so a start answers at once instead of retraining.
 
-Parsing and validating the YAML and building the index take about a second; unpickling the finished
-snapshot takes a few milliseconds. The cache file is keyed by a hash of the knowledge files' bytes and of
-the matcher's source code, so any edit (content or code) simply misses and the snapshot is rebuilt.
-It lives in $XDG_CACHE_HOME/dockbot (default ~/.cache/dockbot), never in knowledge/; any failure to read
-or write it only costs a rebuild.
+What is cached is data only, in formats that cannot execute code: the jamo model's arrays as `.npz` read
+with `allow_pickle=False`, and a JSON file with its labels, vocabulary, the fitted weights/thresholds and
+the SHA-256 of the `.npz` bytes. A load checks that hash, the knowledge version and the code hash, and that
+the labels are the entries being served; anything else (a tampered, truncated or foreign file) is ignored
+and the model is retrained. The knowledge itself is always re-read from the YAML (0.1 s) and the lexical
+index rebuilt (0.2 s): no object graph is ever deserialised from the cache directory, so write access
+there (it may sit on the DB volume) is not code execution.
+
+Files live in $XDG_CACHE_HOME/dockbot (default ~/.cache/dockbot), never in knowledge/; any failure to read
+or write them only costs a retrain.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
 import logging
+import math
 import os
-import pickle
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from bot.thresholds import cache_dir, code_hash
 
 if TYPE_CHECKING:
+    from bot.jamo_model import JamoModel
+    from bot.knowledge import KnowledgeBase
     from bot.live_knowledge import Snapshot
+    from bot.matcher import Thresholds
 
 log = logging.getLogger(__name__)
 
-_KEEP = 8  # snapshot files kept; older ones are removed when a new one is written
-WARM_LOCK_S = 120  # a background warm-up older than this is taken to have died
+FORMAT = 1
+_KEEP = 8  # trained models kept; older ones are removed when a new one is written
+WARM_LOCK_S = 300  # a background training older than this is taken to have died
+_THRESHOLD_FIELDS = ("answer", "suggest", "w_lex", "w_jamo", "w_neg", "w_unseen")
 
 
-def snapshot_path(directory: Path, version: str) -> Path:
+def _stem(directory: Path, version: str) -> Path:
     where = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
-    return cache_dir() / f"snapshot-{where}-{version}-{code_hash()}.pickle"
+    return cache_dir() / f"model-{where}-{version}-{code_hash()}"
 
 
-def load(directory: Path, version: str) -> Snapshot | None:
-    path = snapshot_path(directory, version)
+def model_paths(directory: Path, version: str) -> tuple[Path, Path]:
+    """(JSON metadata, .npz arrays) of the trained model of one knowledge version."""
+    stem = _stem(directory, version)
+    return stem.with_suffix(".json"), stem.with_suffix(".npz")
+
+
+def load(directory: Path, version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds] | None:
+    """The cached model and fitted thresholds of this knowledge version, or None (missing or not trusted)."""
+    from bot.jamo_model import NEGATIVE, JamoModel
+    from bot.matcher import Thresholds
+
+    meta_path, npz_path = model_paths(directory, version)
     try:
-        with path.open("rb") as handle:
-            snapshot = pickle.load(handle)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except Exception as exc:  # corrupt or from another Python: rebuild
-        log.info("ignoring unusable snapshot cache %s: %s", path, exc)
+    except (OSError, ValueError) as exc:
+        log.info("ignoring unreadable model cache %s: %s", meta_path, exc)
         return None
-    if getattr(snapshot, "version", None) != version:
+    try:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError("unknown format")
+        if meta.get("version") != version or meta.get("code") != code_hash():
+            raise ValueError("made for other knowledge or code")
+        blob = npz_path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta.get("npz_sha256"):
+            raise ValueError("the arrays do not match their recorded hash")
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            data = {name: arrays[name] for name in arrays.files}
+        labels, vocabulary = meta["labels"], meta["vocabulary"]
+        if labels != [*(e.id for e in kb.entries), NEGATIVE]:
+            raise ValueError("trained on other entries")
+        if not all(isinstance(g, str) for g in vocabulary):
+            raise ValueError("vocabulary is not a list of strings")
+        model = JamoModel.from_arrays(labels, vocabulary, data)
+        values = {name: float(meta["thresholds"][name]) for name in _THRESHOLD_FIELDS}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise ValueError("non-finite threshold")
+        return model, Thresholds(**values)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring model cache %s: %s", meta_path, exc)
         return None
-    # The cached kb remembers where it was loaded from; serve it for the directory asked for.
-    if Path(snapshot.kb.directory) != directory.resolve():
-        return None
-    return snapshot
+
+
+def store(directory: Path, snapshot: Snapshot) -> None:
+    """Cache the snapshot's trained model and thresholds (nothing when it has no model)."""
+    model = snapshot.matcher.model
+    thresholds = snapshot.matcher.thresholds
+    if model is None or thresholds.provisional:
+        return
+    meta_path, npz_path = model_paths(directory, snapshot.version)
+    tmp_npz = npz_path.with_suffix(f".{os.getpid()}.npz.tmp")
+    tmp_meta = meta_path.with_suffix(f".{os.getpid()}.json.tmp")
+    try:
+        buffer = io.BytesIO()
+        np.savez(buffer, **model.arrays())
+        blob = buffer.getvalue()
+        vocabulary = [""] * len(model.vocabulary)
+        for gram, i in model.vocabulary.items():
+            vocabulary[i] = gram
+        meta: dict[str, Any] = {
+            "format": FORMAT,
+            "version": snapshot.version,
+            "code": code_hash(),
+            "npz_sha256": hashlib.sha256(blob).hexdigest(),
+            "labels": list(model.labels),
+            "vocabulary": vocabulary,
+            "thresholds": {name: getattr(thresholds, name) for name in _THRESHOLD_FIELDS},
+        }
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_npz.write_bytes(blob)
+        tmp_meta.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        # Arrays first: a reader that finds the new JSON also finds the arrays it names.
+        os.replace(tmp_npz, npz_path)
+        os.replace(tmp_meta, meta_path)
+        for path in (meta_path, npz_path):
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
+        old = sorted(meta_path.parent.glob("model-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in old[_KEEP:]:
+            stale.unlink(missing_ok=True)
+            stale.with_suffix(".npz").unlink(missing_ok=True)
+    except Exception as exc:  # read-only home, full disk...: serve anyway, retrain next time
+        log.info("cannot cache the trained model in %s: %s", meta_path.parent, exc)
+        # On a read-only filesystem even the clean-up fails (EROFS, not ENOENT): never let it escape.
+        for tmp in (tmp_npz, tmp_meta):
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def warm_in_background(directory: Path) -> None:
-    """Start a detached `python -m bot.snapshot_cache DIR` that fits and caches the full snapshot.
+    """Start a detached `python -m bot.snapshot_cache DIR` that trains, fits and caches the model.
 
     One at a time per knowledge directory and code (a lock file; a stale one older than WARM_LOCK_S is
     taken over); it outlives this process, so the next `dockbot ask` starts warm."""
-    lock = snapshot_path(directory, "warming").with_suffix(".lock")
+    lock = _stem(directory, "training").with_suffix(".lock")
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -78,12 +164,12 @@ def warm_in_background(directory: Path) -> None:
             start_new_session=True,
             close_fds=True,
         )
-    except Exception as exc:  # no cache dir, no fork...: the next run simply fits again
-        log.info("cannot warm the snapshot cache in the background: %s", exc)
+    except Exception as exc:  # no cache dir, no fork...: the next run simply trains again
+        log.info("cannot train the model in the background: %s", exc)
 
 
 def main(argv: list[str]) -> int:
-    """Child of warm_in_background: build (full fit) and store the snapshot, then release the lock."""
+    """Child of warm_in_background: train, fit and cache the model, then release the lock."""
     from bot.live_knowledge import build_snapshot
 
     directory, lock = Path(argv[0]), Path(argv[1])
@@ -94,24 +180,6 @@ def main(argv: list[str]) -> int:
     finally:
         lock.unlink(missing_ok=True)
     return 0
-
-
-def store(directory: Path, snapshot: Snapshot) -> None:
-    path = snapshot_path(directory, snapshot.version)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as handle:
-            pickle.dump(snapshot, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        old = sorted(path.parent.glob("snapshot-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in old[_KEEP:]:
-            stale.unlink(missing_ok=True)
-    except Exception as exc:  # read-only home, unpicklable scenario...: serve anyway, rebuild next time
-        log.info("cannot cache the knowledge snapshot in %s: %s", path.parent, exc)
-        # On a read-only filesystem even the clean-up fails (EROFS, not ENOENT): never let it escape.
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
+    from bot.jamo_model import JamoModel
+    from bot.knowledge import KnowledgeBase
     from bot.matcher import Matcher, Thresholds
 
 log = logging.getLogger(__name__)
@@ -86,16 +90,15 @@ def fit(evidence: Evidence) -> tuple[float, float]:
         # No negative evidence: answer whatever an example question would have been answered with.
         lowest = min((s for s, ok in ins if ok), default=0.0)
         return lowest, lowest
-    cuts = sorted({s for s, _ in ins} | set(off) | {1.01})
-    best_cut, best_err = cuts[0], float("inf")
-    n_in, n_off = len(ins), len(off)
-    for cut in cuts:
-        missed = sum(1 for s, ok in ins if not (ok and s >= cut))
-        passed = sum(1 for s in off if s >= cut)
-        err = missed / n_in + passed / n_off
-        if err < best_err - 1e-12:
-            best_cut, best_err = cut, err
-    below = max((c for c in cuts if c < best_cut), default=best_cut)
+    cuts = np.unique(np.concatenate([[s for s, _ in ins], off, [1.01]]))
+    right = np.sort(np.asarray([s for s, ok in ins if ok], dtype=np.float64))
+    off_sorted = np.sort(np.asarray(off, dtype=np.float64))
+    # For every cut at once: in-scope questions not answered right + off-topic questions answered.
+    right_kept = len(right) - np.searchsorted(right, cuts, side="left")
+    passed = len(off_sorted) - np.searchsorted(off_sorted, cuts, side="left")
+    err = (len(ins) - right_kept) / len(ins) + passed / len(off)
+    best_cut = float(cuts[int(np.argmin(err))])
+    below = float(cuts[cuts < best_cut].max()) if (cuts < best_cut).any() else best_cut
     answer = (best_cut + below) / 2
     ranked = sorted(off)
     suggest = min(ranked[max(0, math.ceil(SUGGEST_QUANTILE * len(ranked)) - 1)], answer)
@@ -178,3 +181,249 @@ def cached_thresholds(matcher: Matcher, quick: bool = False) -> Thresholds:
     except OSError as exc:  # a read-only home only costs the next start a refit
         log.warning("cannot cache matcher thresholds in %s: %s", path.parent, exc)
     return Thresholds(answer=answer, suggest=suggest)
+
+
+# ---- the combined scorer (lexical + jamo model), fitted on grouped folds ------------------------------
+
+FOLDS = 5
+# Example questions of one entry at least this similar (cosine of their jamo TF-IDF vectors) are
+# near-paraphrases: they stay in one fold, or the fold would test on questions it nearly trained on.
+PARAPHRASE_COSINE = 0.5
+FOLD_SEED = 7
+# The grid the combination weights are chosen from (w_jamo = 1 - w_lex).
+GRID_W_LEX = tuple(round(0.1 * i, 1) for i in range(11))
+GRID_W_NEG = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0)
+GRID_W_UNSEEN = (0.0, 0.1, 0.25)
+# At most this many held-out questions are scored (an even sample of each fold): enough for the fit, and
+# the fitting cost stays flat as the knowledge base grows.
+MAX_EVIDENCE = 6000
+# Above this many entries the folds hold out (and refit) a seeded sample of this many entries only.
+FOLD_ENTRIES = 150
+
+
+@dataclass(frozen=True)
+class FoldEvidence:
+    """Each held-out question of the grouped folds with the scores its candidates got from the fold's model.
+
+    expect[i] is the entry index (-1: off-topic/uncovered); candidates of question i are
+    cand_entry/cand_lex/cand_learned[ptr[i]:ptr[i+1]]."""
+
+    expect: np.ndarray
+    negative: np.ndarray  # p(NEGATIVE) of the jamo model
+    unseen: np.ndarray  # the lexical unseen share
+    ptr: np.ndarray
+    cand_entry: np.ndarray
+    cand_lex: np.ndarray
+    cand_learned: np.ndarray
+    cand_exact: np.ndarray
+
+
+def training_set(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
+    """(texts, labels) the jamo model learns from: titles and example questions, and the negative files."""
+    from bot.jamo_model import NEGATIVE
+
+    texts, labels = [], []
+    for entry in kb.entries:
+        for text in (entry.title, *entry.questions):
+            texts.append(text)
+            labels.append(entry.id)
+    for text in negative_questions(kb):
+        texts.append(text)
+        labels.append(NEGATIVE)
+    return texts, labels
+
+
+def negative_questions(kb: KnowledgeBase) -> tuple[str, ...]:
+    """Off-topic questions and in-domain questions no entry covers (knowledge/uncovered.yaml, when loaded)."""
+    return (*kb.off_topic, *kb.uncovered_questions)
+
+
+def train_model(kb: KnowledgeBase) -> JamoModel:
+    from bot.jamo_model import NEGATIVE, train
+
+    texts, labels = training_set(kb)
+    return train(texts, labels, [*(e.id for e in kb.entries), NEGATIVE])
+
+
+def _root(parent: list[int], i: int) -> int:
+    """Union-find root of i (with path halving)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def grouped_folds(kb: KnowledgeBase, model: JamoModel) -> tuple[list[list[int]], list[int]]:
+    """Fold number of every example question (per entry, in order) and of every negative question.
+
+    Within an entry, questions linked by cosine >= PARAPHRASE_COSINE form one group (connected components);
+    groups go to the fold holding the fewest of that entry's questions so far, in a seeded random order."""
+    rng = np.random.default_rng(FOLD_SEED)
+    folds: list[list[int]] = []
+    for entry in kb.entries:
+        n = len(entry.questions)
+        vectors = [model.vector(q) for q in entry.questions]
+        parent = list(range(n))
+
+        dense = np.zeros((n, len(model.idf)), dtype=np.float32) if n else None
+        for i, (fid, w) in enumerate(vectors):
+            dense[i, fid] = w
+        if n:
+            sims = dense @ dense.T
+            for i, j in zip(*np.nonzero(np.triu(sims, 1) >= PARAPHRASE_COSINE), strict=True):
+                parent[_root(parent, int(i))] = _root(parent, int(j))
+        groups: dict[int, list[int]] = {}
+        for i in range(n):
+            groups.setdefault(_root(parent, i), []).append(i)
+        fold_of = [0] * n
+        size = [0] * FOLDS
+        for g in rng.permutation(len(groups)):
+            members = list(groups.values())[int(g)]
+            k = min(range(FOLDS), key=lambda f: (size[f], rng.random()))
+            for i in members:
+                fold_of[i] = k
+            size[k] += len(members)
+        folds.append(fold_of)
+    negatives = [i % FOLDS for i in rng.permutation(len(negative_questions(kb)))]
+    return folds, negatives
+
+
+def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
+    """Train on FOLDS - 1 folds, score the held-out fold with both scorers; all folds in turn."""
+    from dataclasses import replace
+
+    from bot.jamo_model import NEGATIVE, train
+    from bot.matcher import LEARNED_CANDIDATES, Matcher, Thresholds
+
+    folds, negative_folds = grouped_folds(kb, final)
+    n = len(kb.entries)
+    # A large knowledge base is judged on a seeded sample of its entries: only those are held out and
+    # refitted per fold; the other classes keep the full model's coefficients (they saw the held-out
+    # questions as negatives, which if anything makes the fold figures slightly pessimistic for them).
+    judged = set(range(n))
+    if n > FOLD_ENTRIES:
+        judged = set(np.random.default_rng(FOLD_SEED).choice(n, FOLD_ENTRIES, replace=False).tolist())
+        folds = [fold if e in judged else [-1] * len(fold) for e, fold in enumerate(folds)]
+    refit = None if n <= FOLD_ENTRIES else frozenset([*(kb.entries[e].id for e in judged), NEGATIVE])
+    negatives = negative_questions(kb)
+    n_off = len(kb.off_topic)
+    classes = [*(e.id for e in kb.entries), NEGATIVE]
+    expect, negative, unseen, ptr = [], [], [], [0]
+    c_entry, c_lex, c_learned, c_exact = [], [], [], []
+    for k in range(FOLDS):
+        entries = tuple(
+            replace(e, questions=tuple(q for q, f in zip(e.questions, fold, strict=True) if f != k))
+            for e, fold in zip(kb.entries, folds, strict=True)
+        )
+        kept = [q for q, f in zip(negatives, negative_folds, strict=True) if f != k]
+        kept_off = tuple(
+            q for i, (q, f) in enumerate(zip(negatives, negative_folds, strict=True)) if f != k and i < n_off
+        )
+        fold_kb = replace(kb, entries=entries, off_topic=kept_off)
+        lexical = Matcher(fold_kb, Thresholds(answer=1.01, suggest=1.01))
+        texts, labels = [], []
+        for entry in entries:
+            for text in (entry.title, *entry.questions):
+                texts.append(text)
+                labels.append(entry.id)
+        texts += kept
+        labels += [NEGATIVE] * len(kept)
+        model = (
+            train(texts, labels, classes)
+            if refit is None
+            else train(texts, labels, classes, base=final, only=refit)
+        )
+        held = [
+            (q, e)
+            for e, (entry, fold) in enumerate(zip(kb.entries, folds, strict=True))
+            for q, f in zip(entry.questions, fold, strict=True)
+            if f == k
+        ]
+        held += [(q, -1) for q, f in zip(negatives, negative_folds, strict=True) if f == k]
+        total = len(negatives) + sum(len(e.questions) for e in kb.entries)
+        step = max(1, -(-total // MAX_EVIDENCE))  # ceil
+        for question, e in held[::step]:
+            scored, share = lexical.lexical(lexical.analyse(question))
+            probs = model.probabilities(question)
+            cands = {s.index: s for s in scored}
+            for extra in np.argsort(-probs[:n])[:LEARNED_CANDIDATES]:
+                cands.setdefault(int(extra), None)
+            for idx, s in cands.items():
+                c_entry.append(idx)
+                c_lex.append(s.lexical if s is not None else 0.0)
+                c_learned.append(float(probs[idx]))
+                c_exact.append(bool(s is not None and s.exact))
+            expect.append(e)
+            negative.append(float(probs[n]))
+            unseen.append(share)
+            ptr.append(len(c_entry))
+    return FoldEvidence(
+        expect=np.asarray(expect, np.int64),
+        negative=np.asarray(negative),
+        unseen=np.asarray(unseen),
+        ptr=np.asarray(ptr, np.int64),
+        cand_entry=np.asarray(c_entry, np.int64),
+        cand_lex=np.asarray(c_lex),
+        cand_learned=np.asarray(c_learned),
+        cand_exact=np.asarray(c_exact, bool),
+    )
+
+
+def combined_evidence(ev: FoldEvidence, w_lex: float, w_neg: float, w_unseen: float) -> Evidence:
+    """The fold evidence as (top score, right?) pairs for one choice of weights."""
+    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
+    penalty = (w_neg * ev.negative + w_unseen * ev.unseen)[owner]
+    score = w_lex * ev.cand_lex + (1.0 - w_lex) * ev.cand_learned - penalty
+    score = np.clip(np.where(ev.cand_exact, 1.0, score), 0.0, 1.0)
+    n = len(ev.expect)
+    top = np.zeros(n)
+    right = np.zeros(n, dtype=bool)
+    if len(score):
+        order = np.lexsort((-score, owner))  # per question, best candidate first
+        first = np.searchsorted(owner[order], np.arange(n))
+        has = np.diff(ev.ptr) > 0
+        best = order[np.minimum(first, len(order) - 1)]
+        top = np.where(has, score[best], 0.0)
+        right = has & (ev.cand_entry[best] == ev.expect)
+    is_off = ev.expect < 0
+    in_scope = list(zip(top[~is_off].tolist(), right[~is_off].tolist(), strict=True))
+    return Evidence(in_scope, top[is_off].tolist(), [])
+
+
+def balanced_error(evidence: Evidence, answer: float) -> float:
+    missed = sum(1 for s, ok in evidence.in_scope if not (ok and s >= answer))
+    passed = sum(1 for s in evidence.off_topic if s >= answer)
+    return missed / max(1, len(evidence.in_scope)) + passed / max(1, len(evidence.off_topic))
+
+
+def fit_combined(ev: FoldEvidence) -> Thresholds:
+    """Weights and thresholds with the lowest balanced error on the grouped-fold evidence (ties: top-1)."""
+    from bot.matcher import Thresholds
+
+    best: tuple[float, float] | None = None
+    chosen = None
+    for w_lex in GRID_W_LEX:
+        for w_neg in GRID_W_NEG:
+            for w_unseen in GRID_W_UNSEEN:
+                evidence = combined_evidence(ev, w_lex, w_neg, w_unseen)
+                answer, suggest = fit(evidence)
+                top1 = sum(ok for _, ok in evidence.in_scope) / max(1, len(evidence.in_scope))
+                key = (round(balanced_error(evidence, answer), 6), -top1)
+                if best is None or key < best:
+                    best, chosen = key, (w_lex, w_neg, w_unseen, answer, suggest)
+    w_lex, w_neg, w_unseen, answer, suggest = chosen
+    return Thresholds(
+        answer=answer,
+        suggest=suggest,
+        w_lex=w_lex,
+        w_jamo=round(1.0 - w_lex, 1),
+        w_neg=w_neg,
+        w_unseen=w_unseen,
+    )
+
+
+def fit_learned(kb: KnowledgeBase) -> tuple[JamoModel, Thresholds]:
+    """Train the jamo model on everything and fit the combination on grouped folds (seconds: off the
+    request path). With no example questions at all there is nothing to learn: lexical thresholds."""
+    final = train_model(kb)
+    return final, fit_combined(fold_evidence(kb, final))

@@ -83,10 +83,10 @@ def test_second_start_uses_the_snapshot_cache(env: dict[str, str], tmp_path: Pat
     import time
 
     deadline = time.monotonic() + 60
-    cached = list((tmp_path / "cache" / "dockbot").glob("snapshot-*.pickle"))
+    cached = list((tmp_path / "cache" / "dockbot").glob("model-*.json"))
     while not cached and time.monotonic() < deadline:
         time.sleep(0.1)
-        cached = list((tmp_path / "cache" / "dockbot").glob("snapshot-*.pickle"))
+        cached = list((tmp_path / "cache" / "dockbot").glob("model-*.json"))
     assert len(cached) == 1
     again = dockbot(env, "ask", "--json", "포드")
     assert json.loads(again.stdout)["match"]["id"] == "k8s-pod"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,18 +157,17 @@ def test_a_quick_start_fits_provisional_thresholds_and_warms_the_full_fit_in_the
     shutil.copytree(FIXTURE, kb_dir)
     quick = build_snapshot(kb_dir, quick=True)
     assert quick.matcher.thresholds.provisional
-    # The background process leaves the full snapshot in the cache for the next start.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(
-        (tmp_path / "cache" / "dockbot").glob("snapshot-*.pickle")
-    ):
+    assert quick.matcher.model is None  # the lexical scorer alone until the model is trained
+    # The background process leaves the trained model in the cache for the next start.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((tmp_path / "cache" / "dockbot").glob("model-*.json")):
         time.sleep(0.1)
     warm = build_snapshot(kb_dir, quick=True)
-    assert not warm.matcher.thresholds.provisional
+    assert not warm.matcher.thresholds.provisional and warm.matcher.model is not None
+    # Training is seeded: the cached fit is the one a fresh training makes.
+    fresh = build_snapshot(kb_dir, use_cache=False)
+    assert warm.matcher.thresholds == fresh.matcher.thresholds
     full = Matcher(load_knowledge(kb_dir))
-    assert (warm.matcher.thresholds.answer, warm.matcher.thresholds.suggest) == pytest.approx(
-        (full.thresholds.answer, full.thresholds.suggest)
-    )
     # The sample's thresholds are the full fit's on the suggest side (off-topic file only) and close on
     # the answer side; every example question is still answered by its own entry.
     assert quick.matcher.thresholds.suggest == pytest.approx(full.thresholds.suggest)
@@ -224,3 +224,99 @@ def test_off_topic_evidence_leaves_each_question_out_of_the_word_counts():
         counted = matcher.rank(question)
         # Counting its own words as generic would make every off-topic question look easier to reject.
         assert (counted[0].score if counted else 0.0) <= score + 1e-12, question
+
+
+# ---- the learned scorer on the shipped knowledge base (behaviour, not accuracy figures) ------------------
+
+REPO_KB = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory):
+    """The snapshot `dockbot serve` would answer with: lexical + jamo model, fitted on grouped folds."""
+    import os
+
+    from bot.live_knowledge import build_snapshot
+
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.getbasetemp() / "cache")
+    try:
+        return build_snapshot(REPO_KB)
+    finally:
+        if before is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = before
+
+
+def _answered(snapshot, question: str) -> str | None:
+    answer = snapshot.matcher.match(question)
+    return answer.match.entry.id if answer.outcome == "answered" and answer.match else None
+
+
+def test_the_shipped_matcher_uses_the_learned_model(shipped):
+    t = shipped.matcher.thresholds
+    assert shipped.matcher.model is not None and not t.provisional
+    assert t.w_jamo > 0 or t.w_neg > 0  # the fit found the model worth something
+    assert 0 < t.suggest <= t.answer < 1
+
+
+@pytest.mark.parametrize(
+    ("plain", "misspelt"),
+    [
+        ("볼륨이 뭐예요?", "볼륨이 머예요?"),
+        ("볼륨이 뭐예요?", "볼륨이 뭐에여?"),
+        ("볼륨 마운트 어떻게 함", "볼륨 마운트 어떻게함"),
+    ],
+)
+def test_misspelt_endings_are_answered_like_the_plain_question(shipped, plain: str, misspelt: str):
+    expected = _answered(shipped, plain)
+    assert expected is not None
+    assert _answered(shipped, misspelt) == expected
+
+
+def test_one_unseen_word_does_not_cost_the_whole_answer(shipped):
+    plain = "컨테이너끼리 통신하려면 어떻게 해?"
+    expected = _answered(shipped, plain)
+    assert expected is not None
+    # A word the knowledge base has never used (a name, a typo too far gone) sits beside the question.
+    assert _answered(shipped, plain + " 퀭뷁") == expected
+    assert _answered(shipped, "쀍쀍 " + plain) == expected
+
+
+@pytest.mark.parametrize(
+    "noise", ["ㅋㅋㅋ", "ㅠㅠ", "ㄱㅅ", "감사합니다", "감사합니다!! ㅎㅎ", "안녕하세요", "넵 알겠습니다"]
+)
+def test_casual_noise_gets_a_kind_reply_not_an_empty_question(matcher: Matcher, noise: str):
+    answer = matcher.match(noise)
+    assert answer.outcome == "smalltalk" and answer.match is None
+    assert answer.reason and "비어" not in answer.reason and "읽을 수 없" not in answer.reason
+
+
+def test_noise_beside_a_question_is_still_a_question(matcher: Matcher):
+    assert matcher.match("ㅋㅋ 명명된 볼륨이 뭐야?").outcome == "answered"
+    assert matcher.match("감사 로그 보는 법").outcome != "smalltalk"
+
+
+def test_the_kind_reply_renders_in_the_terminal_and_in_slack(matcher: Matcher):
+    from bot.render import render_text
+    from handlers.views import answer_message
+
+    answer = matcher.match("ㄱㅅ")
+    text = render_text("answer.txt.j2", answer=answer)
+    assert text == answer.reason
+    message = answer_message(answer)
+    shown = json.dumps([message.blocks, message.text], ensure_ascii=False)
+    assert answer.reason.split("!")[0] in shown and ":warning:" not in shown
+
+
+def test_an_uncovered_docker_question_is_told_what_the_bot_covers(shipped):
+    from bot.render import render_text
+
+    answer = shipped.matcher.match("helm 차트로 쿠버네티스에 배포하는 법")
+    assert answer.outcome in ("no_answer", "suggested")
+    if answer.outcome == "no_answer":
+        assert answer.reason and "Kubernetes" in answer.reason
+        assert answer.reason in render_text("answer.txt.j2", answer=answer)
+    lunch = shipped.matcher.match("점심 메뉴 추천해줘")
+    assert lunch.outcome == "no_answer" and lunch.reason is None

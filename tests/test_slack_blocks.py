@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -66,8 +67,15 @@ def test_quote_never_lets_a_ping_or_control_character_through(text: str) -> None
         shown = quote(candidate)
         assert not any(p in shown for p in PINGS)
         assert "<" not in shown and ">" not in shown
-        assert all(ch == " " or ch.isprintable() for ch in shown)
+        # Zero-width spaces only where they keep *, _, ~, ` from formatting.
+        assert all(ch == " " or ch.isprintable() for ch in re.sub("\u200b[*_~`]\u200b", "", shown))
         assert len(shown) <= 200 * 5  # escaping can grow the cut text, never unbounded
+
+
+def test_quote_keeps_formatting_characters_from_formatting() -> None:
+    shown = quote("*굵게* _기울임_ ~취소~ `코드` a*b")
+    assert re.search("(?<!\u200b)[*_~`]|[*_~`](?!\u200b)", shown) is None
+    assert shown.replace("\u200b", "") == "*굵게* _기울임_ ~취소~ `코드` a*b"
 
 
 def test_code_block_escapes_and_keeps_the_fence_closed() -> None:
@@ -119,6 +127,23 @@ def test_every_entry_renders_within_limits_without_pings(brain) -> None:
             assert ("dockbot_run_demo" in ids) == bool(entry.demo)
             assert ("dockbot_share" in ids) == ephemeral
             assert "<!channel>" not in json.dumps(message.blocks) + message.text
+
+
+def test_an_answer_links_its_sources_and_shows_related_entries_by_title(brain) -> None:
+    kb = brain.knowledge.current.kb
+    entry = kb.get("volume-cleanup")
+    assert entry is not None and entry.sources and entry.related
+    message = answer_message(Answer("볼륨 정리", "answered", Match(entry, 0.9), ()), kb=kb)
+    contexts = [e["text"] for b in message.blocks if b["type"] == "context" for e in b["elements"]]
+    more = [text for text in contexts if "자세히 보기" in text]
+    assert more == [
+        ":book: *자세히 보기* "
+        + " · ".join(f"<{url}|{url.removeprefix('https://').rstrip('/')}>" for url in entry.sources)
+    ]
+    related = next(b for b in message.blocks if b.get("block_id") == "dockbot_related")
+    labels = [button["text"]["text"] for button in related["elements"]]
+    assert labels == [kb.get(rid).title for rid in entry.related][: len(labels)]
+    assert not set(labels) & set(entry.related)  # titles, never ids
 
 
 def test_suggestion_band_shows_the_alternatives_as_buttons(brain) -> None:

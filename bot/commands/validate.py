@@ -21,18 +21,14 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
         kb = load_knowledge(directory)
     except KnowledgeError as exc:
         return exc.problems, f"{len(exc.problems)} problem(s) in {directory}"
-    from bot.matcher import Matcher
+    from bot.live_knowledge import build_snapshot
 
-    version = _version(directory)
-    matcher = Matcher(kb)
+    # Trains (or reuses) the learned model: a valid knowledge base is what `dockbot ask` loads next,
+    # so it is left ready in the cache (bot/snapshot_cache.py).
+    snapshot = build_snapshot(directory)
+    kb, matcher = snapshot.kb, snapshot.matcher
     problems = missing_required_ids(kb)
     problems += self_check(kb, matcher)
-    if not problems and version == _version(directory):
-        # A valid knowledge base is what `dockbot ask` will load next: leave it ready in the cache.
-        from bot import snapshot_cache
-        from bot.live_knowledge import Snapshot
-
-        snapshot_cache.store(directory, Snapshot(kb=kb, matcher=matcher, version=version))
     questions = sum(len(e.questions) for e in kb.entries)
     summary = (
         f"{len(kb.entries)} entries, {questions} example questions, {len(kb.synonyms)} synonym groups, "
@@ -41,12 +37,6 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
         + (f"{len(problems)} problem(s)" if problems else "OK")
     )
     return sorted(problems), summary
-
-
-def _version(directory: Path) -> str:
-    from bot.live_knowledge import content_version
-
-    return content_version(directory)
 
 
 def self_check(kb, matcher=None) -> list[Problem]:
