@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +23,7 @@ import psycopg
 import pytest
 from slack_harness import (
     KNOWLEDGE_DIR,
+    REPO,
     DockbotProcess,
     FakeSlack,
     SlackSender,
@@ -33,6 +36,7 @@ from slack_harness import (
 pytestmark = pytest.mark.docker
 
 DEMO_CHANNELS = [f"CPGDEM{n:02d}" for n in range(12)]
+START_TIMEOUT_S = 180.0  # a loaded machine; the snapshot cache is warm (see `knowledge`)
 LEASE_S = 3.0
 SWEEP_S = 1.0
 # A demo that stays on the engine long enough to be killed mid-run (a test-only scenario in a knowledge copy).
@@ -66,6 +70,16 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("replica-kb") / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, target)
     (target / "demos" / "pg-slow.yaml").write_text(SLOW_DEMO, encoding="utf-8")
+    # Fit the matcher once (it writes the snapshot cache every replica then reads): a cold fit takes minutes
+    # on this loaded machine, and four replicas must not each pay for it.
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "validate", str(target)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
     return target
 
 
@@ -93,7 +107,8 @@ def replicas(fake, docker_client, database, knowledge, tmp_path_factory) -> list
     procs: list[DockbotProcess] = []
     try:
         for n in range(3):
-            procs.append(DockbotProcess(replica_env(fake, database, knowledge), logs / f"r{n}.log").start())
+            proc = DockbotProcess(replica_env(fake, database, knowledge), logs / f"r{n}.log")
+            procs.append(proc.start(timeout=START_TIMEOUT_S))
         yield procs
     finally:
         for proc in procs:
@@ -336,7 +351,8 @@ def test_postgres_stopped_for_ten_seconds_under_load_every_question_is_answered(
 def test_sigkill_of_the_replica_running_a_demo_its_objects_are_swept_by_the_others(
     fake, replicas, docker_client, database, knowledge, tmp_path
 ):
-    victim = DockbotProcess(replica_env(fake, database, knowledge), tmp_path / "victim.log").start()
+    victim = DockbotProcess(replica_env(fake, database, knowledge), tmp_path / "victim.log")
+    victim.start(timeout=START_TIMEOUT_S)
     try:
         form = command_form(
             "/demo",
