@@ -60,7 +60,7 @@ def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = Fal
 
     version = content_version(directory)
     kb = load_knowledge(directory)
-    cached = snapshot_cache.load(directory, version, kb) if use_cache else None
+    cached = snapshot_cache.load(version, kb) if use_cache else None
     if cached is not None:
         model, thresholds = cached
         return Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
@@ -71,7 +71,7 @@ def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = Fal
     model, thresholds = fit_learned(kb)
     snapshot = Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
     if use_cache:
-        snapshot_cache.store(directory, snapshot)
+        snapshot_cache.store(snapshot)
     return snapshot
 
 

@@ -45,23 +45,23 @@ WARM_LOCK_S = 300  # a background training older than this is taken to have died
 _THRESHOLD_FIELDS = ("answer", "suggest", "w_lex", "w_jamo", "w_neg", "w_unseen")
 
 
-def _stem(directory: Path, version: str) -> Path:
-    where = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
-    return cache_dir() / f"model-{where}-{version}-{code_hash()}"
+def _stem(version: str) -> Path:
+    # Keyed by content and code only: a copy of the same knowledge elsewhere reuses the trained model.
+    return cache_dir() / f"model-{version}-{code_hash()}"
 
 
-def model_paths(directory: Path, version: str) -> tuple[Path, Path]:
+def model_paths(version: str) -> tuple[Path, Path]:
     """(JSON metadata, .npz arrays) of the trained model of one knowledge version."""
-    stem = _stem(directory, version)
+    stem = _stem(version)
     return stem.with_suffix(".json"), stem.with_suffix(".npz")
 
 
-def load(directory: Path, version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds] | None:
+def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds] | None:
     """The cached model and fitted thresholds of this knowledge version, or None (missing or not trusted)."""
     from bot.jamo_model import NEGATIVE, JamoModel
     from bot.matcher import Thresholds
 
-    meta_path, npz_path = model_paths(directory, version)
+    meta_path, npz_path = model_paths(version)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -94,13 +94,13 @@ def load(directory: Path, version: str, kb: KnowledgeBase) -> tuple[JamoModel, T
         return None
 
 
-def store(directory: Path, snapshot: Snapshot) -> None:
+def store(snapshot: Snapshot) -> None:
     """Cache the snapshot's trained model and thresholds (nothing when it has no model)."""
     model = snapshot.matcher.model
     thresholds = snapshot.matcher.thresholds
     if model is None or thresholds.provisional:
         return
-    meta_path, npz_path = model_paths(directory, snapshot.version)
+    meta_path, npz_path = model_paths(snapshot.version)
     tmp_npz = npz_path.with_suffix(f".{os.getpid()}.npz.tmp")
     tmp_meta = meta_path.with_suffix(f".{os.getpid()}.json.tmp")
     try:
@@ -145,7 +145,8 @@ def warm_in_background(directory: Path) -> None:
 
     One at a time per knowledge directory and code (a lock file; a stale one older than WARM_LOCK_S is
     taken over); it outlives this process, so the next `dockbot ask` starts warm."""
-    lock = _stem(directory, "training").with_suffix(".lock")
+    where = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
+    lock = _stem(f"training-{where}").with_suffix(".lock")
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         try:
