@@ -320,3 +320,20 @@ def test_an_uncovered_docker_question_is_told_what_the_bot_covers(shipped):
         assert answer.reason in render_text("answer.txt.j2", answer=answer)
     lunch = shipped.matcher.match("점심 메뉴 추천해줘")
     assert lunch.outcome == "no_answer" and lunch.reason is None
+
+
+def test_sealed_scoring_keeps_no_question_text_and_counts_uncovered_apart(matcher: Matcher):
+    from bot.heldout import Labelled, score
+
+    questions = [
+        Labelled("명명된 볼륨이 뭐야?", "volume-named", "plain", "sealed:1"),
+        Labelled("볼륨 말고 포드가 뭐야", "volume-named", "plain", "sealed:2"),  # a miss
+        Labelled("점심 메뉴 추천", None, "casual", "sealed:3", kind="off-topic"),
+        Labelled("helm 차트 설치", None, "plain", "sealed:4", kind="uncovered"),
+    ]
+    sealed = score(matcher, questions, sealed=True)
+    assert sealed.misses == []
+    assert (sealed.in_scope, sealed.off_topic, sealed.uncovered) == (2, 1, 1)
+    assert sum(sealed.confusions.values()) == 2 - sealed.top1
+    dev = score(matcher, questions)
+    assert any("sealed:2" in m for m in dev.misses)
