@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -148,6 +149,26 @@ def print_confusions(name: str, result: Score, top: int = 12) -> None:
         print(f"    {count:3d}  {expected} -> {got}")
 
 
+def print_fold_confusions(kb: KnowledgeBase, ev: fitting.FoldEvidence, t, top: int = 15) -> None:
+    """The entry pairs the combined score swaps most on the grouped folds (content gaps to fix)."""
+    import numpy as np
+
+    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
+    penalty = (t.w_neg * ev.negative + t.w_unseen * ev.unseen)[owner]
+    score_ = np.where(ev.cand_exact, 1.0, t.w_lex * ev.cand_lex + t.w_jamo * ev.cand_learned - penalty)
+    pairs: Counter = Counter()
+    for i, e in enumerate(ev.expect.tolist()):
+        a, b = ev.ptr[i], ev.ptr[i + 1]
+        if e < 0 or a == b:
+            continue
+        got = int(ev.cand_entry[a + int(np.argmax(score_[a:b]))])
+        if got != e:
+            pairs[(kb.entries[e].id, kb.entries[got].id)] += 1
+    print(f"  grouped folds: most-swapped (expected -> ranked first), {sum(pairs.values())} misses")
+    for (expected, got), count in pairs.most_common(top):
+        print(f"    {count:3d}  {expected} -> {got}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="replicated KB sizes")
@@ -204,6 +225,8 @@ def main() -> int:
         )
 
     data = REPO / "tests" / "data"
+    print_fold_confusions(kb, evidence, t)
+
     dev_files = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")]) + [Path(p) for p in args.dev]
     sealed_files = sorted((REPO / "tests" / "data").glob("sealed-*.yaml"))
     dev = load_labelled(dev_files)
