@@ -116,15 +116,17 @@ def clean_slack_markup(text: str) -> str:
     return text.replace("`", " ")
 
 
-def clean_text(text: str, limit: int = MAX_MATCH_CHARS) -> str:
-    """NFKC, lower case, no Slack markup, no invisible or control characters; at most `limit` characters."""
+def clean_text(text: str, limit: int = MAX_MATCH_CHARS, *, keep_jamo: bool = False) -> str:
+    """The one normaliser of user text: NFKC, lower case, no Slack markup, no invisible or control
+    characters; at most `limit` characters. Lone jamo (ㅋㅋ, ㅠㅠ) go unless `keep_jamo` (small_talk)."""
     text = text[:MAX_RAW_CHARS]
     text = clean_slack_markup(text)
     text = unicodedata.normalize("NFKC", text).lower()
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)
-    # NFKC turns compatibility jamo (ㅋㅋ) into conjoining jamo; those are laughter/typing noise here.
-    text = _COMPAT_JAMO.sub(" ", text)
+    if not keep_jamo:
+        # NFKC turns compatibility jamo (ㅋㅋ) into conjoining jamo; those are laughter/typing noise here.
+        text = _COMPAT_JAMO.sub(" ", text)
     return " ".join(text.split())[:limit]
 
 
@@ -149,8 +151,7 @@ def small_talk(text: str) -> str | None:
     """The kind of casual noise a message is ("thanks", "greeting", "ack", "laugh"), or None.
 
     A message of several kinds is the most telling one (thanks > greeting > ack > laugh)."""
-    text = clean_slack_markup(text[:200])
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = clean_text(text, 200, keep_jamo=True)
     words = re.sub(rf"[^0-9a-z가-힣{_NOISE_JAMO}]+", " ", text).split()
     if not words or len(words) > 6:
         return None
