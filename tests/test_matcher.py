@@ -254,6 +254,7 @@ def _answered(snapshot, question: str) -> str | None:
     return answer.match.entry.id if answer.outcome == "answered" and answer.match else None
 
 
+@pytest.mark.timeout(1800)
 def test_the_shipped_matcher_uses_the_learned_model(shipped):
     t = shipped.matcher.thresholds
     assert shipped.matcher.model is not None and not t.provisional
@@ -261,6 +262,9 @@ def test_the_shipped_matcher_uses_the_learned_model(shipped):
     assert 0 < t.suggest <= t.answer < 1
 
 
+@pytest.mark.timeout(
+    1800
+)  # the first use trains the shipped knowledge (~30 s CPU; far longer on a busy machine)
 @pytest.mark.parametrize(
     ("plain", "misspelt"),
     [
@@ -275,6 +279,7 @@ def test_misspelt_endings_are_answered_like_the_plain_question(shipped, plain: s
     assert _answered(shipped, misspelt) == expected
 
 
+@pytest.mark.timeout(1800)
 def test_one_unseen_word_does_not_cost_the_whole_answer(shipped):
     plain = "컨테이너끼리 통신하려면 어떻게 해?"
     expected = _answered(shipped, plain)
@@ -310,6 +315,7 @@ def test_the_kind_reply_renders_in_the_terminal_and_in_slack(matcher: Matcher):
     assert answer.reason.split("!")[0] in shown and ":warning:" not in shown
 
 
+@pytest.mark.timeout(1800)
 def test_an_uncovered_docker_question_is_told_what_the_bot_covers(shipped):
     from bot.render import render_text
 
