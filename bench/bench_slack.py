@@ -6,14 +6,22 @@
 - Time from `/demo volumes` to its final chat.update on the real Docker engine (skipped without an engine),
   with the production edit interval (1 s per message).
 
-Bar: every ack < 3 s, p99 <= 300 ms.
+- `--hostile` (issue 10, the "hostile network" figures of docs/reliability.md), on fresh processes:
+  forged requests refused (count, statuses, time per refusal); RSS while 4 x 20 MB bodies (announced and
+  chunked) arrive at once; a flood of 1,100 idle/half-sent connections against `ulimit -n 1024`: seconds
+  until /healthz answers again and until every flood connection is shed; ack p50/p99 of bursts of 50
+  concurrent signed mentions while 600 idle connections are held and unsigned junk keeps arriving.
 
-    python bench/bench_slack.py [--rounds 3] [--burst 50] [--demos 3]
+Bar: every ack < 3 s, p99 <= 300 ms; hostile: RSS +< 40 MiB, flood recovery < 30 s.
+
+    python bench/bench_slack.py [--rounds 3] [--burst 50] [--demos 3] [--hostile [--flood-rounds 3]]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import statistics
 import sys
 import tempfile
@@ -88,7 +96,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--demos", type=int, default=3, help="/demo volumes runs (0 to skip)")
+    parser.add_argument("--hostile", action="store_true", help="only the hostile-network figures")
+    parser.add_argument("--flood-rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.hostile:
+        return bench_hostile(args)
 
     fake = FakeSlack().start()
     workdir = Path(tempfile.mkdtemp(prefix="bench-slack-"))
@@ -211,6 +223,143 @@ def bench_demo(fake: FakeSlack, slack: SlackSender, channel: str, runs: int) -> 
         f"(min {min(totals):.2f} s, max {max(totals):.2f} s)"
     )
     print(f"  chat.update calls per demo         {edits}")
+
+
+# ---- hostile network (issue 10) ----------------------------------------------------------------------
+
+
+GIVE_UP_S = 90.0  # a flood not shed by then counts as "never" (the old wsgiref server)
+
+
+def bench_hostile(args: argparse.Namespace) -> int:
+    from hostile_clients import big_upload, healthy, open_flood, peak_rss_during, raise_own_file_limit, shed
+    from slack_harness import raw_post, sign
+
+    if raise_own_file_limit(4096) is None:
+        raise SystemExit("this benchmark needs an open-files hard limit of at least 4096")
+    fake = FakeSlack().start()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
+    try:
+        env = dockbot_env(fake, DOCKBOT_DB=str(workdir / "dockbot.db"), DOCKBOT_LOG_LEVEL="WARNING")
+        proc = DockbotProcess(env, workdir / "serve.log").start()
+        slack = SlackSender(proc.base_url)
+        try:
+            # 1. Forged requests: unsigned, odd timestamps, stale, wrong secret, oversized.
+            raw = json.dumps(event_body(mention_event(f"<@{BOT_USER_ID}> 볼륨", channel="CFORGED")))
+            body = raw.encode()
+            now = int(time.time())
+            forged = [
+                [],
+                [(b"X-Slack-Request-Timestamp", "²".encode("latin-1"))],
+                [(b"X-Slack-Request-Timestamp", b"9" * 400)],
+                [(b"X-Slack-Request-Timestamp", b"")],
+                [(b"X-Slack-Request-Timestamp", b"-1")],
+                [(k.encode(), v.encode()) for k, v in sign(raw, timestamp=now - 600).items()],
+                [(k.encode(), v.encode()) for k, v in sign(raw, secret="wrong").items()],
+            ]
+            statuses: dict[int, int] = {}
+            times = []
+            calls_before = len(fake.calls)
+            for i in range(1000):
+                started = time.perf_counter()
+                status = raw_post(proc.port, [(b"Content-Type", b"application/json"), *forged[i % 7]], body)
+                times.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+            time.sleep(0.5)
+            print(f"forged requests: 1000 sent, statuses {dict(sorted(statuses.items()))}, ", end="")
+            print(f"Web API calls caused: {len(fake.calls) - calls_before}")
+            print(describe("  time per refusal", times))
+
+            # 2. Memory under 4 x 20 MB bodies at once (announced, then chunked), three times.
+            for rnd in range(3):
+                results: list[dict[str, int]] = []
+
+                def uploads(results: list[dict[str, int]] = results) -> None:
+                    for chunked in (False, True):
+                        threads = [
+                            threading.Thread(
+                                target=lambda c=chunked, i=i: results.append(
+                                    big_upload(proc.port, chunked=c, signed=i % 2 == 0)
+                                )
+                            )
+                            for i in range(4)
+                        ]
+                        for t in threads:
+                            t.start()
+                        for t in threads:
+                            t.join()
+
+                base, peak = peak_rss_during(lambda: proc.status()["VmRSS"], uploads)
+                codes = sorted({r["status"] for r in results})
+                print(
+                    f"4 x 20 MB bodies, round {rnd + 1}: statuses {codes}, RSS {base / 1024:.1f} -> "
+                    f"peak {peak / 1024:.1f} MiB (+{(peak - base) / 1024:.1f} MiB; bar +< 40 MiB)"
+                )
+
+            # 3. Ack latency of 50-concurrent signed bursts while 600 idle connections are held and
+            #    unsigned junk keeps coming.
+            stop = threading.Event()
+            idle = open_flood(proc.port, 600)
+
+            def junk() -> None:
+                while not stop.is_set():
+                    with contextlib.suppress(OSError):
+                        raw_post(proc.port, [(b"X-Slack-Request-Timestamp", b"\xb2")], b"{}")
+
+            junkers = [threading.Thread(target=junk, daemon=True) for _ in range(2)]
+            for t in junkers:
+                t.start()
+            acks: list[float] = []
+            for r in range(args.rounds):
+                bodies = [
+                    event_body(
+                        mention_event(
+                            f"<@{BOT_USER_ID}> {QUESTIONS[i % len(QUESTIONS)]}", channel=f"CH{r}{i:03d}"
+                        )
+                    )
+                    for i in range(args.burst)
+                ]
+                acks += burst(args.burst, lambda i, bodies=bodies: slack.event(bodies[i]).status_code)
+            stop.set()
+            for t in junkers:
+                t.join()
+            for conn in idle:
+                conn.close()
+            print(describe(f"ack of {args.burst} concurrent signed, under attack", acks))
+        finally:
+            proc.stop()
+
+        # 4. 1,100 idle/half-sent connections against a process limited to 1024 open files.
+        recoveries, all_shed = [], []
+        for rnd in range(args.flood_rounds):
+            env = dockbot_env(fake, DOCKBOT_DB=str(workdir / "flood.db"), DOCKBOT_LOG_LEVEL="WARNING")
+            proc = DockbotProcess(env, workdir / f"flood{rnd}.log", open_files=1024).start()
+            try:
+                flood = open_flood(proc.port, 1100)
+                flooded = time.monotonic()
+                while not healthy(proc.base_url) and time.monotonic() - flooded < GIVE_UP_S:
+                    time.sleep(0.1)
+                recoveries.append(time.monotonic() - flooded)
+                while sum(not shed(c) for c in flood) and time.monotonic() - flooded < GIVE_UP_S:
+                    time.sleep(0.2)
+                all_shed.append(time.monotonic() - flooded)
+                for conn in flood:
+                    conn.close()
+            finally:
+                proc.stop()
+
+        def seconds(values: list[float]) -> str:
+            if max(values) >= GIVE_UP_S:
+                return f"never (gave up after {GIVE_UP_S:.0f} s)"
+            return f"median {statistics.median(values):.1f} s (max {max(values):.1f} s)"
+
+        print(
+            f"flood of 1,100 against ulimit -n 1024 ({args.flood_rounds} rounds): /healthz again after "
+            f"{seconds(recoveries)} (bar < 30 s); every flood connection shed after {seconds(all_shed)}"
+        )
+    finally:
+        fake.stop()
+    return 0
 
 
 if __name__ == "__main__":

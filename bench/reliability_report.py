@@ -27,7 +27,14 @@ PARTS = {
     "fuzz": ["test_fuzz_matcher.py", "test_fuzz_yaml.py", "test_fuzz_slack_payloads.py"],
     "faults": ["test_faults_docker.py", "test_faults_store.py"],
     "load": ["test_load_http.py"],
-    "security": ["test_security_sandbox.py", "test_security_access.py"],
+    "security": [
+        "test_security_sandbox.py",
+        "test_security_access.py",
+        "test_security_unverified.py",
+        "test_security_bodies.py",
+        "test_security_flood.py",
+        "test_security_payload_values.py",
+    ],
 }
 
 

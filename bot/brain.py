@@ -95,6 +95,10 @@ class Brain:
         from bot.stats import build_report
 
         started = time.perf_counter()
+        if self.store is not None:
+            # Records are written after the reply by the store's writer: let what was submitted land first,
+            # so the report (and its cache, keyed by data_generation) includes it.
+            self.store.flush(timeout=1.0)
         snapshot = self.knowledge.current
         report = build_report(self.store, snapshot.kb, matcher=snapshot.matcher, suggest=suggest)
         # The costly read of the store (every unanswered question grouped): each build is logged.
@@ -120,8 +124,8 @@ class Brain:
 
     def vote(self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = "") -> bool:
         """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old."""
-        if self.store is None:
-            return False
+        if self.store is None or self.knowledge.current.kb.get(entry_id) is None:
+            return False  # only entries of the knowledge base can be voted on
         recorded = self.store.submit_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel
         )

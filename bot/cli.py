@@ -7,13 +7,26 @@ subcommand pulls in only what it uses.
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import os
 import sys
-import threading
 from collections.abc import Sequence
 from typing import NoReturn
+
+EXIT_CODES = """exit codes:
+  0    done: an answer (also "no answer": see ask --json "outcome"), a passed demo, a valid knowledge base
+  1    failed: a demo expectation did not hold, the knowledge base is invalid, Slack could not be reached
+  2    usage or settings error (one line names the argument or environment variable), unknown demo
+  3    the Docker engine or Kubernetes cluster for demos is unavailable
+  130  interrupted (Ctrl-C)"""
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("dockbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,11 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dockbot",
         description="Docker/Kubernetes Q&A in Korean and live Docker demos. "
         "With no subcommand: the Slack bot when SLACK_BOT_TOKEN is set, otherwise the terminal chat.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"dockbot {version()}")
     sub = parser.add_subparsers(dest="command")
 
-    ask = sub.add_parser("ask", help="answer one question (or one per line from stdin with '-')")
-    ask.add_argument("question", help="the question, or '-' to read one question per line from stdin")
+    ask = sub.add_parser(
+        "ask",
+        help="answer one question (or one per line from stdin with '-')",
+        epilog='--json prints {"question", "outcome", "match", "alternatives"}; outcome is answered, '
+        "suggested, no_answer, smalltalk or invalid (a script can tell no answer from bad input).",
+    )
+    ask.add_argument(
+        "question", nargs="+", help="the question (quotes optional), or '-' to read one question per line"
+    )
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     sub.add_parser("chat", help="terminal chat with the same answers and demos as the Slack bot")
@@ -49,32 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = args.command
-    if command is None:
-        from bot.config import Settings
+    from bot.config import ConfigError, Settings
 
-        command = "serve" if Settings.from_env().has_slack_tokens else "chat"
     try:
+        command = args.command or ("serve" if Settings.from_env().has_slack_tokens else "chat")
         return _dispatch(command, args)
+    except ConfigError as exc:  # a malformed variable: one line naming it, whatever the subcommand
+        print(f"dockbot: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        print(file=sys.stderr)  # the shell prompt starts on its own line after ^C
         return 130
     except BrokenPipeError:
         return 0
 
 
 def run() -> NoReturn:
-    """The process entry point (`dockbot`, `python -m bot`): main(), then end the process without tearing
-    the interpreter down. Freeing the modules of the docker SDK, requests and jinja2 takes ~30 ms of CPU
-    after the output is complete (bench/bench_demo.py); exit handlers still run and the streams are
-    flushed. While a non-daemon thread is still running, the ordinary exit (which waits for it) is used."""
-    code = main()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.exit(code)
-    atexit._run_exitfuncs()  # logging.shutdown, weakref finalizers, ...: what the ordinary exit runs
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        with contextlib.suppress(AttributeError, OSError, ValueError):  # none, closed, or a closed pipe
-            stream.flush()
-    os._exit(code)
+    """The process entry point (`dockbot`, `python -m bot`)."""
+    sys.exit(main())
 
 
 def _dispatch(command: str, args: argparse.Namespace) -> int:
@@ -82,7 +97,8 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command == "ask":
         from bot.commands.ask import run_ask
 
-        return run_ask(args.question, as_json=args.json)
+        question = "-" if args.question == ["-"] else " ".join(args.question)
+        return run_ask(question, as_json=args.json)
     if command == "chat":
         from bot.chat import run_chat
 

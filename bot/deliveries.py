@@ -46,6 +46,10 @@ class SharedDeliveries:
         if claimed is None:
             with self._lock:
                 self._local_only_until = time.monotonic() + LOCAL_ONLY_AFTER_FAILURE_S
-            log.debug("delivery %s: shared dedupe unavailable, this replica decides", key)
+            log.warning(
+                "delivery %s: the shared dedupe did not answer; this replica decides alone for %.0f s",
+                key,
+                LOCAL_ONLY_AFTER_FAILURE_S,
+            )
             return first_here
         return claimed

@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 
+from bot.control_chars import for_terminal
+
 
 def escape_mrkdwn(text: object) -> str:
     """Escape what Slack treats as markup, so quoted user text can never ping (<!channel>, <@U…>)."""
@@ -29,6 +31,8 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["mrkdwn"] = escape_mrkdwn
+    # Stored user text in a multi-line terminal report: one line each, no control characters.
+    env.filters["one_line"] = lambda value: for_terminal(str(value), keep_newlines=False)
     env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
 

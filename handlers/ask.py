@@ -16,7 +16,7 @@ from handlers.views import PICK_ACTION, answer_message, entry_message, help_mess
 
 log = logging.getLogger("dockbot.handlers.ask")
 
-PICK_ACTION_PATTERN = rf"^{PICK_ACTION}_\d+$"
+PICK_ACTION_PATTERN = rf"\A{PICK_ACTION}_[0-9]{{1,3}}\Z"  # \Z: "$" also matches before a newline
 EMPTY_MENTION_KO = (
     "무엇이 궁금하세요? :wave: 멘션 뒤에 질문을 적어 주세요.\n예: `@dockbot 명명된 볼륨이 뭐야?`"
 )

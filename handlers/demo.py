@@ -21,7 +21,7 @@ from handlers.views import RUN_DEMO_ACTION, demo_list_message, demo_message, not
 
 log = logging.getLogger("dockbot.handlers.demo")
 
-RUN_DEMO_ACTION_PATTERN = rf"^{RUN_DEMO_ACTION}(_\d+)?$"
+RUN_DEMO_ACTION_PATTERN = rf"\A{RUN_DEMO_ACTION}(?:_[0-9]{{1,3}})?\Z"  # \Z: "$" also matches before a newline
 LIST_WORDS = frozenset({"", "list", "ls", "목록", "리스트", "help", "도움말"})
 NO_DEMOS_KO = "이 dockbot 에서는 데모를 쓸 수 없어요 (데모 엔진이 꺼져 있어요). 관리자에게 문의해 주세요."
 CRASH_KO = (

@@ -21,6 +21,10 @@ _LINK = re.compile(r"<((?:https?|mailto|ftp):[^|>]*)(?:\|([^>]*))?>")
 _SPACES = re.compile(r"\s+")
 
 QUOTE_LIMIT = 200
+# Slack has no escape for *bold*, _italic_, ~strike~ and `code`: a zero-width space on each side of such a
+# character keeps it from opening or closing a format (Slack needs them next to a space or the text's
+# edge), so the quote shows exactly what was typed and cannot break the reply's own formatting.
+_FORMATTING = str.maketrans({ch: f"\u200b{ch}\u200b" for ch in "*_~`"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ def question_from_slack(raw: str, bot_user_id: str | None = None) -> SlackQuesti
 
 
 def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """User text made safe to show inside mrkdwn: one line, no control characters, escaped, short."""
+    """User text made safe to show inside mrkdwn: one line, no control characters, short, with &, <, >
+    escaped as Slack asks and *, _, ~, ` kept from formatting."""
     cleaned = "".join(
         # Control, format (zero-width), unassigned, private-use and line/paragraph separators become spaces.
         " " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
@@ -58,4 +63,4 @@ def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"
     # Escape after cutting so an entity such as &lt; is never cut in half.
-    return escape_mrkdwn(cleaned)
+    return escape_mrkdwn(cleaned).translate(_FORMATTING)

@@ -2,8 +2,9 @@
 
 For every entry of the Docker knowledge files, every command block is read from the knowledge base and
 its `docker ...` lines are run in order with bash, one entry at a time (the blocks of an entry share their
-containers, volumes and networks, as a reader following the answer would). Lines that are not Docker CLI
-commands (Dockerfile and compose YAML, curl, apt-get) are not run.
+containers, volumes and networks, as a reader following the answer would). Harmless helpers the docker
+lines depend on run too (`mkdir greet && cd greet`, `printf ... > Dockerfile`, inside the test's folder);
+other lines (Dockerfile and compose YAML, curl, apt-get, aws) are not run.
 
 How a line of the answer becomes the line that runs (each rule changes only what this machine cannot run
 as written, so a command that stops working as written fails here):
@@ -11,19 +12,22 @@ as written, so a command that stops working as written fails here):
   `network create x`, `-v x:/path`, `source=x`, `--network x`, `--volumes-from x`, `network connect x y`)
   gets a per-run prefix wherever it appears as a word, so parallel runs and other users of the shared engine
   never collide (`ping -c1 db` still finds the container named `db`, now `kbt1a2b3c-db`).
-- Images: no registry is reachable, so the image of a `docker run`/`create` that is not the local
-  busybox:1.36 is stood in by busybox:1.36 (or by a stand-in built FROM it where the answer relies on the
-  image's content, e.g. a `VOLUME` line or an installed node_modules; see CASES). When the answer gives no
-  command after the image, a detached (`-d`) server image runs `sleep 300` and a foreground one `true`.
+- Images: no registry is reachable, so the image of a `docker run`/`create` that this run did not build or
+  tag is stood in by busybox:1.36 (or by a stand-in built FROM it where the answer relies on the image's
+  content, e.g. a `VOLUME` line or an installed node_modules; see CASES). When the answer gives no command
+  (and no --entrypoint) after the image, a detached (`-d`) server image runs `sleep 300`, a foreground one
+  `true`. A `docker build` runs when its Dockerfile is in the answer and builds FROM busybox:1.36 only.
 - Every `run`/`create`/`volume create`/`network create` gets `--label dockbot.kbtest=<prefix>`, so the test
   removes exactly what it made, and a `prune` line gets `-f --filter label=dockbot.kbtest=<prefix>`: on a
   shared engine a bare prune would delete other people's objects (a prompt cannot be answered here either).
-- Host ports `-p H:C` get a free host port instead of H; `-it` is dropped (no terminal); a host path that is
-  not the current folder (`/home/me/data`) is moved under the test's temporary folder (Case.paths).
+- Host ports `-p H:C` get a free host port instead of H; `-it` of run and exec is dropped (no terminal),
+  and so is `logs -f` (it follows until Ctrl-C);
+  a host path that is not the current folder (`/home/me/data`) is moved under the test's folder (Case.paths).
 - A `VAR=$(command)` line runs the command and keeps its output in VAR for the next lines.
-- Not run at all, with the reason in SKIPPED: Compose (the plugin is not part of the engine), build, pull,
-  push, login and plugin install (they need the network), swarm/service (they would make the shared engine
-  a swarm manager), `system prune` (engine-wide), macvlan (needs the host's LAN interface).
+- Not run at all, with the reason in SKIPPED: Compose and buildx (plugins not installed here), pull, push,
+  login and plugin install (they need the network), builds of the reader's own project or FROM remote base
+  images, swarm/service (they would make the shared engine a swarm manager), `system prune` (engine-wide),
+  macvlan (needs the host's LAN interface).
 Per-entry setup, stand-in images and the expected failures an answer itself announces (`bad address`,
 `No such file`) are in CASES.
 """
@@ -55,13 +59,16 @@ DOCKER_FILES = (
     "networks.yaml",
     "compose.yaml",
     "practices.yaml",
+    "container-ops.yaml",
+    "image-building.yaml",
 )
 IMAGE = "busybox:1.36"
 LABEL = "dockbot.kbtest"
 
 SKIPPED = {
     r"^docker compose\b": "Compose is a CLI plugin, not part of the engine, and is not installed here",
-    r"^docker (build|pull|push|login)\b": "needs a registry or base images from the network",
+    r"^docker (pull|push|login)\b": "needs a registry",
+    r"^docker buildx\b": "the buildx plugin is not installed here (multi-platform builds need base images)",
     r"^docker plugin install\b": "needs a registry",
     r"^docker network create -d \"\$PLUGIN\"": "needs the plugin that `plugin install` could not fetch",
     r"^docker (swarm|service)\b": "would turn the shared engine into a swarm manager",
@@ -69,6 +76,9 @@ SKIPPED = {
     r"^docker system prune\b": "removes every user's unused objects on the shared engine",
     r"^docker network create -d macvlan\b": "needs the host's LAN interface (parent=eth0)",
 }
+# Harmless shell helpers of a block that the docker lines depend on (a Dockerfile written with printf, a
+# folder to cd into); they run too, but only inside the test's folder (no ~, no absolute paths).
+HELPERS = re.compile(r"^(mkdir|cd|printf|echo|touch)\b(?!.*(~| /))")
 # docker run options that take no value (everything else that starts with '-' takes the next word).
 FLAGS = {"-d", "--detach", "--rm", "-i", "-t", "-it", "-ti", "--init", "-P", "--read-only", "--privileged"}
 
@@ -96,6 +106,11 @@ NODE_APP = (  # an app image whose `npm ci` installed express under /app/node_mo
     "FROM busybox:1.36\n"
     "RUN mkdir -p /app/node_modules/express && echo 5 > /app/node_modules/express/VERSION\n"
     'WORKDIR /app\nCMD ["sleep", "300"]\n'
+)
+NGINX_LIKE = (  # what the answers look at inside a running nginx container (and its users)
+    "FROM busybox:1.36\nRUN mkdir -p /etc/nginx && echo 'events {}' > /etc/nginx/nginx.conf\n"
+    "RUN echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd\n"
+    'CMD ["sh", "-c", "echo started; sleep 300"]\n'
 )
 SAME_IMAGE = "[ \"$(docker inspect -f '{{ .Image }}' web1)\" = \"$(docker inspect -f '{{ .Image }}' web2)\" ]"
 
@@ -210,6 +225,37 @@ CASES: dict[str, Case] = {
         fails={(0, 1): "unreachable"},
     ),
     "network-driver-plugins": Case(),
+    # --- container-ops.yaml and image-building.yaml
+    "container-lifecycle": Case(
+        skip={
+            (1, 3): "ANSWER DEFECT (reported): `docker rm web` right after `docker restart web` fails, the "
+            "container is running; run it again when the answer stops it first or says `docker rm -f web`"
+        },
+    ),
+    "container-logs-exec": Case(
+        images={"nginxlike": NGINX_LIKE},
+        setup=["docker run -d --name web nginxlike"],
+        shows={(0, 0): "started", (1, 1): "events"},
+        checks={(2, 2): [("cat nginx.conf", "events")]},  # docker cp copied it out
+    ),
+    "env-vars": Case(
+        setup=["DB_PASSWORD=s3cret"],
+        # The local busybox (Debian's static build) has no printenv applet; sh prints the same variable.
+        args={(0, 1): "sh -c 'echo \"$DB_PASSWORD\"'"},
+        shows={(0, 0): "GREETING=hello world", (0, 1): "s3cret", (1, 0): "LOG_LEVEL=info"},
+    ),
+    "dockerfile-cmd-vs-entrypoint": Case(
+        shows={(0, 1): "hello world", (0, 2): "hello docker"},
+    ),
+    "image-layers-cache": Case(setup=["docker tag busybox:1.36 myapp:1.1"], names=("myapp",)),
+    "multi-stage-build": Case(
+        images={"web:1.0": "FROM busybox:1.36\nUSER 1000\n"},  # the answer's image ends with USER node
+        shows={(2, 3): "uid=1000"},
+    ),
+    "registry-push": Case(
+        setup=["docker tag busybox:1.36 myapp:1.0", "ECR_REGISTRY=registry.example.com"],
+        names=("myapp", "registry.example.com"),
+    ),
     "utility-container": Case(
         # node:24 `npm init` writes the project file into the bind-mounted folder and its cache under
         # $HOME; the stand-in does exactly those two writes as the host user.
@@ -221,13 +267,19 @@ CASES: dict[str, Case] = {
 
 
 def docker_lines(block: str) -> list[str]:
-    """The block's shell lines this test runs: `docker ...` and `VAR=...` lines, comments removed."""
+    """The block's `docker ...` and `VAR=...` lines, comments removed (CASES count these lines)."""
+    return [line for line, counted in block_lines(block) if counted]
+
+
+def block_lines(block: str) -> list[tuple[str, bool]]:
+    """The block's lines this test runs, in order: (line, counted); helpers (HELPERS) are not counted."""
     lines = []
     for raw in block.replace("\\\n", " ").splitlines():
-        line = raw.strip()
-        if not re.match(r"^(docker |[A-Z]+=)", line):
-            continue
-        lines.append(re.sub(r"\s+#.*$", "", line).strip())
+        line = re.sub(r"\s+#.*$", "", raw.strip()).strip()
+        if re.match(r"^(docker |[A-Z_][A-Z0-9_]*=)", line):
+            lines.append((line, True))
+        elif HELPERS.match(line):
+            lines.append((line, False))
     return lines
 
 
@@ -242,7 +294,10 @@ def entry_names(lines: list[str], extra: tuple[str, ...]) -> set[str]:
         r"--network (\S+)",
         r"--volumes-from (\S+)",
         r"docker network connect (\S+) (\S+)",
-        r"docker (?:diff|exec|rm|stop|start|inspect)(?: -\S+(?: '[^']*')?)* (\w[\w-]*)",
+        r"docker (?:diff|exec|rm|stop|start|inspect)"
+        r"(?: (?:-[uwe]|--user|--workdir|--env) \S+| -\S+(?: '[^']*')?)* (\w[\w-]*)",
+        r"docker build\b.* -t (\w[\w.-]*)",
+        r"docker tag \S+ (\w[\w.-]*)",
     )
     for line in lines:
         for pattern in patterns:
@@ -295,8 +350,11 @@ def plain(word: str) -> str:
     return parts[0] if len(parts) == 1 else word
 
 
-def adapt_run(words: list[str], prefix: str, stand_in_args: str | None) -> list[str]:
-    """A `docker run`/`create` line with the label, free host ports and a runnable image."""
+def adapt_run(
+    words: list[str], prefix: str, stand_in_args: str | None, local: frozenset[str] = frozenset()
+) -> list[str]:
+    """A `docker run`/`create` line with the label, free host ports and a runnable image (`local`: the
+    images this run built or tagged, which run as they are)."""
     out = [*words[:2], "--label", f"{LABEL}={prefix}"]
     i, detached = 2, False
     while i < len(words) and words[i].startswith("-"):
@@ -311,28 +369,36 @@ def adapt_run(words: list[str], prefix: str, stand_in_args: str | None) -> list[
             continue
         value = words[i + 1]
         if word == "-p":
-            container_port = plain(value).split(":")[-1]
-            value = f"{free_port()}:{container_port}"
+            *ip, _, container_port = [""] * (3 - len(plain(value).split(":"))) + plain(value).split(":")
+            value = ":".join(part for part in (*ip, str(free_port()), container_port) if part)
         out += [word, value]
         i += 2
     image, rest = plain(words[i]), words[i + 1 :]
-    if not image.startswith((IMAGE, prefix)):
+    own = image in local or f"{image}:latest" in local
+    if not own:
         image = IMAGE
     if stand_in_args is not None:
         return [*out, image, stand_in_args]
-    if not rest and not image.startswith(prefix):
-        rest = ["sleep", "300"] if detached else ["true"]
+    if not rest and not own and "--entrypoint" not in words:
+        # --init: the stand-in sleep then stops at once on `docker stop` (as a server would), not after 10 s.
+        out, rest = ([*out, "--init"], ["sleep", "300"]) if detached else (out, ["true"])
     return [*out, image, *rest]
 
 
-def adapt(line: str, prefix: str, stand_in_args: str | None = None) -> str:
+def adapt(
+    line: str, prefix: str, stand_in_args: str | None = None, local: frozenset[str] = frozenset()
+) -> str:
     """The line as it runs here (see the module docstring); `&&` chains are adapted part by part."""
     segments = []
     for segment in line.split(" && "):
         words = raw_words(segment)
         head = [plain(w) for w in words[:3]]
         if head[:2] in (["docker", "run"], ["docker", "create"]):
-            words = adapt_run(words, prefix, stand_in_args)
+            words = adapt_run(words, prefix, stand_in_args, local)
+        elif head[:2] == ["docker", "logs"]:
+            words = [w for w in words if w not in ("-f", "--follow")]  # follows until Ctrl-C otherwise
+        elif head[:2] == ["docker", "exec"]:
+            words = [w for w in words if w not in ("-it", "-ti", "-t")]  # no terminal here
         elif head in (["docker", "volume", "create"], ["docker", "network", "create"]):
             words = [*words[:3], "--label", f"{LABEL}={prefix}", *words[3:]]
         elif len(head) == 3 and head[0] == "docker" and head[2] == "prune":
@@ -342,11 +408,40 @@ def adapt(line: str, prefix: str, stand_in_args: str | None = None) -> str:
 
 
 class Runner:
-    def __init__(self, workdir: Path, prefix: str, case: Case):
-        self.workdir, self.prefix, self.case = workdir, prefix, case
+    def __init__(self, workdir: Path, prefix: str, case: Case, docker_client):
+        self.workdir, self.prefix, self.case, self.client = workdir, prefix, case, docker_client
+        self.cwd = workdir
         self.env = {**os.environ, "PWD": str(workdir)}
-        self.images: list[str] = []
         self.names: set[str] = set()
+
+    def local_images(self) -> frozenset[str]:
+        """The tags this run made (built stand-ins, `docker build`, `docker tag`): they run as they are."""
+        tags = {tag for image in self.client.images.list() for tag in image.tags}
+        return frozenset(tag for tag in tags if tag.startswith(self.prefix))
+
+    def helper(self, line: str) -> None:
+        """A HELPERS line (`mkdir greet && cd greet`, `printf ... > Dockerfile`); `cd` moves this runner."""
+        for part in line.split(" && "):
+            if part.startswith("cd "):
+                self.cwd = (self.cwd / plain(part[3:].strip())).resolve()
+                assert self.workdir in (self.cwd, *self.cwd.parents), f"{line!r} leaves the test folder"
+                continue
+            done = self.shell(part)
+            assert done.returncode == 0, f"{line!r}: {done.stdout}{done.stderr}"
+
+    def unbuildable(self, line: str) -> str | None:
+        """Why a `docker build` line cannot run here, or None when its Dockerfile builds offline."""
+        words = [plain(w) for w in raw_words(line)]
+        name = words[words.index("-f") + 1] if "-f" in words else "Dockerfile"
+        dockerfile = self.cwd / name
+        if not dockerfile.is_file():
+            return "its Dockerfile and context are the reader's project, not in the answer"
+        text = dockerfile.read_text(encoding="utf-8")
+        stages = set(re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)", text))
+        bases = re.findall(r"(?im)^FROM\s+(\S+)", text)
+        if any(base != IMAGE and base not in stages for base in bases):
+            return "its base images need the network"
+        return None
 
     def mapped(self, line: str) -> str:
         line = rename(line, self.names, self.prefix)
@@ -356,12 +451,12 @@ class Runner:
 
     def shell(self, line: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["bash", "-c", line], cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=120
+            ["bash", "-c", line], cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=180
         )
 
     def run(self, line: str, stand_in_args: str | None = None) -> tuple[int, str]:
         """Run one (already mapped) line; `VAR=...` lines set VAR for the following lines."""
-        assignment = re.match(r"^([A-Z]+)=(.*)$", line)
+        assignment = re.match(r"^([A-Z_][A-Z0-9_]*)=(.*)$", line)
         if assignment:
             var, value = assignment.groups()
             inner = re.fullmatch(r"\$\((.*)\)", value)
@@ -371,24 +466,26 @@ class Runner:
             done = self.shell(adapt(inner.group(1), self.prefix))
             self.env[var] = done.stdout.strip()
             return done.returncode, done.stdout + done.stderr
-        done = self.shell(adapt(line, self.prefix, stand_in_args))
+        done = self.shell(adapt(line, self.prefix, stand_in_args, self.local_images()))
         return done.returncode, done.stdout + done.stderr
 
     def check(self, command: str, expect: str) -> None:
         must_fail = command.startswith("! ")
-        done = self.shell(adapt(self.mapped(command.removeprefix("! ")), self.prefix))
+        done = self.shell(
+            adapt(self.mapped(command.removeprefix("! ")), self.prefix, local=self.local_images())
+        )
         output = done.stdout + done.stderr
         assert (done.returncode != 0) == must_fail, f"check {command!r}: {output}"
         assert expect in output, f"check {command!r} should show {expect!r}: {output}"
 
-    def build(self, docker_client, name: str, dockerfile: str) -> str:
+    def build(self, name: str, dockerfile: str) -> str:
         tag = rename(name, self.names, self.prefix)
         tag = tag if ":" in tag else f"{tag}:latest"
-        docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, pull=False)
-        self.images.append(tag)
+        self.client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, pull=False)
         return tag
 
-    def clean(self, docker_client) -> None:
+    def clean(self) -> None:
+        docker_client = self.client
         volumes = set()
         for container in docker_client.containers.list(all=True, filters={"label": f"{LABEL}={self.prefix}"}):
             volumes |= {m.get("Name") for m in container.attrs.get("Mounts", []) if m.get("Name")}
@@ -435,30 +532,38 @@ def test_the_answer_commands_run_on_the_real_engine(entry: Entry, docker_client,
     if not docker_client.images.list(name=IMAGE):
         pytest.fail(f"the local demo image {IMAGE} is missing (.ci/docker-engine.sh builds it)")
     case = volume_cleanup_case(old_engine) if entry.id == "volume-cleanup" else CASES.get(entry.id, Case())
-    blocks = [docker_lines(block) for block in entry.commands]
+    blocks = [block_lines(block) for block in entry.commands]
     prefix = f"kbt{secrets.token_hex(3)}-"
-    runner = Runner(tmp_path, prefix, case)
+    runner = Runner(tmp_path, prefix, case, docker_client)
     image_names = tuple(name.split(":")[0] for name in case.images)
-    runner.names = entry_names([*case.setup, *(line for b in blocks for line in b)], case.names + image_names)
+    every_line = [*case.setup, *(line for b in blocks for line, _ in b)]
+    runner.names = entry_names(every_line, case.names + image_names)
     for name, content in case.files.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
     ran = 0
     try:
         for name, dockerfile in case.images.items():
-            runner.build(docker_client, name, dockerfile)
+            runner.build(name, dockerfile)
         for line in case.setup:
             code, output = runner.run(runner.mapped(line))
             assert code == 0, f"setup {line!r}: {output}"
         for b, lines in enumerate(blocks):
-            for i, line in enumerate(lines):
+            runner.cwd = tmp_path  # each block starts in the reader's project folder
+            counted = [line for line, is_counted in lines if is_counted]
+            for line, is_counted in lines:
+                if not is_counted:
+                    runner.helper(line)
+                    continue
+                i = counted.index(line)
                 reason = case.skip.get((b, i)) or skipped_reason(line)
+                if reason is None and line.startswith("docker build"):
+                    reason = runner.unbuildable(line)
                 if reason:
                     continue
                 code, output = runner.run(runner.mapped(line), case.args.get((b, i)))
                 ran += 1
-                where = (
-                    f"{entry.id} block {b} line {i}: {line!r} ran as {adapt(runner.mapped(line), prefix)!r}"
-                )
+                shown = adapt(runner.mapped(line), prefix, case.args.get((b, i)), runner.local_images())
+                where = f"{entry.id} block {b} line {i}: {line!r} ran as {shown!r}"
                 if (b, i) in case.fails:
                     assert code != 0 and re.search(case.fails[(b, i)], output), (
                         f"{where} should fail: {output}"
@@ -473,7 +578,7 @@ def test_the_answer_commands_run_on_the_real_engine(entry: Entry, docker_client,
                 for command, expect in case.checks.get((b, i), []):
                     runner.check(command, expect)
     finally:
-        runner.clean(docker_client)
+        runner.clean()
     if ran == 0:
         pytest.skip("no command of this entry can run offline on the engine (see SKIPPED)")
     left = docker_client.containers.list(all=True, filters={"label": f"{LABEL}={prefix}"})
@@ -483,6 +588,7 @@ def test_the_answer_commands_run_on_the_real_engine(entry: Entry, docker_client,
 def test_how_an_answer_line_becomes_the_line_that_runs():
     names = entry_names(["docker run -d --name db -v pgdata:/var/lib/postgresql/data postgres:17"], ())
     assert names == {"db", "pgdata"}
+    assert entry_names(["docker exec -u root -it web sh"], ()) == {"web"}
     renamed = rename(
         "docker run --rm -v pgdata:/data busybox:1.36 ping -c1 db && cat /db/pgdata.txt", names, "p-"
     )

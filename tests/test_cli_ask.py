@@ -38,7 +38,8 @@ def test_ask_json_has_exactly_the_contract_keys(env: dict[str, str]):
     done = dockbot(env, "ask", "--json", "익명 볼륨이 뭔가요?")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"question", "match", "alternatives"}
+    assert set(data) == {"question", "outcome", "match", "alternatives"}
+    assert data["outcome"] == "answered"
     assert data["question"] == "익명 볼륨이 뭔가요?"
     assert set(data["match"]) == {"id", "title", "score"} and data["match"]["id"] == "volume-anonymous"
     assert isinstance(data["match"]["score"], float)
@@ -90,3 +91,35 @@ def test_second_start_uses_the_snapshot_cache(env: dict[str, str], tmp_path: Pat
     assert len(cached) == 1
     again = dockbot(env, "ask", "--json", "포드")
     assert json.loads(again.stdout)["match"]["id"] == "k8s-pod"
+
+
+def test_ask_takes_unquoted_words_and_json_tells_no_answer_from_bad_input(env: dict[str, str]):
+    done = dockbot(env, "ask", "--json", "익명", "볼륨이", "뭔가요?")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["question"] == "익명 볼륨이 뭔가요?" and data["match"]["id"] == "volume-anonymous"
+    outcomes = [
+        json.loads(line)["outcome"]
+        for line in dockbot(
+            env, "ask", "--json", "-", stdin="오늘 점심 뭐 먹지\n\u0007\n"
+        ).stdout.splitlines()
+    ]
+    assert outcomes[0] in {"no_answer", "suggested"} and outcomes[1] == "invalid"
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("stats",), ("ask", "볼륨"), ("demo", "--list"), ("gc",), ("validate",)]
+)
+def test_a_malformed_setting_is_one_line_and_exit_2_from_every_command(env: dict[str, str], args):
+    done = dockbot({**env, "DOCKBOT_MAX_DEMOS": "abc"}, *args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DOCKBOT_MAX_DEMOS" in lines[0], done.stderr
+
+
+def test_version_and_exit_codes_in_help(env: dict[str, str]):
+    done = dockbot(env, "--version")
+    assert done.returncode == 0 and done.stdout.startswith("dockbot ")
+    shown = dockbot(env, "--help").stdout
+    assert "exit codes:" in shown and "130" in shown and "3 " in shown

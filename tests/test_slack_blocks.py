@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -66,8 +67,15 @@ def test_quote_never_lets_a_ping_or_control_character_through(text: str) -> None
         shown = quote(candidate)
         assert not any(p in shown for p in PINGS)
         assert "<" not in shown and ">" not in shown
-        assert all(ch == " " or ch.isprintable() for ch in shown)
+        # Zero-width spaces only where they keep *, _, ~, ` from formatting.
+        assert all(ch == " " or ch.isprintable() for ch in re.sub("\u200b[*_~`]\u200b", "", shown))
         assert len(shown) <= 200 * 5  # escaping can grow the cut text, never unbounded
+
+
+def test_quote_keeps_formatting_characters_from_formatting() -> None:
+    shown = quote("*굵게* _기울임_ ~취소~ `코드` a*b")
+    assert re.search("(?<!\u200b)[*_~`]|[*_~`](?!\u200b)", shown) is None
+    assert shown.replace("\u200b", "") == "*굵게* _기울임_ ~취소~ `코드` a*b"
 
 
 def test_code_block_escapes_and_keeps_the_fence_closed() -> None:

@@ -460,6 +460,8 @@ def test_secrets_never_reach_the_log(dockbot: DockbotProcess, slack: SlackSender
         ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
         ({"SLACK_BOT_TOKEN": "xoxb-invalid-revoked"}, "SLACK_BOT_TOKEN"),
         ({"PORT": "eighty"}, "PORT"),
+        ({"DOCKBOT_HTTP_THREADS": "many"}, "DOCKBOT_HTTP_THREADS"),
+        ({"DOCKBOT_HTTP_MAX_CONNECTIONS": "0"}, "DOCKBOT_HTTP_MAX_CONNECTIONS"),
     ],
 )
 def test_missing_or_malformed_tokens_exit_with_one_clear_line(

@@ -14,13 +14,15 @@ from bot.matcher import Answer, Match
 
 
 def answer_json(answer: Answer) -> dict:
-    """The CLI contract: {"question", "match": {"id","title","score"}|null, "alternatives": [...]}."""
+    """The CLI contract: {"question", "outcome", "match": {"id","title","score"}|null, "alternatives": [...]};
+    outcome: answered | suggested | no_answer | smalltalk | invalid."""
 
     def one(match: Match) -> dict:
         return {"id": match.entry.id, "title": match.entry.title, "score": round(float(match.score), 4)}
 
     return {
         "question": answer.question,
+        "outcome": answer.outcome,
         "match": one(answer.match) if answer.match is not None else None,
         "alternatives": [one(m) for m in answer.alternatives],
     }

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from bot.config import Settings
+from bot.control_chars import for_terminal, json_for_terminal
 from bot.render import render_text
 from bot.stats import StatsReport, build_report
 
@@ -44,7 +45,8 @@ def run_stats(as_json: bool = False, suggest: bool = False) -> int:
 
 
 def _print(report: StatsReport, as_json: bool) -> None:
+    """The report holds what anyone in Slack typed: nothing in it may act on the admin's terminal."""
     if as_json:
-        print(report.to_json())
+        print(json_for_terminal(report.to_json()))
     else:
-        print(render_text("stats.txt.j2", report=report))
+        print(for_terminal(render_text("stats.txt.j2", report=report)))

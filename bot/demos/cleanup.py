@@ -18,7 +18,7 @@ from collections.abc import Container, Mapping
 
 import docker
 
-from bot.demos.runlock import forget, run_state, runs_dir
+from bot.demos.runlock import RUN_ID, forget, run_state, runs_dir
 from bot.demos.runner import ENGINE_ERRORS, EXPIRES_LABEL, LABEL, OWNER_LABEL, active_runs
 
 log = logging.getLogger(__name__)

@@ -183,9 +183,7 @@ class DemoContext:
     def create_network(self, alias: str) -> None:
         real = self.real_name(alias)
         # internal: containers on it reach each other by name but nothing outside the host.
-        self.api.create_network(
-            real, driver="bridge", internal=True, labels=self.labels, check_duplicate=True
-        )
+        self.api.create_network(real, driver="bridge", internal=True, labels=self.labels)
         self._networks[alias] = real
 
     def remove_network(self, alias: str) -> None:
@@ -286,13 +284,8 @@ class DemoContext:
                 self._writable_volumes.add(key)
 
     def _output(self, container: str) -> bytes:
-        """stdout and stderr of a stopped container. One request: `api.logs()` first inspects the container
-        to learn whether it has a TTY; ours never do (create_container's default), so the log stream is
-        always multiplexed."""
-        response = self.api._get(
-            self.api._url("/containers/{0}/logs", container), params={"stdout": 1, "stderr": 1}
-        )
-        return self.api._get_result_tty(False, response, False)
+        """stdout and stderr of a stopped container."""
+        return self.api.logs(container, stdout=True, stderr=True)
 
     def _wait(self, container: str, deadline: float) -> int:
         remaining = deadline - time.monotonic()

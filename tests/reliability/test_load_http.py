@@ -16,7 +16,6 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -50,16 +49,6 @@ QUESTIONS = [
     "<!channel> 네트워크 드라이버 종류",
     "dangling 이미지 지우기",
 ]
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS", "Threads"):
-            fields[key] = int(value.split()[0])
-    fields["fds"] = len(list(Path(f"/proc/{pid}/fd").iterdir()))
-    return fields
 
 
 class Round:
@@ -209,7 +198,7 @@ def test_500_mixed_requests_at_50_concurrent(docker_client, tmp_path, figures):
             questions = sum(1 for kind, _, _, _ in load.jobs if kind != "demo")
             answered_in = load.last_answer_at() - started
             time.sleep(1.0)
-            status = proc_status(pid)
+            status = bot.status()
             rounds.append(
                 {
                     "acks": load.acks,

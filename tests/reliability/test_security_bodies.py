@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from hostile_clients import BIG, big_upload, peak_rss_during
 from slack_harness import (
     BOT_USER_ID,
     DockbotProcess,
@@ -33,7 +34,6 @@ from slack_harness import (
 )
 
 MIB = 1024 * 1024
-BIG = 20_000_000
 MARKER = "BODYMARKER7f3a"
 FORGED = "2030-01-01 00:00:00,000 ERROR dockbot.slack: FORGED"
 
@@ -59,37 +59,6 @@ def still_serving(bot: DockbotProcess, fake: FakeSlack, slack: SlackSender, chan
     fake.wait_for(lambda: fake.calls_of("chat.postMessage", channel), what=f"an answer in {channel}")
 
 
-def big_upload(port: int, *, chunked: bool, signed: bool, result: dict[str, int]) -> None:
-    """Send a 20 MB body (announced or chunked) as fast as the server takes it; note the status."""
-    head = [b"POST /slack/events HTTP/1.1", b"Host: 127.0.0.1", b"Content-Type: application/json"]
-    if signed:  # signed for some other body: only the timestamp looks right
-        head += [f"{k}: {v}".encode() for k, v in sign("{}").items()]
-    head.append(b"Transfer-Encoding: chunked" if chunked else f"Content-Length: {BIG}".encode())
-    piece = b"x" * 65536
-    sent = 0
-    reply = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
-        try:
-            conn.sendall(b"\r\n".join(head) + b"\r\n\r\n")
-            while sent < BIG:
-                conn.sendall(b"10000\r\n" + piece + b"\r\n" if chunked else piece)
-                sent += len(piece)
-            if chunked:
-                conn.sendall(b"0\r\n\r\n")
-        except OSError:
-            pass  # the server answered and closed while we were still sending: expected
-        try:
-            while b"\r\n" not in reply:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
-        except OSError:
-            pass
-    result["status"] = int(reply.split()[1]) if reply.startswith(b"HTTP/") else 0
-    result["sent"] = sent
-
-
 def test_an_announced_oversized_body_is_refused_before_it_is_sent(bot: DockbotProcess, figures) -> None:
     with socket.create_connection(("127.0.0.1", bot.port), timeout=10) as conn:
         conn.sendall(
@@ -107,45 +76,22 @@ def test_an_announced_oversized_body_is_refused_before_it_is_sent(bot: DockbotPr
 
 
 def test_four_20_mb_bodies_at_once(bot: DockbotProcess, fake: FakeSlack, slack: SlackSender, figures) -> None:
-    baseline = bot.status()["VmRSS"]
-    peak = [baseline]
-    done = threading.Event()
+    results: list[dict[str, int]] = []
 
-    def sample() -> None:
-        while not done.is_set():
-            peak.append(bot.status()["VmRSS"])
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    results: list[dict[str, int]] = [{} for _ in range(8)]
-    try:
+    def uploads() -> None:
         for chunked in (False, True):  # four announced at once, then four chunked at once
-            uploads = [
-                threading.Thread(
-                    target=big_upload,
-                    args=(bot.port,),
-                    kwargs={"chunked": chunked, "signed": i % 2 == 0, "result": results[i + 4 * chunked]},
-                )
-                for i in range(4)
-            ]
-            for upload in uploads:
-                upload.start()
-            for upload in uploads:
-                upload.join(120)
-    finally:
-        done.set()
-        sampler.join()
+            with ThreadPoolExecutor(4) as pool:
+                jobs = [
+                    pool.submit(big_upload, bot.port, chunked=chunked, signed=i % 2 == 0) for i in range(4)
+                ]
+                results.extend(job.result() for job in jobs)
+
+    baseline, peak = peak_rss_during(lambda: bot.status()["VmRSS"], uploads)
     assert [r["status"] for r in results] == [413] * 8, results
-    grown_mib = (max(peak) - baseline) / 1024
+    grown_mib = (peak - baseline) / 1024
     assert grown_mib < 40, f"RSS grew by {grown_mib:.1f} MiB under 4 x 20 MB bodies"
     figures.add("hostile_network", "oversized_refused", len(results))
     figures.most("hostile_network", "rss_growth_4x20mb_mib", round(grown_mib, 1))
-    figures.set(
-        "hostile_network",
-        "bytes_sent_before_refusal_max_mib",
-        round(max(r["sent"] for r in results) / MIB, 1),
-    )
     still_serving(bot, fake, slack, "CBIG0001")
 
 
