@@ -332,7 +332,13 @@ class Analyzer:
     TYPO_CUTOFF = 80
     _CACHE_SIZE = 4096
 
-    def __init__(self, synonyms: Mapping[str, Iterable[str]], vocabulary_texts: Iterable[str]):
+    def __init__(
+        self,
+        synonyms: Mapping[str, Iterable[str]],
+        vocabulary_texts: Iterable[str],
+        known_raw: Mapping[str, list[str]] | None = None,
+    ):
+        """`known_raw`: raw tokens of the texts, cached by this same code (bot/snapshot_cache.py)."""
         canonical_terms = {self._canonical(c) for c in synonyms}
         alias_words: set[str] = set()
         for canonical, aliases in synonyms.items():
@@ -354,8 +360,10 @@ class Analyzer:
         self._max_alias = max((len(k) for k in self._aliases), default=1)
         vocab: set[str] = set(alias_words) | set(self._canonical(c) for c in synonyms)
         # Raw tokens of the KB's own texts, kept for the index build that follows (tokens() reuses them).
+        known_raw = known_raw or {}
         self._raw_memo: dict[str, list[str]] = {
-            text: raw_tokens(clean_text(text), self.protected) for text in vocabulary_texts
+            text: known_raw[text] if text in known_raw else raw_tokens(clean_text(text), self.protected)
+            for text in vocabulary_texts
         }
         for raw in self._raw_memo.values():
             vocab.update(raw)
@@ -468,6 +476,10 @@ class Analyzer:
         if len(self._split_cache) > self._CACHE_SIZE:
             self._split_cache.popitem(last=False)
         return result
+
+    def build_raw_tokens(self) -> dict[str, list[str]]:
+        """The raw tokens of the KB texts (until forget_build_texts), for the cache."""
+        return dict(self._raw_memo)
 
     def forget_build_texts(self) -> None:
         """Drop the raw tokens kept for the index build (they are not needed to answer questions)."""

@@ -62,8 +62,9 @@ def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = Fal
     kb = load_knowledge(directory)
     cached = snapshot_cache.load(version, kb) if use_cache else None
     if cached is not None:
-        model, thresholds = cached
-        return Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
+        model, thresholds, text_tokens = cached
+        matcher = Matcher(kb, thresholds, model=model, text_tokens=text_tokens)
+        return Snapshot(kb=kb, matcher=matcher, version=version)
     if quick and use_cache:
         snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=True), version=version)
         snapshot_cache.warm_in_background(directory)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
     from bot.knowledge import KnowledgeBase
     from bot.live_knowledge import Snapshot
-    from bot.matcher import Thresholds
+    from bot.matcher import TextTokens, Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ def model_paths(version: str) -> tuple[Path, Path]:
     return stem.with_suffix(".json"), stem.with_suffix(".npz")
 
 
-def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds] | None:
-    """The cached model and fitted thresholds of this knowledge version, or None (missing or not trusted)."""
+def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds, TextTokens] | None:
+    """The cached model, fitted thresholds and text tokens of this knowledge version, or None (missing or
+    not trusted)."""
     from bot.jamo_model import NEGATIVE, JamoModel
     from bot.matcher import Thresholds
 
@@ -88,10 +89,28 @@ def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds] | None
         values = {name: float(meta["thresholds"][name]) for name in _THRESHOLD_FIELDS}
         if not all(math.isfinite(v) for v in values.values()):
             raise ValueError("non-finite threshold")
-        return model, Thresholds(**values)
+        text_tokens = meta.get("text_tokens") or {"raw": {}, "tokens": {}}
+        if not _is_text_tokens(text_tokens):
+            raise ValueError("text tokens are not lists of strings")
+        return model, Thresholds(**values), text_tokens
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring model cache %s: %s", meta_path, exc)
         return None
+
+
+def _is_text_tokens(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == {"raw", "tokens"}
+        and all(
+            isinstance(part, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, list) and all(isinstance(t, str) for t in v)
+                for k, v in part.items()
+            )
+            for part in value.values()
+        )
+    )
 
 
 def store(snapshot: Snapshot) -> None:
@@ -118,6 +137,7 @@ def store(snapshot: Snapshot) -> None:
             "labels": list(model.labels),
             "vocabulary": vocabulary,
             "thresholds": {name: getattr(thresholds, name) for name in _THRESHOLD_FIELDS},
+            "text_tokens": snapshot.matcher.text_tokens,
         }
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         tmp_npz.write_bytes(blob)
