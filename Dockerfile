@@ -62,10 +62,11 @@ COPY knowledge/ /app/knowledge/
 # Numeric, so that runtimes (and Kubernetes runAsNonRoot) can tell it is not root without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /app
-# Smoke test and warm-up in one: answering a question proves the installed package runs, and fits the
-# matcher's thresholds for the baked-in knowledge into /data/cache (XDG_CACHE_HOME), so a container's first
-# start skips that fit. A fresh named volume on /data starts with this cache (Docker copies it in).
-RUN dockbot ask --json "명명된 볼륨이 뭐야?" > /dev/null
+# Warm-up and smoke test: train the matcher's model for the baked-in knowledge into /data/cache
+# (XDG_CACHE_HOME; .npz + JSON, no pickle), so a container's first start skips training, then answer a
+# question to prove the installed package runs. A fresh named volume on /data starts with this cache.
+RUN python -m bot.snapshot_cache /app/knowledge /tmp/dockbot-training.lock \
+    && dockbot ask --json "명명된 볼륨이 뭐야?" > /dev/null
 EXPOSE 3000
 # HTTP mode: GET /healthz on PORT; Socket Mode: the heartbeat file is fresh (see bot/healthcheck.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -116,15 +116,17 @@ def clean_slack_markup(text: str) -> str:
     return text.replace("`", " ")
 
 
-def clean_text(text: str, limit: int = MAX_MATCH_CHARS) -> str:
-    """NFKC, lower case, no Slack markup, no invisible or control characters; at most `limit` characters."""
+def clean_text(text: str, limit: int = MAX_MATCH_CHARS, *, keep_jamo: bool = False) -> str:
+    """The one normaliser of user text: NFKC, lower case, no Slack markup, no invisible or control
+    characters; at most `limit` characters. Lone jamo (ㅋㅋ, ㅠㅠ) go unless `keep_jamo` (small_talk)."""
     text = text[:MAX_RAW_CHARS]
     text = clean_slack_markup(text)
     text = unicodedata.normalize("NFKC", text).lower()
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)
-    # NFKC turns compatibility jamo (ㅋㅋ) into conjoining jamo; those are laughter/typing noise here.
-    text = _COMPAT_JAMO.sub(" ", text)
+    if not keep_jamo:
+        # NFKC turns compatibility jamo (ㅋㅋ) into conjoining jamo; those are laughter/typing noise here.
+        text = _COMPAT_JAMO.sub(" ", text)
     return " ".join(text.split())[:limit]
 
 
@@ -149,8 +151,7 @@ def small_talk(text: str) -> str | None:
     """The kind of casual noise a message is ("thanks", "greeting", "ack", "laugh"), or None.
 
     A message of several kinds is the most telling one (thanks > greeting > ack > laugh)."""
-    text = clean_slack_markup(text[:200])
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = clean_text(text, 200, keep_jamo=True)
     words = re.sub(rf"[^0-9a-z가-힣{_NOISE_JAMO}]+", " ", text).split()
     if not words or len(words) > 6:
         return None
@@ -331,7 +332,13 @@ class Analyzer:
     TYPO_CUTOFF = 80
     _CACHE_SIZE = 4096
 
-    def __init__(self, synonyms: Mapping[str, Iterable[str]], vocabulary_texts: Iterable[str]):
+    def __init__(
+        self,
+        synonyms: Mapping[str, Iterable[str]],
+        vocabulary_texts: Iterable[str],
+        known_raw: Mapping[str, list[str]] | None = None,
+    ):
+        """`known_raw`: raw tokens of the texts, cached by this same code (bot/snapshot_cache.py)."""
         canonical_terms = {self._canonical(c) for c in synonyms}
         alias_words: set[str] = set()
         for canonical, aliases in synonyms.items():
@@ -353,8 +360,10 @@ class Analyzer:
         self._max_alias = max((len(k) for k in self._aliases), default=1)
         vocab: set[str] = set(alias_words) | set(self._canonical(c) for c in synonyms)
         # Raw tokens of the KB's own texts, kept for the index build that follows (tokens() reuses them).
+        known_raw = known_raw or {}
         self._raw_memo: dict[str, list[str]] = {
-            text: raw_tokens(clean_text(text), self.protected) for text in vocabulary_texts
+            text: known_raw[text] if text in known_raw else raw_tokens(clean_text(text), self.protected)
+            for text in vocabulary_texts
         }
         for raw in self._raw_memo.values():
             vocab.update(raw)
@@ -467,6 +476,10 @@ class Analyzer:
         if len(self._split_cache) > self._CACHE_SIZE:
             self._split_cache.popitem(last=False)
         return result
+
+    def build_raw_tokens(self) -> dict[str, list[str]]:
+        """The raw tokens of the KB texts (until forget_build_texts), for the cache."""
+        return dict(self._raw_memo)
 
     def forget_build_texts(self) -> None:
         """Drop the raw tokens kept for the index build (they are not needed to answer questions)."""

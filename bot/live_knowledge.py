@@ -60,10 +60,11 @@ def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = Fal
 
     version = content_version(directory)
     kb = load_knowledge(directory)
-    cached = snapshot_cache.load(directory, version, kb) if use_cache else None
+    cached = snapshot_cache.load(version, kb) if use_cache else None
     if cached is not None:
-        model, thresholds = cached
-        return Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
+        model, thresholds, text_tokens = cached
+        matcher = Matcher(kb, thresholds, model=model, text_tokens=text_tokens)
+        return Snapshot(kb=kb, matcher=matcher, version=version)
     if quick and use_cache:
         snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=True), version=version)
         snapshot_cache.warm_in_background(directory)
@@ -71,7 +72,7 @@ def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = Fal
     model, thresholds = fit_learned(kb)
     snapshot = Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
     if use_cache:
-        snapshot_cache.store(directory, snapshot)
+        snapshot_cache.store(snapshot)
     return snapshot
 
 

@@ -59,6 +59,10 @@ BM25_B = 0.75
 QUERY_CAP_QUANTILE: float | None = 0.75
 
 
+# Tokens of the knowledge base's own texts: {"raw": text -> raw tokens, "tokens": text -> analysed tokens}.
+TextTokens = dict[str, dict[str, list[str]]]
+
+
 @dataclass(frozen=True)
 class Match:
     entry: Entry
@@ -111,11 +115,15 @@ class Index:
     entry e are entry_start[e]..entry_start[e + 1]. Bags (the union of an entry's strings) likewise.
     """
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, text_tokens: TextTokens | None = None):
+        """`text_tokens`: the tokens of the KB's texts as this code made them before (from the cache), so a
+        warm start skips analysing ~3,700 texts; a text missing from it is analysed as usual."""
         self.kb = kb
         self.entries = kb.entries
         texts = list(dict.fromkeys(t for e in kb.entries for t in (e.title, *e.keywords, *e.questions)))
-        self.analyzer = Analyzer(kb.synonyms, texts)
+        known = text_tokens or {"raw": {}, "tokens": {}}
+        self.analyzer = Analyzer(kb.synonyms, texts, known["raw"])
+        known_tokens = known["tokens"]
         self.feature_ids: dict[str, int] = {_EMPTY: 0}
         memo: dict[str, tuple[np.ndarray, str]] = {}
         # Tokens of every KB text, kept only while thresholds are fitted (see Matcher.__init__).
@@ -125,7 +133,8 @@ class Index:
             # Repeated strings (shared keywords, replicated benchmark entries) are analysed once.
             found = memo.get(text)
             if found is None:
-                toks = self.build_tokens[text] = self.analyzer.tokens(text)
+                cached = known_tokens.get(text)
+                toks = self.build_tokens[text] = cached if cached is not None else self.analyzer.tokens(text)
                 ids = sorted({self.feature_ids.setdefault(f, len(self.feature_ids)) for f in features(toks)})
                 found = memo[text] = (np.asarray(ids or [0], dtype=np.int32), sys.intern(fuzzy_key(toks)))
             return found
@@ -213,7 +222,11 @@ class Index:
         self.kb_word_count = np.bincount(self.string_feats, minlength=vocab).astype(np.float64) * self.is_word
         self.off_word_count = np.zeros(vocab, dtype=np.float64)
         for question in kb.off_topic:
-            for feature in set(features(self.analyzer.tokens(question))):
+            cached = known_tokens.get(question)
+            toks = self.build_tokens[question] = (
+                cached if cached is not None else self.analyzer.tokens(question)
+            )
+            for feature in set(features(toks)):
                 fid = self.feature_ids.get(feature)
                 if fid is not None and feature[0] == "w":
                     self.off_word_count[fid] += 1
@@ -254,12 +267,13 @@ class Matcher:
         *,
         quick: bool = False,
         model: JamoModel | None = None,
+        text_tokens: TextTokens | None = None,
     ):
         """`model`: the trained jamo model of this knowledge (its labels must be the entry ids, then
         NEGATIVE), used with the weights in `thresholds`. Without thresholds the lexical-only ones are
         fitted or read from the cache; quick=True fits provisional ones on a sample (cached_thresholds)."""
         self.kb = kb
-        self.index = Index(kb)
+        self.index = Index(kb, text_tokens)
         if model is not None and model.labels != (*(e.id for e in kb.entries), NEGATIVE):
             raise ValueError("the jamo model was trained on other entries")
         self.model = model
@@ -270,6 +284,11 @@ class Matcher:
 
             thresholds = cached_thresholds(self, quick=quick)
         self.thresholds = thresholds
+        # What the cache keeps so the next start skips analysing the KB's texts (bot/snapshot_cache.py).
+        self.text_tokens: TextTokens = {
+            "raw": self.index.analyzer.build_raw_tokens(),
+            "tokens": dict(self.index.build_tokens),
+        }
         # Build-time memos are not part of what a snapshot needs to answer.
         self.index.build_tokens = {}
         self.index.analyzer.forget_build_texts()

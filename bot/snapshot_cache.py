@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
     from bot.knowledge import KnowledgeBase
     from bot.live_knowledge import Snapshot
-    from bot.matcher import Thresholds
+    from bot.matcher import TextTokens, Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +45,24 @@ WARM_LOCK_S = 300  # a background training older than this is taken to have died
 _THRESHOLD_FIELDS = ("answer", "suggest", "w_lex", "w_jamo", "w_neg", "w_unseen")
 
 
-def _stem(directory: Path, version: str) -> Path:
-    where = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
-    return cache_dir() / f"model-{where}-{version}-{code_hash()}"
+def _stem(version: str) -> Path:
+    # Keyed by content and code only: a copy of the same knowledge elsewhere reuses the trained model.
+    return cache_dir() / f"model-{version}-{code_hash()}"
 
 
-def model_paths(directory: Path, version: str) -> tuple[Path, Path]:
+def model_paths(version: str) -> tuple[Path, Path]:
     """(JSON metadata, .npz arrays) of the trained model of one knowledge version."""
-    stem = _stem(directory, version)
+    stem = _stem(version)
     return stem.with_suffix(".json"), stem.with_suffix(".npz")
 
 
-def load(directory: Path, version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds] | None:
-    """The cached model and fitted thresholds of this knowledge version, or None (missing or not trusted)."""
+def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds, TextTokens] | None:
+    """The cached model, fitted thresholds and text tokens of this knowledge version, or None (missing or
+    not trusted)."""
     from bot.jamo_model import NEGATIVE, JamoModel
     from bot.matcher import Thresholds
 
-    meta_path, npz_path = model_paths(directory, version)
+    meta_path, npz_path = model_paths(version)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -88,19 +89,37 @@ def load(directory: Path, version: str, kb: KnowledgeBase) -> tuple[JamoModel, T
         values = {name: float(meta["thresholds"][name]) for name in _THRESHOLD_FIELDS}
         if not all(math.isfinite(v) for v in values.values()):
             raise ValueError("non-finite threshold")
-        return model, Thresholds(**values)
+        text_tokens = meta.get("text_tokens") or {"raw": {}, "tokens": {}}
+        if not _is_text_tokens(text_tokens):
+            raise ValueError("text tokens are not lists of strings")
+        return model, Thresholds(**values), text_tokens
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring model cache %s: %s", meta_path, exc)
         return None
 
 
-def store(directory: Path, snapshot: Snapshot) -> None:
+def _is_text_tokens(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == {"raw", "tokens"}
+        and all(
+            isinstance(part, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, list) and all(isinstance(t, str) for t in v)
+                for k, v in part.items()
+            )
+            for part in value.values()
+        )
+    )
+
+
+def store(snapshot: Snapshot) -> None:
     """Cache the snapshot's trained model and thresholds (nothing when it has no model)."""
     model = snapshot.matcher.model
     thresholds = snapshot.matcher.thresholds
     if model is None or thresholds.provisional:
         return
-    meta_path, npz_path = model_paths(directory, snapshot.version)
+    meta_path, npz_path = model_paths(snapshot.version)
     tmp_npz = npz_path.with_suffix(f".{os.getpid()}.npz.tmp")
     tmp_meta = meta_path.with_suffix(f".{os.getpid()}.json.tmp")
     try:
@@ -118,6 +137,7 @@ def store(directory: Path, snapshot: Snapshot) -> None:
             "labels": list(model.labels),
             "vocabulary": vocabulary,
             "thresholds": {name: getattr(thresholds, name) for name in _THRESHOLD_FIELDS},
+            "text_tokens": snapshot.matcher.text_tokens,
         }
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         tmp_npz.write_bytes(blob)
@@ -145,7 +165,8 @@ def warm_in_background(directory: Path) -> None:
 
     One at a time per knowledge directory and code (a lock file; a stale one older than WARM_LOCK_S is
     taken over); it outlives this process, so the next `dockbot ask` starts warm."""
-    lock = _stem(directory, "training").with_suffix(".lock")
+    where = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:8]
+    lock = _stem(f"training-{where}").with_suffix(".lock")
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         try:

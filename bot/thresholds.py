@@ -49,8 +49,10 @@ class Evidence:
     """Leave-one-out results of the example questions and scores of the off-topic questions."""
 
     in_scope: list[tuple[float, bool]]  # (top score, top-1 was the right entry)
-    off_topic: list[float]
+    off_topic: list[float]  # every negative question: off-topic and uncovered
     confusions: list[tuple[str, int, str, str]]  # (entry id, question number, question, answered id)
+    # Top scores of the off-topic questions alone (the suggest threshold); None: all of off_topic.
+    unrelated: list[float] | None = None
 
 
 def collect_evidence(matcher: Matcher, every: int = 1, limit: int | None = None) -> Evidence:
@@ -100,7 +102,8 @@ def fit(evidence: Evidence) -> tuple[float, float]:
     best_cut = float(cuts[int(np.argmin(err))])
     below = float(cuts[cuts < best_cut].max()) if (cuts < best_cut).any() else best_cut
     answer = (best_cut + below) / 2
-    ranked = sorted(off)
+    # An uncovered Docker question may get suggestions (related entries help); lunch questions should not.
+    ranked = sorted(evidence.unrelated if evidence.unrelated else off)
     suggest = min(ranked[max(0, math.ceil(SUGGEST_QUANTILE * len(ranked)) - 1)], answer)
     return answer, suggest
 
@@ -339,7 +342,12 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
             for q, f in zip(entry.questions, fold, strict=True)
             if f == k
         ]
-        held += [(q, -1) for q, f in zip(negatives, negative_folds, strict=True) if f == k]
+        # -1: off-topic, -2: uncovered (both negatives; only off-topic sets the suggest threshold).
+        held += [
+            (q, -1 if i < n_off else -2)
+            for i, (q, f) in enumerate(zip(negatives, negative_folds, strict=True))
+            if f == k
+        ]
         total = len(negatives) + sum(len(e.questions) for e in kb.entries)
         step = max(1, -(-total // MAX_EVIDENCE))  # ceil
         for question, e in held[::step]:
@@ -387,7 +395,7 @@ def combined_evidence(ev: FoldEvidence, w_lex: float, w_neg: float, w_unseen: fl
         right = has & (ev.cand_entry[best] == ev.expect)
     is_off = ev.expect < 0
     in_scope = list(zip(top[~is_off].tolist(), right[~is_off].tolist(), strict=True))
-    return Evidence(in_scope, top[is_off].tolist(), [])
+    return Evidence(in_scope, top[is_off].tolist(), [], top[ev.expect == -1].tolist())
 
 
 def balanced_error(evidence: Evidence, answer: float) -> float:

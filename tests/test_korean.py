@@ -156,3 +156,32 @@ def test_a_short_word_with_another_first_letter_is_not_read_as_a_kb_word():
     assert analyzer.tokens("시간") == ["시간"]  # one letter from 기간, but an everyday word of its own
     assert analyzer.tokens("프리즈") == ["프리즈"]  # not 브리지
     assert analyzer.tokens("볼룸") == ["볼륨"]  # a vowel slip keeps the first letter: still corrected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ㅋㅋㅋ", "laugh"),
+        ("ㅠㅠ", "laugh"),
+        ("ㄱㅅ", "thanks"),
+        ("감사합니다!! ㅎㅎ", "thanks"),
+        ("<@U0123> 고마워요", "thanks"),
+        ("안녕하세요", "greeting"),
+        ("넵 알겠습니다", "ack"),
+        ("ㅋㅋ 볼륨이 뭐야", None),
+        ("감사 로그 보는 법", None),
+        ("", None),
+    ],
+)
+def test_small_talk_is_recognised_only_when_nothing_else_is_said(text, kind):
+    from bot.korean import small_talk
+
+    assert small_talk(text) == kind
+
+
+def test_misspelt_question_endings_read_as_the_question_word():
+    from bot.korean import QUESTION_TOKEN, clean_text, raw_tokens
+
+    for misspelt in ("볼륨이 머예요?", "볼륨이 뭐에여", "볼륨 머임"):
+        assert raw_tokens(clean_text(misspelt)) == ["볼륨", QUESTION_TOKEN], misspelt
+    assert raw_tokens(clean_text("볼륨 마운트 어떻게함")) == raw_tokens(clean_text("볼륨 마운트 어떻게"))

@@ -254,6 +254,7 @@ def _answered(snapshot, question: str) -> str | None:
     return answer.match.entry.id if answer.outcome == "answered" and answer.match else None
 
 
+@pytest.mark.timeout(1800)
 def test_the_shipped_matcher_uses_the_learned_model(shipped):
     t = shipped.matcher.thresholds
     assert shipped.matcher.model is not None and not t.provisional
@@ -261,6 +262,9 @@ def test_the_shipped_matcher_uses_the_learned_model(shipped):
     assert 0 < t.suggest <= t.answer < 1
 
 
+@pytest.mark.timeout(
+    1800
+)  # the first use trains the shipped knowledge (~30 s CPU; far longer on a busy machine)
 @pytest.mark.parametrize(
     ("plain", "misspelt"),
     [
@@ -275,6 +279,7 @@ def test_misspelt_endings_are_answered_like_the_plain_question(shipped, plain: s
     assert _answered(shipped, misspelt) == expected
 
 
+@pytest.mark.timeout(1800)
 def test_one_unseen_word_does_not_cost_the_whole_answer(shipped):
     plain = "컨테이너끼리 통신하려면 어떻게 해?"
     expected = _answered(shipped, plain)
@@ -310,6 +315,7 @@ def test_the_kind_reply_renders_in_the_terminal_and_in_slack(matcher: Matcher):
     assert answer.reason.split("!")[0] in shown and ":warning:" not in shown
 
 
+@pytest.mark.timeout(1800)
 def test_an_uncovered_docker_question_is_told_what_the_bot_covers(shipped):
     from bot.render import render_text
 
@@ -320,3 +326,20 @@ def test_an_uncovered_docker_question_is_told_what_the_bot_covers(shipped):
         assert answer.reason in render_text("answer.txt.j2", answer=answer)
     lunch = shipped.matcher.match("점심 메뉴 추천해줘")
     assert lunch.outcome == "no_answer" and lunch.reason is None
+
+
+def test_sealed_scoring_keeps_no_question_text_and_counts_uncovered_apart(matcher: Matcher):
+    from bot.heldout import Labelled, score
+
+    questions = [
+        Labelled("명명된 볼륨이 뭐야?", "volume-named", "plain", "sealed:1"),
+        Labelled("볼륨 말고 포드가 뭐야", "volume-named", "plain", "sealed:2"),  # a miss
+        Labelled("점심 메뉴 추천", None, "casual", "sealed:3", kind="off-topic"),
+        Labelled("helm 차트 설치", None, "plain", "sealed:4", kind="uncovered"),
+    ]
+    sealed = score(matcher, questions, sealed=True)
+    assert sealed.misses == []
+    assert (sealed.in_scope, sealed.off_topic, sealed.uncovered) == (2, 1, 1)
+    assert sum(sealed.confusions.values()) == 2 - sealed.top1
+    dev = score(matcher, questions)
+    assert any("sealed:2" in m for m in dev.misses)

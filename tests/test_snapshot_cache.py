@@ -23,7 +23,7 @@ def test_store_on_a_read_only_filesystem_logs_and_returns(tmp_path, monkeypatch,
     monkeypatch.setattr(Path, "write_bytes", _read_only)
     monkeypatch.setattr(Path, "unlink", _read_only)
     with caplog.at_level("INFO", logger="bot.snapshot_cache"):
-        snapshot_cache.store(kb_dir, snapshot)  # must not raise
+        snapshot_cache.store(snapshot)  # must not raise
     assert "cannot cache the trained model" in caplog.text
     assert "Read-only file system" in caplog.text
 
@@ -31,7 +31,7 @@ def test_store_on_a_read_only_filesystem_logs_and_returns(tmp_path, monkeypatch,
 def test_load_of_a_missing_snapshot_is_none(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     kb = build_snapshot(FIXTURE_KB / "kb", use_cache=False).kb
-    assert snapshot_cache.load(tmp_path, "no-such-version", kb) is None
+    assert snapshot_cache.load("no-such-version", kb) is None
 
 
 def _cached_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -56,7 +56,7 @@ def test_the_cached_model_is_plain_arrays_and_json_never_pickle(tmp_path, monkey
     assert oct(npz.stat().st_mode & 0o777) == "0o600"
     again = build_snapshot(kb_dir)
     assert again.matcher.thresholds == snapshot.matcher.thresholds
-    assert snapshot_cache.load(kb_dir, snapshot.version, snapshot.kb) is not None
+    assert snapshot_cache.load(snapshot.version, snapshot.kb) is not None
 
 
 def test_a_tampered_cache_is_rejected_and_retrained(tmp_path, monkeypatch, caplog):
@@ -71,14 +71,14 @@ def test_a_tampered_cache_is_rejected_and_retrained(tmp_path, monkeypatch, caplo
     blob[len(blob) // 2] ^= 0xFF
     npz.write_bytes(bytes(blob))
     with caplog.at_level("WARNING", logger="bot.snapshot_cache"):
-        assert snapshot_cache.load(kb_dir, snapshot.version, snapshot.kb) is None
+        assert snapshot_cache.load(snapshot.version, snapshot.kb) is None
     assert "recorded hash" in caplog.text
     # A pickle where the arrays should be is never loaded either: the hash no longer matches.
     npz.write_bytes(b"\x80\x04\x95" + bytes(blob[3:]))
-    assert snapshot_cache.load(kb_dir, snapshot.version, snapshot.kb) is None
+    assert snapshot_cache.load(snapshot.version, snapshot.kb) is None
     rebuilt = build_snapshot(kb_dir)  # retrains and replaces the bad file
     assert rebuilt.matcher.model is not None
-    assert snapshot_cache.load(kb_dir, snapshot.version, snapshot.kb) is not None
+    assert snapshot_cache.load(snapshot.version, snapshot.kb) is not None
 
 
 def test_a_knowledge_edit_retrains_while_the_old_model_answers(tmp_path, monkeypatch):
