@@ -58,7 +58,7 @@ def raw(path: Path) -> sqlite3.Connection:
 
 
 def test_new_database_uses_wal_and_the_current_schema_version(tmp_path):
-    db = tmp_path / "sub" / "dockbot.db"
+    db = tmp_path / "dockbot.db"
     store = Store.open(db)
     assert store.schema_version() == SCHEMA_VERSION
     conn = raw(db)
@@ -66,6 +66,15 @@ def test_new_database_uses_wal_and_the_current_schema_version(tmp_path):
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"schema_version", "questions", "votes", "demo_runs"} <= tables
     store.close()
+
+
+def test_a_missing_directory_is_logged_and_not_created(tmp_path, caplog):
+    db = tmp_path / "missing" / "dockbot.db"
+    store = Store.open(db)
+    store.record_question(answer("볼륨이 뭐야", "answered", "volume-named", 0.9), user="U1", channel="C1")
+    store.close()
+    assert not db.parent.exists()
+    assert "does not exist" in caplog.text
 
 
 def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path, caplog):
