@@ -270,12 +270,8 @@ def test_sigkill_during_writes_leaves_a_consistent_database(tmp_path):
         now = conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
         assert now >= count >= observed  # nothing committed was lost
         # Every question row is whole: text, outcome and user all written by the same transaction.
-        assert (
-            conn.execute(
-                "SELECT COUNT(*) FROM questions WHERE text IS NULL OR outcome != 'no_answer' OR user_id != 'U1'"
-            ).fetchone()[0]
-            == 0
-        )
+        broken = "text IS NULL OR outcome != 'no_answer' OR user_id != 'U1'"
+        assert conn.execute(f"SELECT COUNT(*) FROM questions WHERE {broken}").fetchone()[0] == 0
         conn.close()
         observed = now
     store = Store.open(db)
