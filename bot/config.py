@@ -9,9 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
-REPO_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+
+def starter_knowledge_dir() -> Path:
+    """The knowledge shipped with the package (knowledge/ as package data `bot.starter_knowledge`): the
+    default when DOCKBOT_KNOWLEDGE_DIR does not name the admins' copy. A real directory in a regular or
+    editable install; the reloader watches it, so a zipped install is not supported."""
+    return Path(str(files("bot.starter_knowledge")))
+
+
+STARTER_KNOWLEDGE_DIR = starter_knowledge_dir()
 DEFAULT_DEMO_IMAGE = "busybox:1.36"
 DB_URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -76,7 +85,7 @@ def docker_hosts(env: Mapping[str, str]) -> tuple[DockerHost, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    knowledge_dir: Path = REPO_KNOWLEDGE_DIR
+    knowledge_dir: Path = STARTER_KNOWLEDGE_DIR
     db_path: Path | None = None
     # DOCKBOT_DB=postgresql://... (or postgres://): the shared database of several replicas; a path is SQLite.
     db_url: str = field(default="", repr=False)
@@ -145,7 +154,7 @@ class Settings:
         if pull_policy not in ("IfNotPresent", "Never"):
             raise ConfigError(f"DOCKBOT_KUBE_PULL_POLICY must be IfNotPresent or Never, got {pull_policy!r}")
         return cls(
-            knowledge_dir=Path(env.get("DOCKBOT_KNOWLEDGE_DIR", "").strip() or REPO_KNOWLEDGE_DIR),
+            knowledge_dir=Path(env.get("DOCKBOT_KNOWLEDGE_DIR", "").strip() or STARTER_KNOWLEDGE_DIR),
             db_path=Path(db) if db and not db_url else None,
             db_url=db_url,
             demo_image=env.get("DOCKBOT_DEMO_IMAGE", "").strip() or DEFAULT_DEMO_IMAGE,

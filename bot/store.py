@@ -247,7 +247,10 @@ class Store:
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The directory is the admin's to create: a typo in DOCKBOT_DB must not make directories (at the
+        # filesystem root, as root) behind their back. Logged by _failed; answering goes on unrecorded.
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"the directory of DOCKBOT_DB {self.path} does not exist")
         _private_file(self.path)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so every write is one explicit
         # transaction that takes the write lock up front (no lock upgrade deadlocks between processes).

@@ -39,8 +39,14 @@ QUESTIONS = [
     ("점심 뭐 먹지", 1),
     ("", 1),
 ]
-VOTES = [("U01", "volume-named", 1), ("U02", "volume-named", 1), ("U03", "compose-depends-on", -1),
-         ("U04", "compose-depends-on", -1), ("U05", "k8s-pod", -1), ("U03", "compose-depends-on", 1)]
+VOTES = [
+    ("U01", "volume-named", 1),
+    ("U02", "volume-named", 1),
+    ("U03", "compose-depends-on", -1),
+    ("U04", "compose-depends-on", -1),
+    ("U05", "k8s-pod", -1),
+    ("U03", "compose-depends-on", 1),
+]
 
 
 def main() -> int:
@@ -58,8 +64,13 @@ def main() -> int:
             answer = brain.ask(text, user=f"U{n % 7:02d}", channel="CDOCKER01", source="example")
             print(f"{answer.outcome:10} {answer.match.entry.id if answer.match else '-':28} {text}")
     for i, (user, entry_id, value) in enumerate(VOTES):
-        brain.vote(user=user, entry_id=entry_id, value=value, message=f"CDOCKER01:1710000000.{i % 5:06d}",
-                   channel="CDOCKER01")
+        brain.vote(
+            user=user,
+            entry_id=entry_id,
+            value=value,
+            message=f"CDOCKER01:1710000000.{i % 5:06d}",
+            channel="CDOCKER01",
+        )
     for name in ("volumes", "network", "volumes", "stateless"):
         run = brain.demos.run(name, user="U01", channel="CONBOARD1")
         brain.record_demo(run, user="U01", channel="CONBOARD1")

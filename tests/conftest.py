@@ -6,15 +6,28 @@ locally, and fail under CI=true (CI must prove the demos on a real engine).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    """No test writes the real ~/.cache/dockbot (one cache for the session, so models train once), and
+    whatever a test sets in os.environ is undone after it."""
+    saved = dict(os.environ)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +41,39 @@ def docker_client():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but no Docker engine is reachable: {exc}")
         pytest.skip(f"no Docker engine reachable: {exc}")
+    _ensure_demo_image(client, os.environ.get("DOCKBOT_DEMO_IMAGE", "").strip() or "busybox:1.36")
     yield client
     client.close()
+
+
+def _ensure_demo_image(client, image: str) -> None:
+    """The demo image exists, or is built FROM scratch with Debian's static busybox as .ci/docker-engine.sh
+    does (no registry is reachable to pull it); without /bin/busybox the demo tests skip with the reason
+    (and fail under CI=true) instead of timing out on a missing image."""
+    import docker
+
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    busybox = Path("/bin/busybox")
+    if not busybox.is_file():
+        reason = f"demo image {image} is missing and /bin/busybox (busybox-static) is absent to build it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        tar.add(busybox, arcname="busybox")
+        dockerfile = (
+            b'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        )
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    context.seek(0)
+    client.images.build(fileobj=context, custom_context=True, tag=image, rm=True)
 
 
 @pytest.fixture(scope="session")

@@ -537,8 +537,17 @@ class SlackSender:
 # ---- running dockbot ---------------------------------------------------------------------------------
 
 
+# Settings that describe the machine rather than the test: kept from the caller's environment (a newcomer
+# without busybox:1.36 points DOCKBOT_DEMO_IMAGE at another image), every other DOCKBOT_*/SLACK_* is dropped.
+MACHINE_SETTINGS = ("DOCKBOT_DEMO_IMAGE",)
+
+
 def dockbot_env(fake: FakeSlack, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DOCKBOT_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in MACHINE_SETTINGS or not k.startswith(("SLACK_", "DOCKBOT_"))
+    }
     env.update(
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,

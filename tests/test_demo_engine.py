@@ -495,7 +495,7 @@ def test_cli_json_and_list(api):
 def test_cli_writes_the_demo_audit_row_when_dockbot_db_is_set(api, tmp_path):
     from bot.store import Store
 
-    db = tmp_path / "audit" / "dockbot.db"
+    db = tmp_path / "dockbot.db"
     env = {"DOCKBOT_DB": str(db), "LOGNAME": "onboarding-kim"}
     shown = dockbot("demo", "volumes", env=env)
     as_json = dockbot("demo", "volumes", "--json", env=env)

@@ -294,7 +294,10 @@ _DROP = object()
         ("EntriesFile", {"entries": [_entry(sources=["http://docs.docker.com/"])]}),
         ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/a b"])]}),
         ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/a|<!channel>"])]}),
-        ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/reference/dockerfile/#volume"])]}),
+        (
+            "EntriesFile",
+            {"entries": [_entry(sources=["https://docs.docker.com/reference/dockerfile/#volume"])]},
+        ),
         ("EntriesFile", {"entries": [_entry(sources=["https://localhost/"])]}),
         ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/\n"])]}),
         ("EntriesFile", {"entries": [_entry(sources="https://docs.docker.com/")]}),

@@ -184,8 +184,12 @@ def test_questions_never_fail_while_another_thread_reloads(brain, knowledge_copy
     with_helm = practices.read_text(encoding="utf-8")
     broken = with_helm.replace("entries:", "entries: [", 1)
     questions = [
-        QUESTION, "명명된 볼륨이 뭐야?", "컨테이너 지웠더니 데이터가 날아갔어요",
-        "점심 뭐 먹지", "", "k8s 노드",
+        QUESTION,
+        "명명된 볼륨이 뭐야?",
+        "컨테이너 지웠더니 데이터가 날아갔어요",
+        "점심 뭐 먹지",
+        "",
+        "k8s 노드",
     ]
     stop = threading.Event()
     failures: list[BaseException] = []
@@ -251,8 +255,12 @@ def test_slack_bot_hot_reloads_and_tells_admins_by_dm(knowledge_copy, tmp_path):
 
     admin, someone = "UADMIN01", "UMEMBER1"
     fake = FakeSlack().start()
-    env = dockbot_env(fake, DOCKBOT_ADMINS=admin, DOCKBOT_DB=str(tmp_path / "dockbot.db"),
-                      DOCKBOT_KNOWLEDGE_DIR=str(knowledge_copy))
+    env = dockbot_env(
+        fake,
+        DOCKBOT_ADMINS=admin,
+        DOCKBOT_DB=str(tmp_path / "dockbot.db"),
+        DOCKBOT_KNOWLEDGE_DIR=str(knowledge_copy),
+    )
     bot = DockbotProcess(env, tmp_path / "dockbot.log").start()
     try:
         slack = SlackSender(bot.base_url)
@@ -285,12 +293,22 @@ def test_slack_bot_hot_reloads_and_tells_admins_by_dm(knowledge_copy, tmp_path):
 
         # Non-admins get a polite no for reload and stats; the admin gets the stats.
         for sub in ("reload", "stats"):
-            slack.command(command_form("/dockbot", sub, channel="CASK0001", user=someone,
-                                       response_url=fake.response_url(f"no-{sub}")))
+            slack.command(
+                command_form(
+                    "/dockbot",
+                    sub,
+                    channel="CASK0001",
+                    user=someone,
+                    response_url=fake.response_url(f"no-{sub}"),
+                )
+            )
             (reply,) = fake.wait_for(lambda sub=sub: fake.calls_of(f"response_url:no-{sub}"), what="no")
             assert "관리자만" in reply.params["text"] and "×" not in reply.all_text
-        slack.command(command_form("/dockbot", "stats", channel="CASK0001", user=admin,
-                                   response_url=fake.response_url("stats")))
+        slack.command(
+            command_form(
+                "/dockbot", "stats", channel="CASK0001", user=admin, response_url=fake.response_url("stats")
+            )
+        )
         (stats,) = fake.wait_for(lambda: fake.calls_of("response_url:stats"), what="stats")
         assert "dockbot 통계" in stats.all_text
 

@@ -48,14 +48,28 @@ def brain(knowledge_copy: Path, tmp_path: Path):
 
 
 def ask_all(brain: Brain, questions: list[str], times: int = 1) -> list[Answer]:
-    return [brain.ask(q, user=f"U{i}", channel="C1", source="test") for _ in range(times)
-            for i, q in enumerate(questions)]
+    return [
+        brain.ask(q, user=f"U{i}", channel="C1", source="test")
+        for _ in range(times)
+        for i, q in enumerate(questions)
+    ]
 
 
 def test_groups_similar_questions_most_asked_first():
-    rows = [(q, "no_answer", None, f"2026-01-01T00:00:0{i % 10}") for i, q in enumerate(
-        ["볼륨 백업 어떻게 해요", "볼륨 백업 어떻게 해요?", "볼륨 백업하는 방법", "볼륨을 백업하려면",
-         "헬름 차트가 뭐야", "헬름 차트 뭐임", "점심 뭐 먹지"])]
+    rows = [
+        (q, "no_answer", None, f"2026-01-01T00:00:0{i % 10}")
+        for i, q in enumerate(
+            [
+                "볼륨 백업 어떻게 해요",
+                "볼륨 백업 어떻게 해요?",
+                "볼륨 백업하는 방법",
+                "볼륨을 백업하려면",
+                "헬름 차트가 뭐야",
+                "헬름 차트 뭐임",
+                "점심 뭐 먹지",
+            ]
+        )
+    ]
     groups = group_questions(rows)
     sizes = [len(g["members"]) for g in groups]
     assert sizes == sorted(sizes, reverse=True)
@@ -80,8 +94,11 @@ def test_report_from_questions_asked_through_the_brain(brain):
     brain.vote(user="U2", entry_id="volume-named", value=1, message="1.1")  # changed their mind
     brain.vote(user="U3", entry_id="bind-mount", value=-1, message="2.1")
     brain.record_demo(DemoRun("volumes", "볼륨", ok=True, duration_s=4.0), user="U1", channel="C1")
-    brain.record_demo(DemoRun("volumes", "볼륨", ok=False, duration_s=30.0, error="step 3 timed out"),
-                      user="U2", channel="C1")
+    brain.record_demo(
+        DemoRun("volumes", "볼륨", ok=False, duration_s=30.0, error="step 3 timed out"),
+        user="U2",
+        channel="C1",
+    )
 
     report = brain.stats()
     assert report.available
@@ -208,14 +225,21 @@ def test_suggestion_rule(brain):
         outcomes = {"suggested": len(examples)}
         return QuestionGroup(examples[0], len(examples), examples, outcomes, None, None, "")
 
-    matcher = ScriptedMatcher(kb, {
-        "a1": ("suggested", "volume-named", 0.5), "a2": ("suggested", "volume-named", 0.55),
-        "b1": ("suggested", "volume-named", 0.35), "b2": ("suggested", "volume-named", 0.4),
-        "c1": ("suggested", "volume-named", 0.5), "c2": ("suggested", "bind-mount", 0.5),
-        "c3": ("suggested", "network-create", 0.5),
-        "d1": ("answered", "volume-named", 0.9), "d2": ("answered", "volume-named", 0.9),
-        "e1": ("no_answer", None, 0.0),
-    })
+    matcher = ScriptedMatcher(
+        kb,
+        {
+            "a1": ("suggested", "volume-named", 0.5),
+            "a2": ("suggested", "volume-named", 0.55),
+            "b1": ("suggested", "volume-named", 0.35),
+            "b2": ("suggested", "volume-named", 0.4),
+            "c1": ("suggested", "volume-named", 0.5),
+            "c2": ("suggested", "bind-mount", 0.5),
+            "c3": ("suggested", "network-create", 0.5),
+            "d1": ("answered", "volume-named", 0.9),
+            "d2": ("answered", "volume-named", 0.9),
+            "e1": ("no_answer", None, 0.0),
+        },
+    )
     groups = [group("a1", "a2"), group("b1", "b2"), group("c1", "c2", "c3"), group("d1", "d2"), group("e1")]
     kinds = [(s.group, s.kind, s.entry_id) for s in suggest_snippets(groups, kb, matcher)]
     assert kinds == [
@@ -242,13 +266,19 @@ def test_slack_blocks_escape_pings_and_respect_limits(brain):
     for block in blocks:
         text = block.get("text", {}).get("text", "")
         assert len(text) <= 3000
-    home = render_blocks("home.blocks.j2", demos=[{"name": "volumes", "title": "볼륨"}],
-                         demo_channels=["CDEMO1"], topics=report.top_topics, is_admin=True,
-                         stats_blocks=blocks[1:])
+    home = render_blocks(
+        "home.blocks.j2",
+        demos=[{"name": "volumes", "title": "볼륨"}],
+        demo_channels=["CDEMO1"],
+        topics=report.top_topics,
+        is_admin=True,
+        stats_blocks=blocks[1:],
+    )
     assert "<#CDEMO1>" in json.dumps(home, ensure_ascii=False)
     assert len(home) <= 100 and any("/demo volumes" in json.dumps(b, ensure_ascii=False) for b in home)
-    plain = render_blocks("home.blocks.j2", demos=[], demo_channels=[], topics=[], is_admin=False,
-                          stats_blocks=[])
+    plain = render_blocks(
+        "home.blocks.j2", demos=[], demo_channels=[], topics=[], is_admin=False, stats_blocks=[]
+    )
     assert "관리자" not in json.dumps(plain, ensure_ascii=False)
 
 
@@ -261,8 +291,14 @@ def test_no_store_means_no_stats_but_no_crash(knowledge_copy):
 
 def run_cli(*args: str, db: Path, knowledge: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOCKBOT_DB": str(db), "DOCKBOT_KNOWLEDGE_DIR": str(knowledge)}
-    return subprocess.run([sys.executable, "-m", "bot", "stats", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "stats", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_dockbot_stats_cli_text_json_and_suggest(brain, knowledge_copy):

@@ -40,8 +40,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 def entry(entry_id: str) -> Entry:
     return Entry(
-        id=entry_id, title=entry_id, answer="", commands=(), related=(), demo=None, keywords=(),
-        questions=(), path="knowledge/x.yaml", line=1,
+        id=entry_id,
+        title=entry_id,
+        answer="",
+        commands=(),
+        related=(),
+        demo=None,
+        keywords=(),
+        questions=(),
+        path="knowledge/x.yaml",
+        line=1,
     )
 
 
@@ -58,7 +66,7 @@ def raw(path: Path) -> sqlite3.Connection:
 
 
 def test_new_database_uses_wal_and_the_current_schema_version(tmp_path):
-    db = tmp_path / "sub" / "dockbot.db"
+    db = tmp_path / "dockbot.db"
     store = Store.open(db)
     assert store.schema_version() == SCHEMA_VERSION
     conn = raw(db)
@@ -66,6 +74,15 @@ def test_new_database_uses_wal_and_the_current_schema_version(tmp_path):
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"schema_version", "questions", "votes", "demo_runs"} <= tables
     store.close()
+
+
+def test_a_missing_directory_is_logged_and_not_created(tmp_path, caplog):
+    db = tmp_path / "missing" / "dockbot.db"
+    store = Store.open(db)
+    store.record_question(answer("볼륨이 뭐야", "answered", "volume-named", 0.9), user="U1", channel="C1")
+    store.close()
+    assert not db.parent.exists()
+    assert "does not exist" in caplog.text
 
 
 def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path, caplog):
@@ -98,8 +115,9 @@ def test_a_failing_migration_leaves_the_previous_version_and_the_bot_running(tmp
 
 def test_every_question_is_recorded_with_its_outcome_entry_and_score(tmp_path):
     store = Store.open(tmp_path / "dockbot.db")
-    store.record_question(answer("명명된 볼륨?", "answered", "volume-named", 0.91), user="U1", channel="C1",
-                          source="slack")
+    store.record_question(
+        answer("명명된 볼륨?", "answered", "volume-named", 0.91), user="U1", channel="C1", source="slack"
+    )
     store.record_question(answer("볼륨 백업", "suggested", "volume-named", 0.42), user="U2", channel="D2")
     store.record_question(answer("점심 뭐 먹지", "no_answer"), user="U3", channel="C1", source="chat")
     rows = {q.text: q for q in store.questions()}
@@ -107,7 +125,10 @@ def test_every_question_is_recorded_with_its_outcome_entry_and_score(tmp_path):
     assert rows["명명된 볼륨?"].entry_id == "volume-named"
     assert rows["명명된 볼륨?"].score == pytest.approx(0.91)
     assert (rows["명명된 볼륨?"].user, rows["명명된 볼륨?"].channel, rows["명명된 볼륨?"].source) == (
-        "U1", "C1", "slack")
+        "U1",
+        "C1",
+        "slack",
+    )
     assert (rows["볼륨 백업"].outcome, rows["볼륨 백업"].entry_id) == ("suggested", "volume-named")
     assert (rows["점심 뭐 먹지"].entry_id, rows["점심 뭐 먹지"].score) == (None, None)
     assert datetime.fromisoformat(rows["점심 뭐 먹지"].asked_at) <= datetime.now(UTC)
@@ -143,14 +164,23 @@ def test_one_vote_per_user_per_answer_and_it_can_change(tmp_path):
 def test_demo_runs_are_audited(tmp_path):
     store = Store.open(tmp_path / "dockbot.db")
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    store.record_demo(user="U1", channel="C1", scenario="volumes", ok=True, duration_s=4.5,
-                      started_at=started)
-    store.record_demo(user="U2", channel="C2", scenario="volumes", ok=False, duration_s=30.0,
-                      error="step 2 timed out")
+    store.record_demo(
+        user="U1", channel="C1", scenario="volumes", ok=True, duration_s=4.5, started_at=started
+    )
+    store.record_demo(
+        user="U2", channel="C2", scenario="volumes", ok=False, duration_s=30.0, error="step 2 timed out"
+    )
     store.record_demo(user="U1", channel="C1", scenario="network", ok=True, duration_s=3.0)
     runs = store.demo_runs()
-    assert runs[-1] == {"started_at": "2026-01-02T03:04:05.000+00:00", "user_id": "U1", "channel": "C1",
-                        "scenario": "volumes", "ok": 1, "duration_s": 4.5, "error": None}
+    assert runs[-1] == {
+        "started_at": "2026-01-02T03:04:05.000+00:00",
+        "user_id": "U1",
+        "channel": "C1",
+        "scenario": "volumes",
+        "ok": 1,
+        "duration_s": 4.5,
+        "error": None,
+    }
     tallies = {t.scenario: t for t in store.demo_tallies()}
     assert (tallies["volumes"].runs, tallies["volumes"].failures) == (2, 1)
     assert tallies["volumes"].failure_rate == 0.5
@@ -240,9 +270,8 @@ def test_sigkill_during_writes_leaves_a_consistent_database(tmp_path):
         now = conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
         assert now >= count >= observed  # nothing committed was lost
         # Every question row is whole: text, outcome and user all written by the same transaction.
-        assert conn.execute(
-            "SELECT COUNT(*) FROM questions WHERE text IS NULL OR outcome != 'no_answer' OR user_id != 'U1'"
-        ).fetchone()[0] == 0
+        broken = "text IS NULL OR outcome != 'no_answer' OR user_id != 'U1'"
+        assert conn.execute(f"SELECT COUNT(*) FROM questions WHERE {broken}").fetchone()[0] == 0
         conn.close()
         observed = now
     store = Store.open(db)
@@ -344,8 +373,10 @@ def read_only_runner(db_dir: Path) -> tuple[list[str], str]:
         return [], "chmod 0444 file in a 0555 directory"
     probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
     if probe.returncode != 0:
-        pytest.skip(f"root without mount namespaces (unshare: {probe.stderr.decode().strip()}); "
-                    "read-only failures are covered at the SQLite layer above")
+        pytest.skip(
+            f"root without mount namespaces (unshare: {probe.stderr.decode().strip()}); "
+            "read-only failures are covered at the SQLite layer above"
+        )
     script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
     return ["unshare", "--mount", "--", "sh", "-c", script, str(db_dir)], "read-only bind mount"
 
@@ -367,7 +398,11 @@ def test_a_read_only_database_file_does_not_stop_answers(tmp_path):
     try:
         child = subprocess.run(
             [*prefix, sys.executable, "-c", BRAIN_CHILD, "명명된 볼륨이 뭐야?", "점심 뭐 먹지"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
         )
     finally:
         db_dir.chmod(0o755)
@@ -397,13 +432,19 @@ def test_a_demo_run_from_slack_lands_in_the_audit_log(docker_client, tmp_path):
     bot = DockbotProcess(dockbot_env(fake, DOCKBOT_DB=str(db)), tmp_path / "dockbot.log").start()
     try:
         SlackSender(bot.base_url).command(
-            command_form("/demo", "volumes", channel="CAUDIT01", user="UAUDIT01",
-                         response_url=fake.response_url("audit"))
+            command_form(
+                "/demo",
+                "volumes",
+                channel="CAUDIT01",
+                user="UAUDIT01",
+                response_url=fake.response_url("audit"),
+            )
         )
         fake.wait_for(lambda: fake.calls_of("chat.postMessage", "CAUDIT01"), what="the demo message")
         fake.wait_for(
             lambda: [c for c in fake.calls_of("chat.update", "CAUDIT01") if "결론" in c.all_text],
-            timeout=120, what="the final demo result",
+            timeout=120,
+            what="the final demo result",
         )
         store = Store.open(db)
         runs = []
@@ -416,7 +457,12 @@ def test_a_demo_run_from_slack_lands_in_the_audit_log(docker_client, tmp_path):
         fake.stop()
     (run,) = runs
     assert (run["user_id"], run["channel"], run["scenario"], run["ok"], run["error"]) == (
-        "UAUDIT01", "CAUDIT01", "volumes", 1, None)
+        "UAUDIT01",
+        "CAUDIT01",
+        "volumes",
+        1,
+        None,
+    )
     assert 0 < run["duration_s"] < 120
     assert datetime.fromisoformat(run["started_at"]) <= datetime.now(UTC)
 
@@ -484,7 +530,11 @@ def test_a_full_disk_does_not_stop_answers(tmp_path):
     env.pop("SLACK_BOT_TOKEN", None)
     child = subprocess.run(
         ["unshare", "--mount", "--", "sh", "-c", script, str(mount), sys.executable, "-c", DISK_FULL_CHILD],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert child.returncode == 0, child.stderr[-3000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])

@@ -210,9 +210,10 @@ def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path,
     (knowledge / "demos" / "fault-slow-writer.yaml").write_text(SLOW_WRITER, encoding="utf-8")
     fake = FakeSlack().start()
     api = docker.APIClient(timeout=30)
+    env = dockbot_env(fake, DOCKBOT_DB=str(tmp_path / "dockbot.db"), DOCKBOT_KNOWLEDGE_DIR=str(knowledge))
+    first = DockbotProcess(env, tmp_path / "first.log")
     try:
-        env = dockbot_env(fake, DOCKBOT_DB=str(tmp_path / "dockbot.db"), DOCKBOT_KNOWLEDGE_DIR=str(knowledge))
-        first = DockbotProcess(env, tmp_path / "first.log").start()
+        first.start()
         SlackSender(first.base_url).command(
             command_form(
                 "/demo",
@@ -259,6 +260,7 @@ def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path,
         figures.add("faults_docker", "bot_sigkilled_mid_demo")
         figures.add("faults_docker", "leftovers_swept", len(left))
     finally:
+        first.stop()  # ended even when an assertion before the kill failed
         api.close()
         fake.stop()
 
