@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 
 if TYPE_CHECKING:
+    from bot.conversation import Conversations
     from bot.deliveries import FirstTime
     from bot.demos.service import DemoService
     from bot.live_knowledge import LiveKnowledge, ReloadResult
@@ -32,13 +33,45 @@ class Brain:
     store: Store | None = None
     reloader: KnowledgeReloader | None = field(default=None, repr=False)
 
-    def ask(self, text: str, *, user: str = "", channel: str = "", source: str = "cli") -> Answer:
-        """Answer one question with the knowledge base as it is now (one snapshot for the whole question)."""
-        answer = self.knowledge.current.matcher.match(text)
+    conversations: Conversations | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.conversations is None:
+            from bot.conversation import Conversations
+
+            # Topics live in the store when there is one (replicas share threads), else in this process.
+            self.conversations = Conversations(self.store)
+
+    def ask(
+        self,
+        text: str,
+        *,
+        user: str = "",
+        channel: str = "",
+        source: str = "cli",
+        conversation: str | None = None,
+    ) -> Answer:
+        """Answer one question with the knowledge base as it is now (one snapshot for the whole question).
+
+        `conversation` (a Slack thread, a DM, a chat session) makes a follow-up such as "그럼 익명인 건?" read
+        with the topic of that conversation (bot/conversation.py); without it every question stands alone."""
+        from bot.conversation import resolve
+
+        snapshot = self.knowledge.current
+        conversations = self.conversations
+        topic = conversations.topic(conversation) if conversations is not None else None
+        answer = resolve(snapshot.matcher, snapshot.kb, text, topic)
         if self.store is not None:
             # Queued for the store's writer thread: the reply never waits for the database.
             self.store.submit_question(answer, user=user, channel=channel, source=source)
+        if conversations is not None and answer.outcome == "answered" and answer.match is not None:
+            conversations.remember(conversation, answer.match.entry.id, text)
         return answer
+
+    def picked(self, entry_id: str, *, conversation: str | None = None) -> None:
+        """The asker chose `entry_id` among suggestions or related entries: it becomes the thread's topic."""
+        if self.conversations is not None:
+            self.conversations.remember(conversation, entry_id, "")
 
     def deliveries(self, local: FirstTime) -> FirstTime:
         """Who answers a Slack delivery: with a database shared by replicas, the first replica to claim it

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.render import render_text
@@ -82,6 +83,8 @@ def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
 
 
 def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = True) -> int:
+    # One chat session is one conversation: a follow-up ("그럼 익명인 건?") leans on the last answer.
+    conversation = f"chat:{uuid.uuid4().hex}"
     stdout.write(GREETING + "\n")
     while True:
         if prompt:
@@ -104,7 +107,9 @@ def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = Tru
         if command == "/demo":
             handle_demo(brain, argument, stdout)
             continue
-        answer = brain.ask(text, user="terminal", channel="terminal", source="chat")
+        answer = brain.ask(
+            text, user="terminal", channel="terminal", source="chat", conversation=conversation
+        )
         stdout.write(render_text("answer.txt.j2", answer=answer) + "\n")
         stdout.flush()
 
