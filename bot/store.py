@@ -143,6 +143,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expert_channel TEXT NOT NULL,
             expert_ts TEXT NOT NULL,         -- the experts' thread
             pointed_at TEXT,                 -- when the asker's thread got the pointer to the first reply
+            replies TEXT NOT NULL DEFAULT '',  -- the experts' replies, one block per reply (for a draft)
             UNIQUE (expert_channel, expert_ts)
         )""",
         # Learning from use (bot/suggestions.py): questions proposed as examples, decided by an admin.
@@ -901,7 +902,7 @@ class Store:
         def query(conn: Any) -> dict[str, Any] | None:
             cur = conn.execute(
                 "SELECT id, asked_at, user_id, channel, thread_ts, question, expert_channel, expert_ts,"
-                " pointed_at FROM expert_requests WHERE expert_channel = ? AND expert_ts = ?",
+                " pointed_at, replies FROM expert_requests WHERE expert_channel = ? AND expert_ts = ?",
                 (expert_channel, expert_ts),
             )
             row = cur.fetchone()
@@ -909,18 +910,23 @@ class Store:
 
         return self._read("expert_request", query, None)
 
-    def claim_expert_pointer(self, request_id: int) -> bool:
-        """True once per request (any replica): the asker's thread gets one pointer, not one per reply."""
+    def record_expert_reply(self, request_id: int, *, user: str, text: str) -> bool:
+        """Keep an expert's reply for the draft; True for the first reply only (any replica): the asker's
+        thread gets one pointer, not one per reply."""
         now = iso(self._clock())
+        reply = f"<@{_clip(user)}>: {_clip(text)}\n\n"
 
-        def claim(conn: Any) -> bool:
-            row = conn.execute(
+        def append(conn: Any) -> bool:
+            first = conn.execute(
                 "UPDATE expert_requests SET pointed_at = ? WHERE id = ? AND pointed_at IS NULL RETURNING id",
                 (now, request_id),
             ).fetchone()
-            return row is not None
+            conn.execute(
+                "UPDATE expert_requests SET replies = replies || ? WHERE id = ?", (reply, request_id)
+            )
+            return first is not None
 
-        return bool(self._write("claim_expert_pointer", claim))
+        return bool(self._write("record_expert_reply", append))
 
     def suggest_example(self, *, entry_id: str, question: str, reason: str) -> bool:
         """Propose `question` as an example of `entry_id` (pending until an admin decides; once per pair)."""
