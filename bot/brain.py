@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.conversation import Conversations
     from bot.deliveries import FirstTime
     from bot.demos.service import DemoService
+    from bot.experts import ExpertDesk
     from bot.live_knowledge import LiveKnowledge, ReloadResult
     from bot.matcher import Answer
     from bot.reloader import KnowledgeReloader, Notify
@@ -67,6 +68,15 @@ class Brain:
         if conversations is not None and answer.outcome == "answered" and answer.match is not None:
             conversations.remember(conversation, answer.match.entry.id, text)
         return answer
+
+    @property
+    def experts(self) -> ExpertDesk | None:
+        """Ask a human (bot/experts.py): needs DOCKBOT_EXPERTS_CHANNEL and a store to remember requests."""
+        if self.store is None or not self.settings.experts_channel:
+            return None
+        from bot.experts import ExpertDesk
+
+        return ExpertDesk(self.store, self.settings.knowledge_dir)
 
     def picked(self, entry_id: str, *, conversation: str | None = None) -> None:
         """The asker chose `entry_id` among suggestions or related entries: it becomes the thread's topic."""

@@ -40,7 +40,7 @@ from bot.config import ConfigError, Settings
 from bot.healthcheck import heartbeat_file
 from bot.render import escape_mrkdwn
 from bot.slack_signature import SignedRequestGate, plain_response, signature_matches
-from handlers import admin, ask, demo, feedback, home, views
+from handlers import admin, ask, demo, experts, feedback, home, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
 
@@ -369,6 +369,8 @@ def register_listeners(app: App) -> None:
     app.command("/demo")(demo.on_demo_command)
     app.action(re.compile(demo.RUN_DEMO_ACTION_PATTERN))(demo.on_demo_button)
     app.action(re.compile(feedback.VOTE_ACTION_PATTERN))(feedback.on_vote)
+    app.action(views.ASK_HUMAN_ACTION)(experts.on_ask_human)
+    app.action(experts.MAKE_DRAFT_ACTION)(experts.on_make_draft)
     app.command("/dockbot")(admin.on_dockbot_command)
     app.event("app_home_opened")(home.on_home_opened)  # the admin loop's App Home tab
 

@@ -896,14 +896,20 @@ class Store:
 
         return self._write("record_expert_request", insert)
 
-    def expert_request(self, expert_channel: str, expert_ts: str) -> dict[str, Any] | None:
-        """The request whose experts' thread is (expert_channel, expert_ts), or None."""
+    def expert_request(
+        self, *, request_id: int | None = None, expert_channel: str = "", expert_ts: str = ""
+    ) -> dict[str, Any] | None:
+        """One request, by id or by its experts' thread (expert_channel, expert_ts); None if unknown."""
+        if request_id is not None:
+            where, params = "id = ?", (request_id,)
+        else:
+            where, params = "expert_channel = ? AND expert_ts = ?", (expert_channel, expert_ts)
 
         def query(conn: Any) -> dict[str, Any] | None:
             cur = conn.execute(
                 "SELECT id, asked_at, user_id, channel, thread_ts, question, expert_channel, expert_ts,"
-                " pointed_at, replies FROM expert_requests WHERE expert_channel = ? AND expert_ts = ?",
-                (expert_channel, expert_ts),
+                f" pointed_at, replies FROM expert_requests WHERE {where}",
+                params,
             )
             row = cur.fetchone()
             return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from handlers import experts
 from handlers.payload import Origin
 from handlers.slack_text import question_from_slack
 from handlers.views import PICK_ACTION, answer_message, entry_message, help_message, notice_message
@@ -73,6 +74,7 @@ def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None,
             kb=brain.knowledge.current.kb,
             broadcast_note=question.had_broadcast,
             recorded=brain.store is not None,
+            ask_human=brain.experts is not None,
         )
     messenger.post(channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
 
@@ -98,8 +100,11 @@ def on_message(event: dict[str, Any], context: Any) -> None:
         return  # top-level channel chatter is not for the bot
     if bot_user_id and f"<@{bot_user_id}" in str(event.get("text") or ""):
         return  # the app_mention event of the same message answers it
+    brain = context["brain"]
+    if event.get("channel") == brain.settings.experts_channel and experts.on_expert_reply(event, context):
+        return  # an expert answering a question we posted (handlers/experts.py)
     origin = Origin(channel=str(event.get("channel") or ""), thread_ts=thread_ts)
-    if context["brain"].conversations.topic(origin.conversation) is None:
+    if brain.conversations.topic(origin.conversation) is None:
         return  # a thread the bot has not answered in (or long ago): people talking among themselves
     _answer_event(event, context, thread_ts=thread_ts, source="slack_thread")
 
@@ -122,6 +127,7 @@ def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
             ephemeral=True,
             broadcast_note=question.had_broadcast,
             recorded=brain.store is not None,
+            ask_human=brain.experts is not None,
         )
     messenger.ephemeral(
         channel=origin.channel,
