@@ -17,9 +17,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 # The venv is made with the base's own python3, so the final stage (same base) runs it unchanged.
 RUN python3 -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY bot/ bot/
-COPY handlers/ handlers/
+# Dependencies first, from the hash-pinned lock (bash .ci/lock.sh update): a layer that only changes with the lock,
+# and pip refuses any file whose hash is not in it. Then the project itself, without resolving anything.
+COPY requirements.lock ./
 # The extra CA bundle (if any) exists only while this RUN runs, at /run/secrets/ca: it is never written to a layer
 # and the variables pointing at it die with the shell. The pip cache is a build cache mount, not a layer either.
 RUN --mount=type=secret,id=ca \
@@ -27,8 +27,12 @@ RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then \
       export PIP_CERT=/run/secrets/ca REQUESTS_CA_BUNDLE=/run/secrets/ca SSL_CERT_FILE=/run/secrets/ca; \
     fi \
-    && /opt/venv/bin/pip wheel --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl \
+    && /opt/venv/bin/pip install --require-hashes --no-deps --only-binary=:all: -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY bot/ bot/
+COPY handlers/ handlers/
+# The locked setuptools builds this pure-Python project (--no-build-isolation: nothing unpinned is fetched).
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --no-index . \
     && /opt/venv/bin/pip check \
     && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools
 

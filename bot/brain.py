@@ -7,6 +7,7 @@ methods and render the results; they never reach past it to YAML, SQL or the doc
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from bot.live_knowledge import LiveKnowledge, ReloadResult
     from bot.matcher import Answer
     from bot.reloader import KnowledgeReloader, Notify
-    from bot.stats import StatsReport
+    from bot.report_cache import CachedValue
+    from bot.stats import StatsReport, TopicCount
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ class Brain:
     demos: DemoService | None = None
     store: Store | None = None
     reloader: KnowledgeReloader | None = field(default=None, repr=False)
+    # Bumped whenever something is recorded or reloaded: cached reports built before it are rebuilt.
+    data_generation: int = field(default=0, init=False, repr=False)
+    _report: CachedValue[StatsReport] | None = field(default=None, init=False, repr=False)
+    _topics: CachedValue[list[TopicCount]] | None = field(default=None, init=False, repr=False)
 
     conversations: Conversations | None = field(default=None, repr=False)
 
@@ -65,9 +71,14 @@ class Brain:
         if self.store is not None:
             # Queued for the store's writer thread: the reply never waits for the database.
             self.store.submit_question(answer, user=user, channel=channel, source=source)
+            self.data_changed()
         if conversations is not None and answer.outcome == "answered" and answer.match is not None:
             conversations.remember(conversation, answer.match.entry.id, text)
         return answer
+
+    def data_changed(self) -> None:
+        """Something new is in the store (or the knowledge base changed): cached reports are out of date."""
+        self.data_generation += 1
 
     @property
     def experts(self) -> ExpertDesk | None:
@@ -107,7 +118,9 @@ class Brain:
 
     def reload(self) -> ReloadResult:
         """Reload knowledge/ now (`/dockbot reload`); a bad edit keeps the last good knowledge serving."""
-        return self._knowledge_reloader().reload("command")
+        result = self._knowledge_reloader().reload("command")
+        self.data_changed()  # titles and entries in the report come from the knowledge base
+        return result
 
     def start_watching(self, notify: Notify | None = None, *, force_polling: bool = False) -> None:
         """Hot-reload knowledge/ on every edit; `notify(text)` tells the admins about broken/fixed edits."""
@@ -124,16 +137,39 @@ class Brain:
         """Unanswered question groups, 👎 per entry, demo health (admins only: check is_admin first)."""
         from bot.stats import build_report
 
+        started = time.perf_counter()
         snapshot = self.knowledge.current
-        return build_report(self.store, snapshot.kb, matcher=snapshot.matcher, suggest=suggest)
+        report = build_report(self.store, snapshot.kb, matcher=snapshot.matcher, suggest=suggest)
+        # The costly read of the store (every unanswered question grouped): each build is logged.
+        log.info("stats report built in %.0f ms", (time.perf_counter() - started) * 1000)
+        return report
+
+    def cached_stats(self) -> StatsReport:
+        """`stats()` built at most once per change of the data (or per minute): for the App Home tab."""
+        if self._report is None:
+            from bot.report_cache import CachedValue
+
+            self._report = CachedValue(self.stats)
+        return self._report.get(self.data_generation)
+
+    def top_topics(self) -> list[TopicCount]:
+        """The most answered entries (everyone's App Home tab): one small query a minute at most."""
+        if self._topics is None:
+            from bot.report_cache import CachedValue
+            from bot.stats import most_asked_topics
+
+            self._topics = CachedValue(lambda: most_asked_topics(self.store, self.knowledge.current.kb))
+        return self._topics.get(0)  # new questions barely move a top 5: the TTL alone refreshes it
 
     def vote(self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = "") -> bool:
         """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old."""
         if self.store is None:
             return False
-        return self.store.submit_vote(
+        recorded = self.store.submit_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel
         )
+        self.data_changed()
+        return recorded
 
     def record_demo(self, run: Any, *, user: str, channel: str) -> None:
         """Audit a finished demo run (a DemoRun): who, where, which scenario, result, duration, error."""
@@ -148,6 +184,7 @@ class Brain:
                 duration_s=float(run.duration_s or 0.0),
                 error=run.error,
             )
+            self.data_changed()
         except Exception:  # the audit must never break the demo reply
             log.exception("could not audit demo run")
 

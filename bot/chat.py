@@ -1,6 +1,7 @@
 """The terminal door (`dockbot chat`, or bare `dockbot` without tokens): same answers and demos as Slack.
 
-Lines starting with `/` are commands (/help, /demo list, /demo NAME, /quit); anything else is a question.
+Lines starting with `/` are commands (/help, /demo list, /demo NAME, /quit); a bare number opens that
+entry of the last answer's numbered list (related entries or suggestions); anything else is a question.
 """
 
 from __future__ import annotations
@@ -83,9 +84,12 @@ def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
 
 
 def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = True) -> int:
+    from bot.answer_view import answer_text, pickable_entries, picked_answer
+
     # One chat session is one conversation: a follow-up ("그럼 익명인 건?") leans on the last answer.
     conversation = f"chat:{uuid.uuid4().hex}"
     stdout.write(GREETING + "\n")
+    picks: list[Any] = []  # the numbered entries of the last answer
     while True:
         if prompt:
             stdout.write(PROMPT)
@@ -107,10 +111,17 @@ def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = Tru
         if command == "/demo":
             handle_demo(brain, argument, stdout)
             continue
-        answer = brain.ask(
-            text, user="terminal", channel="terminal", source="chat", conversation=conversation
-        )
-        stdout.write(render_text("answer.txt.j2", answer=answer) + "\n")
+        kb = brain.knowledge.current.kb
+        if text.isdecimal() and 1 <= int(text) <= len(picks):
+            # Opened from the list by its number, like a pressed button in Slack: not a new question.
+            answer = picked_answer(picks[int(text) - 1])
+            brain.picked(answer.match.entry.id, conversation=conversation)
+        else:
+            answer = brain.ask(
+                text, user="terminal", channel="terminal", source="chat", conversation=conversation
+            )
+        picks = pickable_entries(answer, kb)
+        stdout.write(answer_text(answer, kb, can_pick=True) + "\n")
         stdout.flush()
 
 

@@ -99,7 +99,7 @@ _ENTRY_LISTS = ("commands", "related", "keywords", "questions", "sources")
 # These equal knowledge_schema's MIN_QUESTIONS, MAX_SOURCES and SOURCE_URL (a test keeps them equal).
 _ENTRY_MIN_QUESTIONS = 8
 _ENTRY_MAX_SOURCES = 3
-_SOURCE_URL = re.compile(r"https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/\S*)?")
+_SOURCE_URL = re.compile(r"https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[^\s<>|\"']*)?")
 
 
 def _is_text(value: Any) -> bool:

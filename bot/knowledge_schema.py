@@ -14,8 +14,9 @@ from bot.yamlfile import Problem, YamlDocument
 MIN_QUESTIONS = 8
 MAX_SOURCES = 3
 _ID = r"^[a-z0-9][a-z0-9-]*$"
-# An https address with a host and no spaces (the "자세히 보기" links); kept equal to knowledge._SOURCE_URL.
-SOURCE_URL = r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/\S*)?$"
+# An https address with a host and no spaces, quotes, <, > or | (it becomes a Slack link <url|label>, the
+# "자세히 보기" of an answer); kept equal to knowledge._SOURCE_URL.
+SOURCE_URL = r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[^\s<>|\"']*)?$"
 
 
 def _text(value: str) -> str:

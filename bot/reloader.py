@@ -94,8 +94,12 @@ class KnowledgeReloader:
                 if problems != self._broken:
                     self._broken = problems
                     shown = _just_edited_first(result.problems)
-                    log.warning("knowledge edit rejected (%s); still serving version %s:\n%s", trigger,
-                                result.version, "\n".join(str(p) for p in shown))
+                    log.warning(
+                        "knowledge edit rejected (%s); still serving version %s:\n%s",
+                        trigger,
+                        result.version,
+                        "\n".join(str(p) for p in shown),
+                    )
                     self._tell("broken", result, shown)
             return result
 
@@ -135,8 +139,12 @@ class KnowledgeReloader:
             except Exception as exc:  # e.g. inotify watch limit reached, directory replaced
                 if self._stop.is_set():
                     return
-                log.warning("watchfiles cannot watch %s (%s); polling every %.1fs instead",
-                            self.directory, exc, self.poll_interval_s)
+                log.warning(
+                    "watchfiles cannot watch %s (%s); polling every %.1fs instead",
+                    self.directory,
+                    exc,
+                    self.poll_interval_s,
+                )
         self._poll()
 
     def _watch_events(self) -> None:

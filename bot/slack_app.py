@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import signal
-import socketserver
 import sys
 import threading
 import time
@@ -26,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -38,6 +36,8 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.config import ConfigError, Settings
 from bot.healthcheck import heartbeat_file
+from bot.http_server import HttpLimits, HttpServer
+from bot.logging_setup import configure_logging
 from bot.render import escape_mrkdwn
 from bot.slack_signature import SignedRequestGate, plain_response, signature_matches
 from handlers import admin, ask, demo, experts, feedback, home, views
@@ -57,6 +57,14 @@ APOLOGY_KO = "죄송해요, 답을 보내는 중에 문제가 생겼어요. 잠�
 # Errors after which a reply can still reach the user through the response_url of a command or button.
 FALLBACK_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 RESPONSE_URL_USES = 5  # Slack accepts at most 5 messages per response_url (within 30 minutes)
+# A response_url lets anyone who has it post into the channel for 30 minutes: it is a credential. slack_sdk's
+# webhook client writes it whole into its DEBUG lines and its INFO retry notice (f-strings, so a Filter could
+# only redact by matching text): its own logger, never below WARNING, keeps it out. Failures are still logged
+# by Messenger.respond, without the URL.
+RESPONSE_URL_LOG = logging.getLogger("dockbot.slack.response_url")
+RESPONSE_URL_LOG.setLevel(logging.WARNING)
+# On SIGTERM, how long to wait for stopped demos' last message edits (a container stop grace period is 10 s).
+FINAL_EDIT_WAIT_S = 5.0
 
 
 # ---- tokens ------------------------------------------------------------------------------------------
@@ -212,7 +220,9 @@ class Messenger:
         replace_original: bool = False,
         delete_original: bool = False,
     ) -> bool:
-        webhook = WebhookClient(response_url, timeout=15, retry_handlers=self._retry_handlers)
+        webhook = WebhookClient(
+            response_url, timeout=15, retry_handlers=self._retry_handlers, logger=RESPONSE_URL_LOG
+        )
         try:
             resp = webhook.send(
                 text=text,
@@ -223,8 +233,9 @@ class Messenger:
             )
         except (SlackClientError, OSError, ValueError) as exc:
             # ValueError: a response_url that is not a URL (a forged but signed payload).
-            # The response_url itself is a credential of sorts: log only that it failed.
-            log.error("response_url reply failed: %s: %s", type(exc).__name__, exc)
+            # The response_url is a credential: log why it failed, never the URL (some messages quote it).
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or ""
+            log.error("response_url reply failed: %s %s", type(exc).__name__, reason)
             return False
         if resp.status_code != 200:
             log.error("response_url reply failed: HTTP %s %s", resp.status_code, (resp.body or "")[:200])
@@ -307,6 +318,7 @@ def build_app(
         ),
         logger=bolt_logger,
     )
+    _keep_bodies_out_of_logs()
 
     @app.middleware
     def answer_each_event_once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
@@ -353,6 +365,18 @@ def build_app(
     return app
 
 
+def _keep_bodies_out_of_logs() -> None:
+    """Bolt's loggers that print request bodies, set above the level they print them at.
+
+    RequestVerification logs the whole body at INFO when a signature fails (the gate in front of Bolt
+    refuses those first, but a request at the edge of the 5-minute window could pass it and fail here);
+    IgnoringSelfEvents logs the bot's own events with their text at DEBUG. Bolt copies its base logger's
+    level onto these when the App is built, so this runs after that.
+    """
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+    logging.getLogger("slack_bolt.IgnoringSelfEvents").setLevel(logging.INFO)
+
+
 class _SameTokenNotice(logging.Filter):
     """Bolt warns that SLACK_BOT_TOKEN is unused when a client is given; it is the client's token: no news."""
 
@@ -397,25 +421,21 @@ def _first_header(headers: dict[str, Any], name: str) -> str:
 # ---- HTTP mode ---------------------------------------------------------------------------------------
 
 
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    # 50 simultaneous requests must not overflow the listen backlog (the default is 5).
-    request_queue_size = 256
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http: " + format, *args)
-
-
 def wsgi_app(app: App, brain: Brain) -> Callable[..., Iterable[bytes]]:
     """GET /healthz (for load balancers and the container HEALTHCHECK) and POST /slack/events, where only
     requests with a valid Slack signature and a bounded body (bot/slack_signature.py) reach Bolt."""
     bolt = SlackRequestHandler(app)
 
     def verified(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("500"):
+                # Bolt answers 500 when one of its middlewares raised on an odd payload (e.g. "event":
+                # null): the payload is at fault, and a 5xx would only make Slack send it again.
+                status = "400 Bad Request"
+            return start_response(status, headers, exc_info)
+
         try:
-            return bolt(environ, start_response)
+            return bolt(environ, respond)
         except Exception as exc:
             # Bolt parses the (verified) body, and a JSON body that is not an object (null, a list, a
             # string) or is not UTF-8 makes it raise: refuse it rather than answer 500 with a traceback.
@@ -450,10 +470,10 @@ def health(brain: Brain, *, mode: str) -> dict[str, Any]:
     return status
 
 
-def make_http_server(app: App, brain: Brain, *, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
-    return make_server(
-        host, port, wsgi_app(app, brain), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
+def make_http_server(
+    app: App, brain: Brain, *, host: str = "0.0.0.0", port: int = 3000, limits: HttpLimits | None = None
+) -> HttpServer:
+    return HttpServer(wsgi_app(app, brain), host=host, port=port, limits=limits)
 
 
 # ---- Socket Mode -------------------------------------------------------------------------------------
@@ -558,14 +578,12 @@ def start_socket_mode(app: App, settings: Settings, *, ping_interval: float = 10
 
 def serve(settings: Settings | None = None) -> int:
     """`dockbot serve`: exit 2 with one line naming the variable when a token is missing or malformed."""
-    logging.basicConfig(
-        level=os.environ.get("DOCKBOT_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(os.environ.get("DOCKBOT_LOG_LEVEL", "INFO"))
     try:
         settings = settings or Settings.from_env()
         check_tokens(settings)
-    except ConfigError as exc:
+        limits = HttpLimits.from_env()
+    except (ConfigError, ValueError) as exc:
         print(f"dockbot: {exc}", file=sys.stderr)
         return 2
     client = build_web_client(settings)
@@ -593,6 +611,9 @@ def serve(settings: Settings | None = None) -> int:
             print(f"dockbot: {problem}", file=sys.stderr)
         return 1
     _warm_up(brain)
+    if brain.demos is not None:
+        # What a SIGKILLed earlier process left goes now, not at the next demo.
+        brain.demos.sweep_in_background()
     try:
         # Seconds between two edits of one live demo message; Slack asks for about one per second.
         edit_interval = float(os.environ.get("DOCKBOT_DEMO_EDIT_INTERVAL_S", "").strip() or 1.0)
@@ -604,11 +625,15 @@ def serve(settings: Settings | None = None) -> int:
     try:
         if settings.slack_app_token:
             return _serve_socket_mode(app, settings)
-        return _serve_http(app, brain, settings)
+        return _serve_http(app, brain, settings, limits)
     finally:
         brain.stop_watching()
         if brain.demos is not None:
             brain.demos.close()  # running demos stop between steps and clean up what they created
+            from handlers.demo import wait_for_final_edits
+
+            if unsent := wait_for_final_edits(FINAL_EDIT_WAIT_S):
+                log.warning("shutdown: %d demo messages did not get their final edit", unsent)
 
 
 def admin_notifier(client: WebClient, settings: Settings) -> Callable[[str], None]:
@@ -644,14 +669,17 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _serve_http(app: App, brain: Brain, settings: Settings) -> int:
-    server = make_http_server(app, brain, port=settings.port)
+def _serve_http(app: App, brain: Brain, settings: Settings, limits: HttpLimits) -> int:
+    server = make_http_server(app, brain, port=settings.port, limits=limits)
     _stop_on_signals(server.shutdown)
-    log.info("HTTP mode: listening on port %d (POST /slack/events, GET /healthz)", settings.port)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    log.info(
+        "HTTP mode: listening on port %d (POST /slack/events, GET /healthz); at most %d connections, "
+        "idle ones closed after %d s",
+        server.port,
+        limits.connection_limit,
+        limits.idle_timeout_s,
+    )
+    server.serve_forever()
     return 0
 
 

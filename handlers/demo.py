@@ -8,6 +8,8 @@ is busy or the engine is down. A user picks a scenario by name only: nothing typ
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from bot.demos.errors import DemoBusy, DemoError, UnknownDemo
@@ -32,6 +34,28 @@ PACER = EditPacer()
 # Seconds between two edits of one message (Slack asks for about one update per second per message);
 # slack_app puts the configured value in context["demo_edit_interval_s"].
 MIN_EDIT_INTERVAL_S = 1.0
+
+# Live demo messages whose final edit has not been sent yet: shutdown waits for them (wait_for_final_edits),
+# so a demo stopped by SIGTERM ends as "중단됨" in Slack instead of stuck at "2/6 단계".
+_live: set[DemoProgress] = set()
+_live_lock = threading.Lock()
+
+
+def wait_for_final_edits(timeout_s: float) -> int:
+    """Wait (up to `timeout_s` in all) until every live demo message got its final edit; returns how many
+    did not. Call after the DemoService stopped its runs."""
+    deadline = time.monotonic() + timeout_s
+    with _live_lock:
+        pending = list(_live)
+    for progress in pending:
+        progress.done.wait(max(deadline - time.monotonic(), 0.0))
+    return sum(1 for progress in pending if not progress.done.is_set())
+
+
+def _track(progress: DemoProgress) -> None:
+    with _live_lock:
+        _live.difference_update([p for p in _live if p.done.is_set()])
+        _live.add(progress)
 
 
 def _allowed(channel: str, context: Any) -> bool:
@@ -132,6 +156,7 @@ def start_demo(
         icon = ":hourglass:" if isinstance(exc, DemoBusy) else ":warning:"
         _tell(context, origin, f"{icon} {exc.message_ko}")
         return None
+    _track(progress)
     progress.start()
     future.add_done_callback(progress.finish)
     return progress

@@ -44,6 +44,8 @@ def _entry_view(entry: Any) -> dict[str, Any]:
         "parts": split_for_sections(entry.answer.strip()),
         "commands": [code_block(command, limit=2500) for command in entry.commands],
         "demo": entry.demo,
+        # Validated https addresses without spaces, <, > or | (bot/knowledge.py), so a mrkdwn link is safe.
+        "sources": [f"<{url}|{url.removeprefix('https://').rstrip('/')}>" for url in entry.sources],
     }
 
 
@@ -161,6 +163,7 @@ def demo_message(run: Any | None, *, name: str, title: str, user: str, total_ste
         "total_steps": (getattr(run, "total_steps", 0) if run is not None else 0) or total_steps,
         "finished": finished,
         "ok": bool(run is not None and run.ok),
+        "interrupted": bool(getattr(run, "interrupted", False)),
         "error": escape_mrkdwn(run.error or "") if run is not None else "",
         "conclusion": getattr(run, "conclusion", "") if run is not None else "",
         "duration": f"{run.duration_s:.1f}" if run is not None else "0",

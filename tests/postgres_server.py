@@ -20,7 +20,22 @@ import tempfile
 import time
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """PG_BIN, else Debian's 15, else the newest /usr/lib/postgresql/N/bin there is."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    if preferred.exists():
+        return preferred
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    return found[-1] if found else preferred
+
+
+PG_BIN = _pg_bin()
 SUPERUSER = "dockbot"
 
 

@@ -491,6 +491,23 @@ def action_payload(
     return payload
 
 
+def raw_post(port: int, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    """POST /slack/events with exactly these header bytes (no client library normalising them)."""
+    head = [b"POST /slack/events HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    head += [name + b": " + value for name, value in headers]
+    head.append(b"Content-Length: " + str(len(body)).encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        response = b""
+        while b"\r\n" not in response:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            response += chunk
+    status_line = response.split(b"\r\n", 1)[0]
+    return int(status_line.split()[1]) if status_line.startswith(b"HTTP/") else 0
+
+
 class SlackSender:
     """Posts signed requests to a running dockbot exactly as Slack does."""
 
@@ -546,10 +563,11 @@ def dockbot_env(fake: FakeSlack, **overrides: str) -> dict[str, str]:
 class DockbotProcess:
     """`dockbot serve` as a real subprocess; stderr goes to `log_path` (checked for leaked secrets)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, open_files: int | None = None) -> None:
         self.env = env
         self.log_path = log_path
         self.port = int(env["PORT"])
+        self.open_files = open_files  # RLIMIT_NOFILE of the process (e.g. the common 1024), if set
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -564,6 +582,7 @@ class DockbotProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -579,6 +598,23 @@ class DockbotProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"dockbot serve did not become healthy: {self.log_path.read_text()}")
+
+    def _limit_open_files(self) -> None:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
+
+    def status(self) -> dict[str, int]:
+        """VmRSS/VmHWM (KiB), Threads and open fds of the running process (from /proc)."""
+        assert self.proc is not None
+        fields = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS", "Threads"):
+                fields[key] = int(value.split()[0])
+        fields["fds"] = len(list(Path(f"/proc/{self.proc.pid}/fd").iterdir()))
+        return fields
 
     def stop(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -602,10 +638,8 @@ class InProcessServer:
 
         self.app = build_app(settings, brain)
         self.server = make_http_server(self.app, brain, host="127.0.0.1", port=0)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
+        self.port = self.server.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -617,4 +651,4 @@ class InProcessServer:
 
     def stop(self) -> None:
         self.server.shutdown()
-        self.server.server_close()
+        self.thread.join(10)

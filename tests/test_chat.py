@@ -79,6 +79,21 @@ def test_questions_get_answers_and_off_topic_an_honest_no():
     assert out.rstrip().endswith("안녕히 가세요!")
 
 
+def test_an_answer_links_its_sources_and_lists_related_entries_by_title_to_open_by_number():
+    out = chat(["명명된 볼륨이 뭐야?", "1", "9"])
+    first, header, rest = out.partition("[익명 볼륨 (anonymous volume)]")
+    assert header, out  # typing "1" opened the first listed entry
+    assert "자세히 보기:\n  - https://docs.docker.com/engine/storage/volumes/" in first
+    assert "관련 주제 (번호를 입력하면 바로 볼 수 있어요):\n  1. 익명 볼륨 (anonymous volume)" in first
+    assert "volume-anonymous" not in out  # related entries by title, never by id
+    opened, _, last = rest.partition("죄송해요")
+    assert "`-v /app/data`처럼 경로만 주면 익명 볼륨이에요" in opened
+    assert "1. 명명된 볼륨 (named volume)" in opened  # the opened entry offers its own related entries
+    assert "자세히 보기" not in opened  # this fixture entry has no sources
+    # "9" is not on the list: it is asked as a question like any other text (and gets the honest no).
+    assert "답을 못 찾았어요" in last
+
+
 def test_help_mentions_demo_commands():
     out = chat(["/help"])
     assert "/demo list" in out and "/demo 이름" in out

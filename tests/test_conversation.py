@@ -54,7 +54,7 @@ def test_the_bar_anonymous_after_named_volumes(knowledge: LiveKnowledge) -> None
         ("명명된 볼륨이 뭐야?", "그거 지우려면 어떻게 해?", "volume-cleanup"),
         ("명명된 볼륨이 뭐야?", "예시 보여줘", "volume-named"),
         ("컨테이너끼리 이름으로 통신하려면?", "예시 좀 보여줘", "network-container-communication"),
-        ("명명된 볼륨이 뭐야?", "쿠버네티스에서는?", "k8s-basics"),
+        ("명명된 볼륨이 뭐야?", "쿠버네티스에서는?", "k8s-persistent-volume"),
         ("컨테이너란?", "쿠버네티스에서는?", "k8s-container"),
         ("익명 볼륨이 뭐야?", "그거 지우려면?", "volume-cleanup"),
     ],

@@ -26,7 +26,6 @@ import pytest
 from bot.demos.cleanup import sweep
 from bot.demos.engine import CONNECT_TIMEOUT_S, connect_engine, ensure_image
 from bot.demos.errors import DemoBusy, EngineUnavailable
-from bot.demos.runlock import run_state
 from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
@@ -124,10 +123,10 @@ def test_bind_mount_host_edit_is_seen_and_container_write_reaches_the_host(api):
     run = run_scenario(api, SCENARIOS["bind-mount"], image=IMAGE)
     out = outputs(run)
     assert run.ok, run.to_json()
-    assert out[1] == "첫 번째 버전"
-    assert out[3] == "고친 두 번째 버전"
+    # One long-running reader saw the first version, then the host's edit while it kept running.
+    assert out[3].splitlines() == ["첫 번째 버전", "-- 실행 중에 바뀐 내용:", "고친 두 번째 버전"]
     assert out[5] == "컨테이너가 남긴 로그"
-    assert left_by_run(api, run.run_id) == []  # the per-run temp dir is gone too
+    assert left_by_run(api, run.run_id) == []  # the per-run host directory (a labelled volume) is gone too
 
 
 def test_stateless_new_container_does_not_see_the_old_data(api):
@@ -145,6 +144,11 @@ def test_network_by_name_on_a_user_network_and_nothing_without_one(api):
     assert run.ok, run.to_json()
     assert "200 OK" in out[2] and "안녕하세요, web 컨테이너입니다" in out[2]
     assert out[3].splitlines()[:2] == ["인터페이스:", "lo"] and "bad address 'web'" in out[3]
+    # DNS is per network: a container on another user-defined network cannot resolve web.
+    # (Engines differ in how they fail the lookup: a timeout on 20.10's internal networks, an empty answer
+    # elsewhere; either way no address for web.)
+    assert run.steps[5].expectations == [("출력에 'Name:' 없음", True)]
+    assert "Name:" not in out[5] and "Address: 1" not in out[5]
     assert left_by_run(api, run.run_id) == []
 
 
@@ -242,7 +246,7 @@ def test_the_runner_refuses_a_host_config_that_is_not_locked_down(api):
             network_mode="none",
         )
     )
-    check_lockdown(base, allowed_networks=(), tempdir=None)
+    check_lockdown(base, allowed_networks=(), host_dir=None)
     for change in (
         {"Privileged": True},
         {"CapAdd": ["SYS_ADMIN"]},
@@ -254,7 +258,7 @@ def test_the_runner_refuses_a_host_config_that_is_not_locked_down(api):
         {"ReadonlyRootfs": False},
     ):
         with pytest.raises(LockdownViolation):
-            check_lockdown({**base, **change}, allowed_networks=(), tempdir=None)
+            check_lockdown({**base, **change}, allowed_networks=(), host_dir=None)
 
 
 # --- deadlines --------------------------------------------------------------------------------------------
@@ -637,15 +641,18 @@ def test_engine_really_stopping_mid_demo_then_restarting_leaves_nothing(second_e
 
 
 def test_sigkill_during_the_bind_mount_demo_gc_also_removes_its_host_dir(api):
-    def host_dirs() -> set[Path]:
+    def local_dirs() -> set[Path]:
         return set(Path(tempfile.gettempdir()).glob("dockbot-*-*"))
 
-    before = host_dirs()
+    before = local_dirs()
     pid = start_and_kill_mid_demo("bind-mount")
-    left = [p for p in host_dirs() - before if p.is_dir() and run_state(p.name.split("-")[1]) == "over"]
-    assert len(left) == 1, "the killed run's host directory should still be there, its lock free"
+    owner = f"{OWNER_LABEL}={socket.gethostname()}:{pid}"
+    left = objects(api, owner)
+    # The host directory lives on the engine's host (a labelled volume and its never-started editor), so a
+    # remote demo host works and a crash leaves nothing on the bot's own filesystem.
+    assert any(item.startswith("volume dockbot-") and item.endswith("-hostdir") for item in left), left
+    assert local_dirs() == before
     done = dockbot("gc")
     assert done.returncode == 0, done.stderr
-    assert f"tempdir {left[0]}" in done.stdout
-    assert not left[0].exists()
-    assert objects(api, f"{OWNER_LABEL}={socket.gethostname()}:{pid}") == []
+    assert "-hostdir" in done.stdout
+    assert objects(api, owner) == []

@@ -1,53 +1,82 @@
-"""The per-run host directory of the bind-mount demos: fresh, shared with root-without-capabilities
-containers, and never a way out (symlinks a container could plant are not followed)."""
+"""The bind-mount demos' host directory, on the REAL engine: it lives on the engine's host (so a remote demo
+host works), containers running as the unprivileged demo uid can use it, the bot's own filesystem is never
+touched, and symlinks a container plants there are never followed."""
 
 from __future__ import annotations
 
 import os
-import stat
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from bot.demos.runner import DemoContext, LockdownViolation
+from bot.demos.engine import connect_engine, ensure_image
+from bot.demos.errors import EngineUnavailable
+from bot.demos.hostdir import DEMO_UID
+from bot.demos.operations import Mount as MountSpec
+from bot.demos.runner import LABEL, DemoContext, new_run_id
+
+pytestmark = pytest.mark.docker
+IMAGE = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
 
 
 @pytest.fixture
-def ctx():
-    context = DemoContext(api=None, image="busybox:1.36", run_id="0123456789ab", expires=0)
+def ctx(docker_client):
+    api = connect_engine()
+    try:
+        ensure_image(api, IMAGE)
+    except EngineUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the demo image is missing: {exc}")
+        pytest.skip(f"demo image {IMAGE} unavailable: {exc}")
+    context = DemoContext(api, IMAGE, new_run_id(), expires=time.time() + 120)
+    local_before = set(Path(tempfile.gettempdir()).glob("dockbot-*"))
     yield context
-    made = context.tempdir()
-    assert context.remove_tempdir() == []
-    assert not Path(made).exists()
+    assert context.cleanup() == []
+    assert api.volumes(filters={"label": f"{LABEL}={context.run_id}"}).get("Volumes") in (None, [])
+    assert api.containers(all=True, filters={"label": f"{LABEL}={context.run_id}"}) == []
+    assert set(Path(tempfile.gettempdir()).glob("dockbot-*")) - local_before <= {
+        Path(tempfile.gettempdir()) / "dockbot-runs"
+    }
+    api.close()
 
 
-def test_each_run_gets_a_fresh_directory_that_root_without_caps_can_use(ctx):
-    path = Path(ctx.tempdir())
-    assert path.name.startswith("dockbot-0123456789ab-") and not any(path.iterdir())
-    assert stat.S_IMODE(path.stat().st_mode) == 0o777
-    other = DemoContext(api=None, image="x", run_id="ba9876543210", expires=0)
-    assert other.tempdir() != ctx.tempdir()
-    other.remove_tempdir()
+def run(ctx: DemoContext, argv: list[str]):
+    mounts = [MountSpec(type="tempdir", target="/site")]
+    return ctx.run_container(
+        None, argv, mounts, None, detach=False, remove=True, deadline=time.monotonic() + 30
+    )
+
+
+def test_host_directory_is_on_the_engine_and_shared_both_ways_with_a_non_root_container(ctx):
+    path = ctx.host_dir()
+    assert path.startswith("/") and ctx.host_dir() == path  # created once per run
+    assert not Path(path).is_relative_to(tempfile.gettempdir())
     ctx.write_host_file("node_modules/from-host.txt", "호스트\n")
-    assert stat.S_IMODE((path / "node_modules").stat().st_mode) == 0o777
-    assert stat.S_IMODE((path / "node_modules" / "from-host.txt").stat().st_mode) == 0o666
-    assert ctx.read_host_file("node_modules/from-host.txt") == "호스트\n"
+    seen = run(
+        ctx, ["sh", "-c", "id -u; cat /site/node_modules/from-host.txt; echo 컨테이너 > /site/out.txt"]
+    )
+    assert seen.exit_code == 0, seen.output
+    assert seen.output.splitlines() == [str(DEMO_UID), "호스트"]
+    assert ctx.read_host_file("out.txt") == "컨테이너\n"
     assert ctx.read_host_file("missing.txt") is None
+    ctx.write_host_file("node_modules/from-host.txt", "고친 내용\n")  # an edit replaces the file in place
+    assert run(ctx, ["cat", "/site/node_modules/from-host.txt"]).output == "고친 내용\n"
+    assert "hostdir-editor" not in " ".join(ctx.list_containers())  # the editor is plumbing, not shown
+    assert not any(name.endswith("hostdir") for name in ctx.list_volumes())
 
 
-def test_symlinks_planted_in_the_directory_are_never_followed(ctx, tmp_path):
-    outside = tmp_path / "outside.txt"
-    outside.write_text("secret", encoding="utf-8")
-    base = Path(ctx.tempdir())
-    os.symlink(outside, base / "link.txt")  # what a container could do inside its bind mount
-    os.symlink(tmp_path, base / "dirlink")
-    with pytest.raises(OSError):
-        ctx.write_host_file("link.txt", "overwrite")
-    with pytest.raises(OSError):
-        ctx.read_host_file("link.txt")
-    with pytest.raises(LockdownViolation):
-        ctx.write_host_file("dirlink/x.txt", "escape")
-    with pytest.raises(LockdownViolation):
-        ctx.read_host_file("dirlink/outside.txt")
-    assert outside.read_text(encoding="utf-8") == "secret"
-    assert not (tmp_path / "x.txt").exists()
+def test_symlinks_planted_in_the_directory_are_never_followed(ctx):
+    planted = run(ctx, ["sh", "-c", "ln -s /etc/passwd /site/link.txt && ln -s /etc /site/dirlink"])
+    assert planted.exit_code == 0, planted.output
+    assert ctx.read_host_file("link.txt") is None  # a symlink is not a file to read
+    # Through a planted directory link the archive API stays inside the editor container's own filesystem:
+    # the engine host's files (this machine's, in tests) are out of reach.
+    host_name = Path("/etc/hostname").read_text(encoding="utf-8").strip()
+    through = ctx.read_host_file("dirlink/hostname")
+    assert through is None or through.strip() != host_name
+    ctx.write_host_file(
+        "dirlink/hostname", "overwritten"
+    )  # lands in the editor's rootfs view, never the host's
+    assert Path("/etc/hostname").read_text(encoding="utf-8").strip() == host_name

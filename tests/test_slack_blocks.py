@@ -121,6 +121,23 @@ def test_every_entry_renders_within_limits_without_pings(brain) -> None:
             assert "<!channel>" not in json.dumps(message.blocks) + message.text
 
 
+def test_an_answer_links_its_sources_and_shows_related_entries_by_title(brain) -> None:
+    kb = brain.knowledge.current.kb
+    entry = kb.get("volume-cleanup")
+    assert entry is not None and entry.sources and entry.related
+    message = answer_message(Answer("볼륨 정리", "answered", Match(entry, 0.9), ()), kb=kb)
+    contexts = [e["text"] for b in message.blocks if b["type"] == "context" for e in b["elements"]]
+    more = [text for text in contexts if "자세히 보기" in text]
+    assert more == [
+        ":book: *자세히 보기* "
+        + " · ".join(f"<{url}|{url.removeprefix('https://').rstrip('/')}>" for url in entry.sources)
+    ]
+    related = next(b for b in message.blocks if b.get("block_id") == "dockbot_related")
+    labels = [button["text"]["text"] for button in related["elements"]]
+    assert labels == [kb.get(rid).title for rid in entry.related][: len(labels)]
+    assert not set(labels) & set(entry.related)  # titles, never ids
+
+
 def test_suggestion_band_shows_the_alternatives_as_buttons(brain) -> None:
     kb = brain.knowledge.current.kb
     picks = tuple(Match(e, 0.5) for e in kb.entries[:3])

@@ -26,12 +26,6 @@ def answer_json(answer: Answer) -> dict:
     }
 
 
-def answer_text(answer: Answer) -> str:
-    from bot.render import render_text
-
-    return render_text("answer.txt.j2", answer=answer)
-
-
 def utf8_streams() -> None:
     """Korean out, whatever the locale says; undecodable input bytes become U+FFFD instead of a crash."""
     for stream, errors in ((sys.stdout, "strict"), (sys.stdin, "replace")):
@@ -68,6 +62,8 @@ def run_ask(
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
         return 1
+    from bot.answer_view import answer_text
+
     matcher = knowledge.current.matcher
     questions = (line.rstrip("\r\n") for line in stdin) if question == "-" else iter([question])
     for text in questions:
@@ -75,7 +71,7 @@ def run_ask(
         if as_json:
             stdout.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
         else:
-            stdout.write(answer_text(answer) + "\n")
+            stdout.write(answer_text(answer, knowledge.current.kb) + "\n")
             if question == "-":
                 stdout.write("\n")
         stdout.flush()

@@ -45,7 +45,9 @@ def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[st
         scenarios, problems = load_scenario_files([directory / f"{name}.yaml"])
     if name not in scenarios:
         scenarios, problems = load_scenarios(directory)
-    service = DemoService(lambda: scenarios, image=settings.demo_image, max_concurrent=1)
+    service = DemoService(
+        lambda: scenarios, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts
+    )
     return service, [str(problem) for problem in problems]
 
 
@@ -149,7 +151,7 @@ def run_gc() -> int:
     except ConfigError as exc:
         print(f"설정 오류: {exc}", file=sys.stderr)
         return EXIT_ENGINE
-    service = DemoService(dict, image=settings.demo_image, max_concurrent=1)
+    service = DemoService(dict, image=settings.demo_image, max_concurrent=1, hosts=settings.docker_hosts)
     try:
         removed = service.gc()
     except EngineUnavailable as exc:

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Container, Mapping
-from pathlib import Path
 
 import docker
 
-from bot.demos.runlock import RUN_ID, forget, run_state, runs_dir
-from bot.demos.runner import ENGINE_ERRORS, EXPIRES_LABEL, EXPIRY_GRACE_S, LABEL, OWNER_LABEL, active_runs
-from bot.demos.scenario import MAX_DEMO_TIMEOUT_S as MAX_RUN_S
+from bot.demos.runlock import forget, run_state, runs_dir
+from bot.demos.runner import ENGINE_ERRORS, EXPIRES_LABEL, LABEL, OWNER_LABEL, active_runs
 
 log = logging.getLogger(__name__)
 
@@ -102,31 +98,12 @@ def sweep(api: docker.APIClient, *, active: Container[str] | None = None) -> lis
     except ENGINE_ERRORS as exc:
         log.warning("demo sweep stopped: %s", exc)
         return removed
-    removed += sweep_host_dirs(active)  # before the markers below go: a dir's run is told by its marker
     # Markers of runs that are over and have nothing left on the engine (forget() keeps held ones).
     for marker in runs_dir().glob("*.lock"):
         if marker.stem in swept_runs or marker.stem not in seen_runs:
             forget(marker.stem)
     if removed:
         log.info("demo sweep removed %d objects: %s", len(removed), ", ".join(removed))
-    return removed
-
-
-def sweep_host_dirs(active: Container[str], *, now: float | None = None) -> list[str]:
-    """Remove per-run temp dirs (bind-mount demos) of runs that are over: their lock is free, or there is
-    no lock and the dir is older than any demo may run. A SIGKILLed bind-mount demo leaves one behind."""
-    removed = []
-    now = time.time() if now is None else now
-    for path in Path(tempfile.gettempdir()).glob("dockbot-*-*"):
-        run_id = path.name.split("-")[1]
-        if not RUN_ID.fullmatch(run_id) or not path.is_dir() or path.is_symlink() or run_id in active:
-            continue
-        state = run_state(run_id)
-        old = now - path.stat().st_mtime > MAX_RUN_S + EXPIRY_GRACE_S
-        if state == "over" or (state == "unknown" and old):
-            shutil.rmtree(path, ignore_errors=True)
-            forget(run_id)
-            removed.append(f"tempdir {path}")
     return removed
 
 

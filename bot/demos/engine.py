@@ -67,7 +67,7 @@ def connect_engine(environment: Mapping[str, str] | None = None) -> docker.APICl
         if not _version_key(engine_version):  # an engine too old to say it in the ping: ask
             engine_version = api.version(api_version=False)["ApiVersion"]
     except ENGINE_ERRORS as exc:
-        host = None if environment is None else environment.get("DOCKER_HOST", "")
+        host = environment.get("DOCKER_HOST", "") if environment else None  # {}: os.environ, as docker-py
         raise engine_unavailable(exc, host) from None
     # docker-py keeps the negotiated version in `_version` (set the same way by its "auto" detection).
     api._version = min(engine_version, docker.constants.DEFAULT_DOCKER_API_VERSION, key=_version_key)

@@ -354,6 +354,25 @@ class RemoveContainer(Operation):
 
 
 @dataclass(frozen=True)
+class Logs(Operation):
+    """`docker logs` of a container this run started (detached); waits for it to exit first, within the
+    step's deadline, so a long-running container's whole story is shown (e.g. a reader seeing a live edit)."""
+
+    name: ClassVar[str] = "logs"
+    container: str = checked(alias, "")
+    required: ClassVar[tuple[str, ...]] = ("container",)
+
+    def command(self, image: str) -> str:
+        return f"docker wait {self.container} && docker logs {self.container}"
+
+    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+        return ctx.container_logs(self.container, deadline=deadline)
+
+    def uses(self) -> list[tuple[str, str, tuple[str | int, ...]]]:
+        return [("container", self.container, ("container",))]
+
+
+@dataclass(frozen=True)
 class ListVolumes(Operation):
     """This run's volumes, one name per line (named ones by their friendly name)."""
 
@@ -439,6 +458,7 @@ OPERATIONS: dict[str, type[Operation]] = {
         RemoveNetwork,
         Run,
         RemoveContainer,
+        Logs,
         ListVolumes,
         ListContainers,
         RemoveAnonymousVolumes,

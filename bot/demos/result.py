@@ -16,9 +16,10 @@ Stable contract (the Slack app renders these into Block Kit; keep field names an
     finished: False while the run is in progress (progress callbacks), True at the end (cleanup done).
     conclusion: the scenario's closing sentence (say it only when ok). explanation: its Korean introduction.
     run_id: the `dockbot.demo` label value on everything this run created. total_steps: len(scenario.steps).
+    interrupted: the run was stopped from outside (the bot shutting down, Ctrl-C) before its last step.
 - `.to_json()` -> {"demo", "title", "ok", "steps": [{"title", "command", "output",
   "expectations": [{"text", "ok"}], "ok", "duration_s", "error"}], "duration_s", "error", "finished",
-  "conclusion", "run_id"}.
+  "conclusion", "run_id", "interrupted"}.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class DemoRun:
     run_id: str = ""
     explanation: str = ""
     total_steps: int = 0
+    interrupted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class DemoRun:
             "finished": self.finished,
             "conclusion": self.conclusion,
             "run_id": self.run_id,
+            "interrupted": self.interrupted,
         }
 
 

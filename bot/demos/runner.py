@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import docker
 import requests
 from docker.types import LogConfig, Mount, Ulimit
 
+from bot.demos.hostdir import (
+    DEMO_USER,
+    EDITOR_ROLE,
+    EDITOR_TARGET,
+    ROLE_LABEL,
+    EngineHostDir,
+    writable_root_tar,
+)
 from bot.demos.operations import Mount as MountSpec
 from bot.demos.operations import Outcome
 from bot.demos.result import DemoRun, ProgressCallback, StepResult, truncate_output
@@ -88,7 +93,7 @@ def lockdown_host_config(api: docker.APIClient, *, network_mode: str, mounts: li
 
 
 def check_lockdown(
-    host_config: dict[str, Any], *, allowed_networks: Iterable[str], tempdir: str | None
+    host_config: dict[str, Any], *, allowed_networks: Iterable[str], host_dir: str | None
 ) -> None:
     """Refuse any host config that is not exactly as locked down as `lockdown_host_config` makes it."""
     problems = []
@@ -125,7 +130,7 @@ def check_lockdown(
     if host_config.get("NetworkMode") not in {"none", *allowed_networks}:
         problems.append(f"NetworkMode={host_config.get('NetworkMode')!r}")
     for mount in host_config.get("Mounts") or []:
-        if mount.get("Type") == "bind" and (tempdir is None or mount.get("Source") != tempdir):
+        if mount.get("Type") == "bind" and (host_dir is None or mount.get("Source") != host_dir):
             problems.append(f"bind mount of {mount.get('Source')!r}")
         elif mount.get("Type") not in {"bind", "volume"}:
             problems.append(f"mount type {mount.get('Type')!r}")
@@ -134,7 +139,7 @@ def check_lockdown(
 
 
 class DemoContext:
-    """What steps may do, and nothing more; owns names, labels, the temp dir and the run's cleanup."""
+    """What steps may do, and nothing more; owns names, labels, the host directory and the run's cleanup."""
 
     def __init__(self, api: docker.APIClient, image: str, run_id: str, expires: float):
         self.api = api
@@ -144,7 +149,15 @@ class DemoContext:
         self._volumes: dict[str, str] = {}  # alias -> real name
         self._networks: dict[str, str] = {}
         self._containers: dict[str, str] = {}
-        self._tempdir: str | None = None
+        self._writable_volumes: set[str] = set()
+        self._host_dir = EngineHostDir(
+            api,
+            image=image,
+            volume=self.real_name("hostdir"),
+            editor=self.real_name("hostdir-editor"),
+            labels=self.labels,
+            editor_config=self._editor_config,
+        )
         self._unnamed = 0
 
     # names -----------------------------------------------------------------------------------------------
@@ -180,14 +193,16 @@ class DemoContext:
 
     def list_volumes(self) -> list[str]:
         found = self.api.volumes(filters=self._label_filter()).get("Volumes") or []
-        return sorted((self.friendly(v["Name"]) for v in found), key=lambda name: (len(name) > 30, name))
+        names = (self.friendly(v["Name"]) for v in found if v["Name"] != self._host_dir.volume)
+        return sorted(names, key=lambda name: (len(name) > 30, name))
 
     def list_containers(self) -> list[str]:
         found = self.api.containers(all=True, filters=self._label_filter())
-        return sorted(self.friendly((c.get("Names") or ["?"])[0]) for c in found)
+        shown = (c for c in found if (c.get("Labels") or {}).get(ROLE_LABEL) != EDITOR_ROLE)
+        return sorted(self.friendly((c.get("Names") or ["?"])[0]) for c in shown)
 
     def remove_anonymous_volumes(self) -> list[str]:
-        named = set(self._volumes.values())
+        named = {*self._volumes.values(), self._host_dir.volume}
         removed = []
         for volume in self.api.volumes(filters=self._label_filter()).get("Volumes") or []:
             if volume["Name"] not in named:
@@ -205,7 +220,7 @@ class DemoContext:
             # A labelled anonymous volume: `-v /path` would carry no label and escape a label sweep.
             return Mount(spec.target, None, type="volume", labels=self.labels)
         if spec.type == "tempdir":
-            return Mount(spec.target, self.tempdir(), type="bind", read_only=spec.read_only)
+            return Mount(spec.target, self.host_dir(), type="bind", read_only=spec.read_only)
         raise LockdownViolation(f"mount type {spec.type!r} is not allowed")
 
     def run_container(
@@ -228,7 +243,7 @@ class DemoContext:
         host_config = lockdown_host_config(
             self.api, network_mode=network_mode, mounts=[self._mount(spec) for spec in mounts]
         )
-        check_lockdown(host_config, allowed_networks=self._networks.values(), tempdir=self._tempdir)
+        check_lockdown(host_config, allowed_networks=self._networks.values(), host_dir=self._host_dir_path())
         networking = None
         if network:
             endpoint = self.api.create_endpoint_config(aliases=[alias])
@@ -241,9 +256,11 @@ class DemoContext:
             labels=self.labels,
             host_config=host_config,
             networking_config=networking,
+            user=DEMO_USER,
         )
         container = created["Id"]
         self._containers[alias] = container
+        self._make_volumes_writable(container, mounts)
         self.api.start(container)
         if detach:
             return Outcome(container[:12])
@@ -254,6 +271,19 @@ class DemoContext:
             self.api.remove_container(container, v=True, force=True)
             self._containers.pop(alias, None)
         return Outcome(output.decode("utf-8", "replace"), exit_code)
+
+    def _make_volumes_writable(self, container: str, mounts: Iterable[MountSpec]) -> None:
+        """Docker creates a volume's root directory root-owned; hand it to the demo uid before the container
+        starts (once per named volume; every anonymous volume is new)."""
+        for spec in mounts:
+            if spec.read_only or spec.type == "tempdir":
+                continue
+            key = self._volumes.get(spec.source or "", "") if spec.type == "volume" else ""
+            if key and key in self._writable_volumes:
+                continue
+            self.api.put_archive(container, spec.target, writable_root_tar())
+            if key:
+                self._writable_volumes.add(key)
 
     def _output(self, container: str) -> bytes:
         """stdout and stderr of a stopped container. One request: `api.logs()` first inspects the container
@@ -276,52 +306,37 @@ class DemoContext:
                 raise StepTimeout from None
             raise
 
+    def container_logs(self, alias: str, *, deadline: float) -> Outcome:
+        """Wait for a detached container of this run to exit, then its output and exit code."""
+        if alias not in self._containers:
+            raise LockdownViolation(f"container {alias!r} was not started by this run")
+        container = self._containers[alias]
+        exit_code = self._wait(container, deadline)
+        output = self._output(container)[:OUTPUT_READ_MAX]
+        return Outcome(output.decode("utf-8", "replace"), exit_code)
+
     def remove_container(self, alias: str, *, volumes: bool, force: bool) -> None:
         self.api.remove_container(self._containers.pop(alias, self.real_name(alias)), v=volumes, force=force)
 
-    # the per-run host directory --------------------------------------------------------------------------
-    def tempdir(self) -> str:
-        """A fresh directory for this run only (never a user-given path)."""
-        if self._tempdir is None:
-            path = tempfile.mkdtemp(prefix=f"dockbot-{self.run_id}-")
-            # Containers run as root but with cap_drop ALL (no CAP_DAC_OVERRIDE): they can only read and write
-            # here if the mode allows it for "other", since the directory belongs to the bot's user.
-            os.chmod(path, 0o777)
-            self._tempdir = path
-        return self._tempdir
+    # the per-run host directory (on the engine's host) ----------------------------------------------------
+    def host_dir(self) -> str:
+        """The run's host directory, on the engine's host (never a user-given path)."""
+        return self._host_dir.path()
 
-    def _host_path(self, relative: str) -> Path:
-        base = Path(self.tempdir()).resolve()
-        path = base / relative
-        # A container can create symlinks in the bind mount: never follow one out of the directory.
-        parent = path.parent.resolve()
-        if parent != base and base not in parent.parents:
-            raise LockdownViolation(f"{relative!r} leaves the demo directory")
-        return path
+    def _editor_config(self) -> dict[str, Any]:
+        mounts = [Mount(EDITOR_TARGET, self._host_dir.volume, type="volume")]
+        config = lockdown_host_config(self.api, network_mode="none", mounts=mounts)
+        check_lockdown(config, allowed_networks=(), host_dir=None)
+        return config
+
+    def _host_dir_path(self) -> str | None:
+        return self.host_dir() if self._host_dir.created else None
 
     def write_host_file(self, relative: str, content: str) -> None:
-        current = Path(self.tempdir())
-        for part in Path(relative).parts[:-1]:
-            current = current / part
-            if current.is_symlink():
-                raise LockdownViolation(f"{relative!r} goes through a symlink")
-            if not current.exists():
-                current.mkdir()
-                os.chmod(current, 0o777)
-        path = self._host_path(relative)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o666)
-            handle.write(content)
+        self._host_dir.write(relative, content)
 
     def read_host_file(self, relative: str) -> str | None:
-        path = self._host_path(relative)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read(OUTPUT_READ_MAX).decode("utf-8", "replace")
+        return self._host_dir.read(relative)
 
     # cleanup ---------------------------------------------------------------------------------------------
     def cleanup(self) -> list[str]:
@@ -356,15 +371,6 @@ class DemoContext:
                     pass
                 except ENGINE_ERRORS as exc:
                     failures.append(f"{kind} {item[key]}: {exc}")
-        return failures + self.remove_tempdir()
-
-    def remove_tempdir(self) -> list[str]:
-        """Delete the run's host directory (if one was made); returns what could not be deleted."""
-        failures: list[str] = []
-        if self._tempdir is not None:
-            shutil.rmtree(
-                self._tempdir, onerror=lambda *args: failures.append(f"tempdir {args[1]}: {args[2][1]}")
-            )
         return failures
 
 
@@ -401,7 +407,8 @@ def run_scenario(
     try:
         for step in scenario.steps:
             if cancel is not None and cancel.is_set():
-                run.error = "데모가 중간에 취소되었습니다."
+                run.error = "데모를 중간에 중단했어요 (봇 종료 또는 취소). 만든 것은 정리했어요."
+                run.interrupted = True
                 break
             if time.monotonic() >= demo_deadline:
                 run.error = f"데모 전체 제한 시간 {scenario.timeout_s:g}초를 넘겨 중단했습니다."

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.demos.engine_pool import EnginePool
-from bot.demos.errors import EngineUnavailable, UnknownDemo
+from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, ProgressCallback
 from bot.demos.scenario import Scenario, is_plain_name
 from bot.demos.slots import LocalSlots, SharedSlots, Slot, Slots, Sweeper
@@ -171,6 +171,26 @@ class DemoService:
         if not reachable and last_error is not None:
             raise last_error
         return removed
+
+    def sweep_in_background(self) -> threading.Thread:
+        """Sweep what earlier processes left (a SIGKILLed `serve`, a crash) without waiting for the next
+        demo; a server calls this at start. Engine trouble is one log line: the next demo or `gc` retries."""
+
+        def sweep_now() -> None:
+            try:
+                removed = self.gc()
+            except DemoError as exc:
+                log.warning("start-up demo sweep skipped: %s", exc)
+                return
+            except Exception:
+                log.exception("start-up demo sweep failed")
+                return
+            if removed:
+                log.info("start-up demo sweep removed %d leftovers of earlier runs", len(removed))
+
+        thread = threading.Thread(target=sweep_now, name="demo-startup-sweep", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         self._cancel.set()

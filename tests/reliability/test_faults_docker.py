@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 
@@ -202,7 +203,8 @@ def test_a_container_killed_by_its_memory_limit(docker_client, scenario_from_yam
 @pytest.mark.slow
 def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path, figures):
     """`dockbot serve` runs a demo, is SIGKILLed in its second step, and is started again: the new
-    process's first demo sweeps what the dead one left, runs to the end, and nothing labelled remains."""
+    process sweeps what the dead one left at start (before any demo), its demos run to the end, and nothing
+    labelled remains."""
     knowledge = tmp_path / "knowledge"
     shutil.copytree(REPO / "knowledge", knowledge)
     (knowledge / "demos" / "fault-slow-writer.yaml").write_text(SLOW_WRITER, encoding="utf-8")
@@ -234,6 +236,10 @@ def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path,
 
         second = DockbotProcess({**env, "PORT": str(free_port())}, tmp_path / "second.log").start()
         try:
+            deadline = time.monotonic() + HANG_GUARD_S
+            while owned_by(api, first.proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert owned_by(api, first.proc.pid) == [], "serve should sweep the dead process's demo at start"
             SlackSender(second.base_url).command(
                 command_form(
                     "/demo",
@@ -252,6 +258,49 @@ def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path,
         assert "Traceback" not in second.log_text()
         figures.add("faults_docker", "bot_sigkilled_mid_demo")
         figures.add("faults_docker", "leftovers_swept", len(left))
+    finally:
+        api.close()
+        fake.stop()
+
+
+@pytest.mark.slow
+def test_dockbot_serve_sigterm_mid_demo_cleans_up_and_says_stopped(docker_client, tmp_path, figures):
+    """SIGTERM while a demo runs: the demo stops between steps, cleans up, and its Slack message gets a final
+    edit saying 중단됨 (not left at "2/6 단계") before the process exits."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    (knowledge / "demos" / "fault-slow-writer.yaml").write_text(SLOW_WRITER, encoding="utf-8")
+    fake = FakeSlack().start()
+    api = docker.APIClient(timeout=30)
+    try:
+        env = dockbot_env(fake, DOCKBOT_KNOWLEDGE_DIR=str(knowledge), DOCKBOT_DEMO_EDIT_INTERVAL_S="0.1")
+        bot = DockbotProcess(env, tmp_path / "serve.log").start()
+        try:
+            SlackSender(bot.base_url).command(
+                command_form(
+                    "/demo",
+                    "fault-slow-writer",
+                    channel="CTERM001",
+                    user="UTERM001",
+                    response_url=fake.response_url("t1"),
+                )
+            )
+            fake.wait_for(
+                lambda: fake.calls_of("chat.update", "CTERM001"),
+                timeout=HANG_GUARD_S,
+                what="the first progress edit (the slow writer is running)",
+            )
+            assert bot.proc is not None
+            bot.proc.send_signal(signal.SIGTERM)
+            assert bot.proc.wait(HANG_GUARD_S) == 0
+            last = fake.calls_of("chat.update", "CTERM001")[-1].params
+            assert "중단됨" in str(last["text"]), last
+            assert "중단됨" in str(last.get("blocks")), last
+            assert owned_by(api, bot.proc.pid) == []
+            assert "Traceback" not in bot.log_text()
+        finally:
+            bot.stop()
+        figures.add("faults_docker", "bot_sigtermed_mid_demo")
     finally:
         api.close()
         fake.stop()

@@ -144,14 +144,15 @@ def no_ping(rendered: str) -> None:
 )
 @given(question=questions())
 def test_matcher_any_input_one_of_the_outcomes(matcher, figures, question):
-    from bot.commands.ask import answer_json, answer_text
+    from bot.answer_view import answer_text
+    from bot.commands.ask import answer_json
 
     started = time.perf_counter()
     answer = matcher.match(question)
     elapsed = time.perf_counter() - started
     check_answer(answer, question)
     # Both terminal renderings of the CLI contract work for every answer.
-    assert isinstance(answer_text(answer), str)
+    assert isinstance(answer_text(answer, matcher.kb, can_pick=True), str)
     json.dumps(answer_json(answer), ensure_ascii=False)
     figures.add("fuzz_matcher", "inputs")
     figures.add("fuzz_matcher", f"outcome_{answer.outcome}")

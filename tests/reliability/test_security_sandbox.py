@@ -74,6 +74,14 @@ def test_no_capabilities_and_no_new_privileges(sandbox, figures):
     figures.add("security_sandbox", "checks", 2)
 
 
+def test_demo_containers_run_as_an_unprivileged_user(sandbox, figures):
+    from bot.demos.hostdir import DEMO_UID
+
+    outcome = run(sandbox, ["sh", "-c", "id -u; id -g"])
+    assert outcome.output.split() == [str(DEMO_UID), str(DEMO_UID)] and DEMO_UID != 0, outcome.output
+    figures.add("security_sandbox", "checks")
+
+
 def test_no_network_but_loopback(sandbox, figures):
     outcome = run(sandbox, ["sh", "-c", "ls /sys/class/net; echo ---; cat /proc/net/route"])
     interfaces, _, routes = outcome.output.partition("---")
@@ -234,10 +242,10 @@ def test_the_runner_refuses_any_loosened_host_config(sandbox, key, figures):
     from bot.demos.runner import LockdownViolation, check_lockdown, lockdown_host_config
 
     config = lockdown_host_config(sandbox.api, network_mode="none", mounts=[])
-    check_lockdown(config, allowed_networks=(), tempdir=None)  # the real one passes
+    check_lockdown(config, allowed_networks=(), host_dir=None)  # the real one passes
     config[key] = HOST_CONFIG_ATTACKS[key]
     with pytest.raises(LockdownViolation):
-        check_lockdown(config, allowed_networks=(), tempdir=None)
+        check_lockdown(config, allowed_networks=(), host_dir=None)
     figures.add("security_sandbox", "host_configs_refused_by_runner")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import time
 import urllib.parse
 
@@ -29,6 +28,7 @@ from slack_harness import (
     dockbot_env,
     event_body,
     mention_event,
+    raw_post,
     sign,
 )
 
@@ -55,23 +55,6 @@ def bot(fake: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> DockbotPro
     proc = DockbotProcess(env, root / "dockbot.log").start()
     yield proc
     proc.stop()
-
-
-def raw_post(port: int, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
-    """POST /slack/events with exactly these header bytes (no client library normalising them)."""
-    head = [b"POST /slack/events HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
-    head += [name + b": " + value for name, value in headers]
-    head.append(b"Content-Length: " + str(len(body)).encode())
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
-        response = b""
-        while b"\r\n" not in response:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            response += chunk
-    status_line = response.split(b"\r\n", 1)[0]
-    return int(status_line.split()[1]) if status_line.startswith(b"HTTP/") else 0
 
 
 def signature(body: bytes, timestamp: bytes, secret: str = SIGNING_SECRET) -> bytes:
