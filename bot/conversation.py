@@ -63,8 +63,12 @@ _COPULA = re.compile(r"(\S+?)인\s*(건|거|것|경우)")
 class Topic:
     """What a conversation is about: the last entry answered in it and the question that led there."""
 
-    entry_id: str
+    entry_id: str  # "" when the bot has only offered suggestions so far
     question: str
+    # A question of this conversation still waiting for its entry (it got suggestions, or a 👎): the entry
+    # the asker ends up with makes it a suggested example (bot/suggestions.py). pending_reason says how.
+    pending: str = ""
+    pending_reason: str = ""
 
 
 class TopicMemory(Protocol):
@@ -187,5 +191,14 @@ class Conversations:
         return self.memory.recall_topic(key, max_age_s=self.ttl_s)
 
     def remember(self, key: str | None, entry_id: str, question: str) -> None:
+        """The conversation is now about `entry_id` (nothing is pending any more)."""
         if key and entry_id:
             self.memory.remember_topic(key, Topic(entry_id, question[:500]), max_age_s=self.ttl_s)
+
+    def hold(self, key: str | None, question: str, *, reason: str) -> None:
+        """Keep the topic, and remember `question` as waiting for its entry (suggestions, a 👎)."""
+        if not key or not question:
+            return
+        topic = self.topic(key) or Topic("", "")
+        held = Topic(topic.entry_id, topic.question, question[:500], reason)
+        self.memory.remember_topic(key, held, max_age_s=self.ttl_s)

@@ -129,7 +129,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             thread_key TEXT PRIMARY KEY,     -- slack:<channel>:<thread ts>, slack:<dm>, chat:<session>
             entry_id TEXT NOT NULL,          -- the last entry answered in the conversation
             question TEXT NOT NULL,          -- the question that led there
-            updated_at REAL NOT NULL         -- unix seconds; older than the TTL is forgotten
+            updated_at REAL NOT NULL,        -- unix seconds; older than the TTL is forgotten
+            -- A question still waiting for its entry (bot/suggestions.py): it got suggestions or a 👎.
+            pending_question TEXT NOT NULL DEFAULT '',
+            pending_reason TEXT NOT NULL DEFAULT ''  -- picked | after_downvote
         )""",
         "CREATE INDEX conversation_topics_updated ON conversation_topics(updated_at)",
         # Ask a human (bot/experts.py): a question posted to the experts' channel and where it came from.
@@ -846,10 +849,11 @@ class Store:
 
         def query(conn: Any) -> Topic | None:
             row = conn.execute(
-                "SELECT entry_id, question FROM conversation_topics WHERE thread_key = ? AND updated_at >= ?",
+                "SELECT entry_id, question, pending_question, pending_reason FROM conversation_topics"
+                " WHERE thread_key = ? AND updated_at >= ?",
                 (_clip(key), time.time() - max_age_s),
             ).fetchone()
-            return Topic(str(row[0]), str(row[1])) if row else None
+            return Topic(*(str(value) for value in row)) if row else None
 
         return self._read("recall_topic", query, None)
 
@@ -862,11 +866,20 @@ class Store:
                 self._next_topic_prune = now + PRUNE_EVENT_KEYS_EVERY_S
                 conn.execute("DELETE FROM conversation_topics WHERE updated_at < ?", (now - max_age_s,))
             conn.execute(
-                "INSERT INTO conversation_topics (thread_key, entry_id, question, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (thread_key) DO UPDATE SET"
+                "INSERT INTO conversation_topics"
+                " (thread_key, entry_id, question, updated_at, pending_question, pending_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_key) DO UPDATE SET"
                 " entry_id = excluded.entry_id, question = excluded.question,"
-                " updated_at = excluded.updated_at",
-                (_clip(key), _clip(topic.entry_id), _clip(topic.question), now),
+                " updated_at = excluded.updated_at, pending_question = excluded.pending_question,"
+                " pending_reason = excluded.pending_reason",
+                (
+                    _clip(key),
+                    _clip(topic.entry_id),
+                    _clip(topic.question),
+                    now,
+                    _clip(topic.pending),
+                    _clip(topic.pending_reason),
+                ),
             )
             return True
 
