@@ -119,6 +119,12 @@ def decide(store: Store, knowledge_dir: Path, suggestion_id: int, *, approve: bo
         return Decision(True, f"제안 #{suggestion_id} 을 거절했어요: “{found.question}”", found)
     try:
         path = append_example(knowledge_dir, found.entry_id, found.question)
+    except OSError as exc:  # a read-only knowledge/ (an image without a writable volume), a full disk
+        log.warning("approving suggestion %s: cannot write %s: %s", suggestion_id, knowledge_dir, exc)
+        return Decision(
+            False,
+            f"지식 파일을 쓸 수 없어요 ({type(exc).__name__}): knowledge/ 가 쓰기 가능한지 확인해 주세요.",
+        )
     except ExampleWriteError as exc:
         log.warning("approving suggestion %s failed: %s", suggestion_id, exc)
         return Decision(False, str(exc), found)
