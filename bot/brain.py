@@ -139,8 +139,11 @@ class Brain:
 
         return pending(self.store) if self.store is not None else []
 
-    def decide_example(self, suggestion_id: int, *, approve: bool, admin: str) -> Decision:
-        """Approve (append to the entry's YAML, validated, then reloaded) or reject a suggested example."""
+    def decide_example(
+        self, suggestion_id: int, *, approve: bool, admin: str, reload: bool = True
+    ) -> Decision:
+        """Approve (append to the entry's YAML, validated, then reloaded) or reject a suggested example.
+        `reload=False`: the caller reloads (after telling the admin; a full reload takes seconds)."""
         from bot.suggestions import Decision, decide
 
         if self.store is None:
@@ -148,7 +151,7 @@ class Brain:
         decision = decide(
             self.store, self.settings.knowledge_dir, suggestion_id, approve=approve, admin=admin
         )
-        if decision.ok and approve:
+        if decision.ok and approve and reload:
             self.reload()  # the watcher would too; answering with it right away is what the admin expects
         return decision
 

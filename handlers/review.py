@@ -72,7 +72,7 @@ def on_review_action(ack: Any, body: dict[str, Any], action: dict[str, Any], con
     except ValueError:
         suggestion_id = -1
     approve = action.get("action_id") == APPROVE_ACTION
-    decision = brain.decide_example(suggestion_id, approve=approve, admin=origin.user)
+    decision = brain.decide_example(suggestion_id, approve=approve, admin=origin.user, reload=False)
     log.info(
         "suggestion %s %s by %s: %s",
         suggestion_id,
@@ -81,9 +81,17 @@ def on_review_action(ack: Any, body: dict[str, Any], action: dict[str, Any], con
         "ok" if decision.ok else "refused",
     )
     notice = ("✅ " if decision.ok else "⚠️ ") + escape_mrkdwn(decision.message)
+    if decision.ok and approve:
+        notice += "\n지식 베이스를 다시 읽는 중이에요. 몇 초 뒤부터 이 질문에 이 항목으로 답해요."
     message = review_message(brain, notice=notice)
-    if origin.response_url and messenger.respond(
-        origin.response_url, text=message.text, blocks=message.blocks, replace_original=True
+    if not (
+        origin.response_url
+        and messenger.respond(
+            origin.response_url, text=message.text, blocks=message.blocks, replace_original=True
+        )
     ):
-        return
-    messenger.ephemeral(channel=origin.channel, user=origin.user, text=message.text, blocks=message.blocks)
+        messenger.ephemeral(
+            channel=origin.channel, user=origin.user, text=message.text, blocks=message.blocks
+        )
+    if decision.ok and approve:
+        brain.reload()  # after the reply: a full reload fits the thresholds again (seconds)
