@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 
 if TYPE_CHECKING:
+    from bot.conversation import Conversations, Topic
     from bot.deliveries import FirstTime
     from bot.demos.service import DemoService
+    from bot.experts import ExpertDesk
     from bot.live_knowledge import LiveKnowledge, ReloadResult
     from bot.matcher import Answer
     from bot.reloader import KnowledgeReloader, Notify
     from bot.report_cache import CachedValue
     from bot.stats import StatsReport, TopicCount
     from bot.store import Store
+    from bot.suggestions import Decision, SuggestedExample
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +41,75 @@ class Brain:
     _report: CachedValue[StatsReport] | None = field(default=None, init=False, repr=False)
     _topics: CachedValue[list[TopicCount]] | None = field(default=None, init=False, repr=False)
 
-    def ask(self, text: str, *, user: str = "", channel: str = "", source: str = "cli") -> Answer:
-        """Answer one question with the knowledge base as it is now (one snapshot for the whole question)."""
-        answer = self.knowledge.current.matcher.match(text)
+    conversations: Conversations | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.conversations is None:
+            from bot.conversation import Conversations
+
+            # Topics live in the store when there is one (replicas share threads), else in this process.
+            self.conversations = Conversations(self.store)
+
+    def ask(
+        self,
+        text: str,
+        *,
+        user: str = "",
+        channel: str = "",
+        source: str = "cli",
+        conversation: str | None = None,
+    ) -> Answer:
+        """Answer one question with the knowledge base as it is now (one snapshot for the whole question).
+
+        `conversation` (a Slack thread, a DM, a chat session) makes a follow-up such as "그럼 익명인 건?" read
+        with the topic of that conversation (bot/conversation.py); without it every question stands alone."""
+        from bot.conversation import resolve
+
+        snapshot = self.knowledge.current
+        conversations = self.conversations
+        topic = conversations.topic(conversation) if conversations is not None else None
+        answer = resolve(snapshot.matcher, snapshot.kb, text, topic)
         if self.store is not None:
             # Queued for the store's writer thread: the reply never waits for the database.
             self.store.submit_question(answer, user=user, channel=channel, source=source)
             self.data_changed()
+        if conversations is not None and conversation:
+            if answer.outcome == "answered" and answer.match is not None:
+                self._learned(topic, answer.match.entry.id, picked=False)
+                conversations.remember(conversation, answer.match.entry.id, text)
+            elif answer.outcome == "suggested":
+                conversations.hold(conversation, text, reason="picked")
         return answer
+
+    def _learned(self, topic: Topic | None, entry_id: str, *, picked: bool) -> None:
+        """The conversation's pending question found its entry: propose it as an example (bot/suggestions.py);
+        nothing is learned before an admin approves it."""
+        if self.store is None or topic is None or not topic.pending:
+            return
+        after_downvote = topic.pending_reason == "after_downvote" and entry_id != topic.entry_id
+        if after_downvote or (picked and topic.pending_reason == "picked"):
+            reason = "after_downvote" if after_downvote else "picked"
+            if self.store.suggest_example(entry_id=entry_id, question=topic.pending, reason=reason):
+                log.info("suggested example for %s (%s)", entry_id, reason)
 
     def data_changed(self) -> None:
         """Something new is in the store (or the knowledge base changed): cached reports are out of date."""
         self.data_generation += 1
+
+    @property
+    def experts(self) -> ExpertDesk | None:
+        """Ask a human (bot/experts.py): needs DOCKBOT_EXPERTS_CHANNEL and a store to remember requests."""
+        if self.store is None or not self.settings.experts_channel:
+            return None
+        from bot.experts import ExpertDesk
+
+        return ExpertDesk(self.store, self.settings.knowledge_dir)
+
+    def picked(self, entry_id: str, *, conversation: str | None = None) -> None:
+        """The asker chose `entry_id` among suggestions or related entries: it becomes the thread's topic."""
+        if self.conversations is not None and conversation:
+            self._learned(self.conversations.topic(conversation), entry_id, picked=True)
+            self.conversations.remember(conversation, entry_id, "")
 
     def deliveries(self, local: FirstTime) -> FirstTime:
         """Who answers a Slack delivery: with a database shared by replicas, the first replica to claim it
@@ -72,6 +132,28 @@ class Brain:
 
             self.reloader = KnowledgeReloader(self.knowledge, self.settings.knowledge_dir)
         return self.reloader
+
+    def pending_examples(self) -> list[SuggestedExample]:
+        """Suggested example questions waiting for an admin (bot/suggestions.py)."""
+        from bot.suggestions import pending
+
+        return pending(self.store) if self.store is not None else []
+
+    def decide_example(
+        self, suggestion_id: int, *, approve: bool, admin: str, reload: bool = True
+    ) -> Decision:
+        """Approve (append to the entry's YAML, validated, then reloaded) or reject a suggested example.
+        `reload=False`: the caller reloads (after telling the admin; a full reload takes seconds)."""
+        from bot.suggestions import Decision, decide
+
+        if self.store is None:
+            return Decision(False, "저장소(DOCKBOT_DB)가 없어서 제안을 처리할 수 없어요.")
+        decision = decide(
+            self.store, self.settings.knowledge_dir, suggestion_id, approve=approve, admin=admin
+        )
+        if decision.ok and approve and reload:
+            self.reload()  # the watcher would too; answering with it right away is what the admin expects
+        return decision
 
     def reload(self) -> ReloadResult:
         """Reload knowledge/ now (`/dockbot reload`); a bad edit keeps the last good knowledge serving."""
@@ -100,7 +182,13 @@ class Brain:
             # so the report (and its cache, keyed by data_generation) includes it.
             self.store.flush(timeout=1.0)
         snapshot = self.knowledge.current
-        report = build_report(self.store, snapshot.kb, matcher=snapshot.matcher, suggest=suggest)
+        report = build_report(
+            self.store,
+            snapshot.kb,
+            matcher=snapshot.matcher,
+            suggest=suggest,
+            review_days=self.settings.review_days,
+        )
         # The costly read of the store (every unanswered question grouped): each build is logged.
         log.info("stats report built in %.0f ms", (time.perf_counter() - started) * 1000)
         return report
@@ -122,10 +210,23 @@ class Brain:
             self._topics = CachedValue(lambda: most_asked_topics(self.store, self.knowledge.current.kb))
         return self._topics.get(0)  # new questions barely move a top 5: the TTL alone refreshes it
 
-    def vote(self, *, user: str, entry_id: str, value: int, message: str = "", channel: str = "") -> bool:
-        """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old."""
+    def vote(
+        self,
+        *,
+        user: str,
+        entry_id: str,
+        value: int,
+        message: str = "",
+        channel: str = "",
+        conversation: str | None = None,
+    ) -> bool:
+        """Record 👍 (1) / 👎 (-1): one vote per user per answer message; a new vote replaces the old.
+        After a 👎 the conversation's question waits for the entry the asker finds next."""
         if self.store is None or self.knowledge.current.kb.get(entry_id) is None:
             return False  # only entries of the knowledge base can be voted on
+        topic = self.conversations.topic(conversation) if self.conversations and conversation else None
+        if value == -1 and topic is not None and topic.entry_id == entry_id and topic.question:
+            self.conversations.hold(conversation, topic.question, reason="after_downvote")
         recorded = self.store.submit_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.render import render_text
@@ -85,6 +86,8 @@ def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
 def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = True) -> int:
     from bot.answer_view import answer_text, pickable_entries, picked_answer
 
+    # One chat session is one conversation: a follow-up ("그럼 익명인 건?") leans on the last answer.
+    conversation = f"chat:{uuid.uuid4().hex}"
     stdout.write(GREETING + "\n")
     picks: list[Any] = []  # the numbered entries of the last answer
     while True:
@@ -112,8 +115,11 @@ def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = Tru
         if text.isdecimal() and 1 <= int(text) <= len(picks):
             # Opened from the list by its number, like a pressed button in Slack: not a new question.
             answer = picked_answer(picks[int(text) - 1])
+            brain.picked(answer.match.entry.id, conversation=conversation)
         else:
-            answer = brain.ask(text, user="terminal", channel="terminal", source="chat")
+            answer = brain.ask(
+                text, user="terminal", channel="terminal", source="chat", conversation=conversation
+            )
         picks = pickable_entries(answer, kb)
         stdout.write(answer_text(answer, kb, can_pick=True) + "\n")
         stdout.flush()

@@ -66,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = sub.add_parser("stats", help="unanswered questions, feedback, demo runs")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    stats.add_argument("--suggest", action="store_true", help="ready-to-paste YAML for the top gaps")
+    stats.add_argument(
+        "--suggest", action="store_true", help="ready-to-paste YAML for the top gaps; suggested examples"
+    )
+    decide = stats.add_mutually_exclusive_group()
+    decide.add_argument(
+        "--approve", type=int, metavar="ID", help="add suggested example ID to its entry's YAML"
+    )
+    decide.add_argument("--reject", type=int, metavar="ID", help="reject suggested example ID")
     return parser
 
 
@@ -122,6 +129,11 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command == "stats":
         from bot.commands.stats import run_stats
 
+        if args.approve is not None or args.reject is not None:
+            from bot.commands.stats import run_decide
+
+            approve = args.approve is not None
+            return run_decide(args.approve if approve else args.reject, approve=approve)
         return run_stats(as_json=args.json, suggest=args.suggest)
     raise AssertionError(command)
 

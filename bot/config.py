@@ -93,6 +93,10 @@ class Settings:
     demo_channels: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
     admin_channel: str = ""
+    # Ask a human: where "사람에게 물어보기" posts a question the bot could not answer ("" = no button).
+    experts_channel: str = ""
+    # `dockbot validate`, stats and App Home list entries whose `verified:` date is older than this.
+    review_days: int = 180
     retention_days: int = 90
     max_concurrent_demos: int = 2
     # Demo slots shared through PostgreSQL: a replica renews its leases every lease/3 s, and every replica
@@ -161,6 +165,8 @@ class Settings:
             demo_channels=_csv(env.get("DOCKBOT_DEMO_CHANNELS", "")),
             admins=_csv(env.get("DOCKBOT_ADMINS", "")),
             admin_channel=env.get("DOCKBOT_ADMIN_CHANNEL", "").strip(),
+            experts_channel=env.get("DOCKBOT_EXPERTS_CHANNEL", "").strip(),
+            review_days=integer("DOCKBOT_REVIEW_DAYS", 180, 1, 36500),
             retention_days=integer("DOCKBOT_RETENTION_DAYS", 90, 1, 36500),
             max_concurrent_demos=integer("DOCKBOT_MAX_DEMOS", 2, 1, 64),
             demo_lease_s=seconds("DOCKBOT_DEMO_LEASE_S", 30.0, 1.0, 300.0),

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -49,6 +50,9 @@ class Entry:
     line: int
     # Official documentation addresses, shown as "자세히 보기" under the answer.
     sources: tuple[str, ...] = ()
+    # Who keeps the answer true and when it was last checked (`dockbot validate` warns when it is old).
+    owner: str | None = None
+    verified: date | None = None
     # Line of each example question, for validate's "answered by another entry" report.
     question_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
@@ -109,7 +113,12 @@ def _is_text_list(value: Any) -> bool:
 def _entry_fits(item: Any) -> bool:
     if type(item) is not dict or not {"id", "title", "answer", "questions"} <= item.keys():
         return False
-    if not item.keys() <= {"id", "demo", *_ENTRY_TEXT_LIMITS, *_ENTRY_LISTS}:
+    if not item.keys() <= {"id", "demo", "owner", "verified", *_ENTRY_TEXT_LIMITS, *_ENTRY_LISTS}:
+        return False
+    owner, verified = item.get("owner"), item.get("verified")
+    if owner is not None and not (_is_text(owner) and len(owner) <= 80):
+        return False
+    if verified is not None and _as_date(verified) is None:
         return False
     entry_id, demo, questions = item["id"], item.get("demo"), item["questions"]
     sources = item.get("sources", [])
@@ -142,8 +151,21 @@ def _quick_parse(data: Any, model: str) -> Any:
             return None
         if not all(_entry_fits(item) for item in entries):
             return None
-        defaults = {"commands": [], "related": [], "keywords": [], "sources": [], "demo": None}
-        return SimpleNamespace(entries=[SimpleNamespace(**{**defaults, **item}) for item in entries])
+        defaults = {
+            "commands": [],
+            "related": [],
+            "keywords": [],
+            "sources": [],
+            "demo": None,
+            "owner": None,
+            "verified": None,
+        }
+        return SimpleNamespace(
+            entries=[
+                SimpleNamespace(**{**defaults, **item, "verified": _as_date(item.get("verified"))})
+                for item in entries
+            ]
+        )
     if model == "SynonymsFile":
         synonyms = data.get("synonyms")
         if data.keys() != {"synonyms"} or type(synonyms) is not dict:
@@ -195,6 +217,11 @@ def _parse(doc: YamlDocument, model: str, problems: list[Problem]) -> Any:
         return None
 
 
+def parse_file(doc: YamlDocument, model: str, problems: list[Problem]) -> Any:
+    """A YAML document validated against knowledge_schema's `model` (None, with problems, if invalid)."""
+    return _parse(doc, model, problems)
+
+
 def entry_files(directory: Path) -> list[Path]:
     """The entry files of a knowledge directory (every *.yaml except synonyms, off-topic and uncovered)."""
     return sorted(p for p in directory.glob("*.yaml") if p.name not in _NOT_ENTRY_FILES and p.is_file())
@@ -237,6 +264,8 @@ def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
                     keywords=tuple(k.strip() for k in model.keywords),
                     questions=tuple(q.strip() for q in model.questions),
                     sources=tuple(model.sources),
+                    owner=model.owner.strip() if model.owner else None,
+                    verified=_as_date(model.verified),
                     path=doc.path,
                     line=doc.line_of(loc),
                     question_lines=tuple(
@@ -245,6 +274,18 @@ def _entries(directory: Path, problems: list[Problem]) -> list[Entry]:
                 )
             )
     return entries
+
+
+def _as_date(value: Any) -> date | None:
+    """`verified:` as a date: YAML's own date or the same YYYY-MM-DD in quotes (= knowledge_schema)."""
+    if type(value) is date:
+        return value
+    if type(value) is str and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _salvage_entries(doc: YamlDocument, problems: list[Problem]) -> list[tuple[int, Any]]:

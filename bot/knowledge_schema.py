@@ -4,6 +4,7 @@ cached start), and the translation of pydantic's errors into `path:line: message
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,6 +31,18 @@ def _one_line(value: str) -> str:
     return value
 
 
+def verified_date(value: date | str) -> date:
+    """`verified: 2026-12-01` (YAML reads it as a date) or the same text in quotes; a real calendar day."""
+    if type(value) is date:
+        return value
+    if type(value) is str and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"'{value}' is not a date YYYY-MM-DD (when the answer was last checked)")
+
+
 def _source_url(value: str) -> str:
     if re.fullmatch(SOURCE_URL, value) is None:
         raise ValueError(f"'{value}' is not an https:// address (a link to official documentation)")
@@ -50,6 +63,9 @@ class EntryModel(BaseModel):
     sources: list[Annotated[str, AfterValidator(_source_url)]] = Field(
         default_factory=list, max_length=MAX_SOURCES
     )
+    # Who keeps the answer true (a Slack user like U0123ABCD or a team name) and when it was last checked.
+    owner: str | None = Field(default=None, min_length=1, max_length=80)
+    verified: Annotated[date | str, AfterValidator(verified_date)] | None = None
 
     @field_validator("title", "answer")
     @classmethod

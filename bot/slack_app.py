@@ -40,7 +40,7 @@ from bot.http_server import HttpLimits, HttpServer
 from bot.logging_setup import configure_logging
 from bot.render import escape_mrkdwn
 from bot.slack_signature import SignedRequestGate, plain_response, signature_matches
-from handlers import admin, ask, demo, feedback, home, views
+from handlers import admin, ask, demo, experts, feedback, home, review, views
 from handlers.payload import Origin
 from handlers.recent import RecentKeys
 
@@ -393,6 +393,9 @@ def register_listeners(app: App) -> None:
     app.command("/demo")(demo.on_demo_command)
     app.action(re.compile(demo.RUN_DEMO_ACTION_PATTERN))(demo.on_demo_button)
     app.action(re.compile(feedback.VOTE_ACTION_PATTERN))(feedback.on_vote)
+    app.action(views.ASK_HUMAN_ACTION)(experts.on_ask_human)
+    app.action(experts.MAKE_DRAFT_ACTION)(experts.on_make_draft)
+    app.action(re.compile(review.ACTION_PATTERN))(review.on_review_action)
     app.command("/dockbot")(admin.on_dockbot_command)
     app.event("app_home_opened")(home.on_home_opened)  # the admin loop's App Home tab
 

@@ -121,6 +121,10 @@ class StatsReport:
     demos: list[DemoHealth] = field(default_factory=list)
     top_topics: list[TopicCount] = field(default_factory=list)
     suggestions: list[Suggestion] | None = None
+    # Suggested example questions waiting for an admin (bot/suggestions.py); listed with `suggest`.
+    examples: list[dict[str, Any]] | None = None
+    # Entries verified longer ago than DOCKBOT_REVIEW_DAYS, with their owners (bot/review.py).
+    review_due: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def answered_rate(self) -> float:
@@ -131,6 +135,8 @@ class StatsReport:
         data["answered_rate"] = round(self.answered_rate, 4)
         if self.suggestions is None:
             del data["suggestions"]
+        if self.examples is None:
+            del data["examples"]
         return data
 
     def to_json(self) -> str:
@@ -179,10 +185,14 @@ def build_report(
     suggest: bool = False,
     max_groups: int = MAX_GROUPS,
     max_suggestions: int = MAX_SUGGESTIONS,
+    review_days: int = 180,
 ) -> StatsReport:
-    """Read the store and describe the gaps. With `suggest`, `matcher` (the current one) proposes snippets."""
+    """Read the store and describe the gaps. With `suggest`, `matcher` (the current one) proposes snippets
+    and the suggested example questions waiting for approval are listed."""
     if store is None:
-        return StatsReport(available=False, suggestions=[] if suggest else None)
+        return StatsReport(
+            available=False, suggestions=[] if suggest else None, examples=[] if suggest else None
+        )
     counts = store.outcome_counts()
     rows = [(q.text, q.outcome, q.entry_id, q.asked_at) for q in store.questions(GAP_OUTCOMES)]
     key = _matcher_key(matcher) if matcher is not None else grouping_key
@@ -218,7 +228,42 @@ def build_report(
         demos=demos,
         top_topics=topics,
         suggestions=suggestions,
+        examples=_pending_examples(store, kb) if suggest else None,
+        review_due=_review_due(kb, review_days),
     )
+
+
+def _pending_examples(store: Store, kb: KnowledgeBase | None) -> list[dict[str, Any]]:
+    from bot.suggestions import pending
+
+    return [
+        {
+            "id": s.id,
+            "entry_id": s.entry_id,
+            "title": getattr(kb.get(s.entry_id) if kb is not None else None, "title", s.entry_id),
+            "question": s.question,
+            "reason": s.reason,
+            "suggested_at": s.suggested_at,
+        }
+        for s in pending(store)
+    ]
+
+
+def _review_due(kb: KnowledgeBase | None, review_days: int) -> list[dict[str, Any]]:
+    from bot.review import due_for_review
+
+    if kb is None:
+        return []
+    return [
+        {
+            "entry_id": d.entry_id,
+            "title": d.title,
+            "owner": d.owner,
+            "verified": str(d.verified),
+            "days": d.days,
+        }
+        for d in due_for_review(kb, review_days=review_days)
+    ]
 
 
 def most_asked_topics(store: Store | None, kb: KnowledgeBase | None, limit: int = 5) -> list[TopicCount]:

@@ -42,6 +42,7 @@ from bot.config import DB_URL_SCHEMES
 from bot.record_writer import RecordWriter
 
 if TYPE_CHECKING:
+    from bot.conversation import Topic
     from bot.matcher import Answer
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,46 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX demo_slots_lease ON demo_slots(lease_until)",
     ),
+    (
+        # Follow-ups (bot/conversation.py): the topic of each conversation (Slack thread, DM, chat session).
+        """CREATE TABLE conversation_topics (
+            thread_key TEXT PRIMARY KEY,     -- slack:<channel>:<thread ts>, slack:<dm>, chat:<session>
+            entry_id TEXT NOT NULL,          -- the last entry answered in the conversation
+            question TEXT NOT NULL,          -- the question that led there
+            updated_at REAL NOT NULL,        -- unix seconds; older than the TTL is forgotten
+            -- A question still waiting for its entry (bot/suggestions.py): it got suggestions or a 👎.
+            pending_question TEXT NOT NULL DEFAULT '',
+            pending_reason TEXT NOT NULL DEFAULT ''  -- picked | after_downvote
+        )""",
+        "CREATE INDEX conversation_topics_updated ON conversation_topics(updated_at)",
+        # Ask a human (bot/experts.py): a question posted to the experts' channel and where it came from.
+        """CREATE TABLE expert_requests (
+            id INTEGER PRIMARY KEY,
+            asked_at TEXT NOT NULL,
+            user_id TEXT NOT NULL,           -- the asker
+            channel TEXT NOT NULL,           -- where the question was asked
+            thread_ts TEXT NOT NULL,         -- the asker's thread (the pointer back goes there)
+            question TEXT NOT NULL,
+            expert_channel TEXT NOT NULL,
+            expert_ts TEXT NOT NULL,         -- the experts' thread
+            pointed_at TEXT,                 -- when the asker's thread got the pointer to the first reply
+            replies TEXT NOT NULL DEFAULT '',  -- the experts' replies, one block per reply (for a draft)
+            UNIQUE (expert_channel, expert_ts)
+        )""",
+        # Learning from use (bot/suggestions.py): questions proposed as examples, decided by an admin.
+        """CREATE TABLE suggested_examples (
+            id INTEGER PRIMARY KEY,
+            entry_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            reason TEXT NOT NULL,            -- picked | after_downvote | expert
+            suggested_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | rejected
+            decided_by TEXT,
+            decided_at TEXT,
+            UNIQUE (entry_id, question)
+        )""",
+        "CREATE INDEX suggested_examples_status ON suggested_examples(status, suggested_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -189,6 +230,7 @@ class Store:
         self._next_open_attempt = 0.0
         self._next_prune = 0.0
         self._next_key_prune = 0.0
+        self._next_topic_prune = 0.0
         self._failing: str | None = None  # the last failure logged, to log each kind once, not per question
         self._writer: RecordWriter | None = None
 
@@ -802,6 +844,158 @@ class Store:
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
         return self._read("demo_runs", query, [])
+
+    # ---- conversations, experts, suggested examples (bot/conversation.py, experts.py, suggestions.py) ---
+
+    def recall_topic(self, key: str, *, max_age_s: float) -> Topic | None:
+        """The topic of conversation `key` if it was updated within max_age_s, else None."""
+        from bot.conversation import Topic
+
+        def query(conn: Any) -> Topic | None:
+            row = conn.execute(
+                "SELECT entry_id, question, pending_question, pending_reason FROM conversation_topics"
+                " WHERE thread_key = ? AND updated_at >= ?",
+                (_clip(key), time.time() - max_age_s),
+            ).fetchone()
+            return Topic(*(str(value) for value in row)) if row else None
+
+        return self._read("recall_topic", query, None)
+
+    def remember_topic(self, key: str, topic: Topic, *, max_age_s: float) -> bool:
+        """Set the topic of conversation `key`; expired topics are swept on the way (a small table)."""
+        now = time.time()
+
+        def upsert(conn: Any) -> bool:
+            if now >= self._next_topic_prune:
+                self._next_topic_prune = now + PRUNE_EVENT_KEYS_EVERY_S
+                conn.execute("DELETE FROM conversation_topics WHERE updated_at < ?", (now - max_age_s,))
+            conn.execute(
+                "INSERT INTO conversation_topics"
+                " (thread_key, entry_id, question, updated_at, pending_question, pending_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_key) DO UPDATE SET"
+                " entry_id = excluded.entry_id, question = excluded.question,"
+                " updated_at = excluded.updated_at, pending_question = excluded.pending_question,"
+                " pending_reason = excluded.pending_reason",
+                (
+                    _clip(key),
+                    _clip(topic.entry_id),
+                    _clip(topic.question),
+                    now,
+                    _clip(topic.pending),
+                    _clip(topic.pending_reason),
+                ),
+            )
+            return True
+
+        return bool(self._write("remember_topic", upsert))
+
+    def record_expert_request(
+        self, *, user: str, channel: str, thread_ts: str, question: str, expert_channel: str, expert_ts: str
+    ) -> int | None:
+        """Remember a question posted to the experts' channel, to point the asker at the first reply."""
+        now = iso(self._clock())
+
+        def insert(conn: Any) -> int:
+            row = conn.execute(
+                "INSERT INTO expert_requests (asked_at, user_id, channel, thread_ts, question,"
+                " expert_channel, expert_ts) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    now,
+                    _clip(user),
+                    _clip(channel),
+                    _clip(thread_ts),
+                    _clip(question),
+                    _clip(expert_channel),
+                    _clip(expert_ts),
+                ),
+            ).fetchone()
+            return int(row[0])
+
+        return self._write("record_expert_request", insert)
+
+    def expert_request(
+        self, *, request_id: int | None = None, expert_channel: str = "", expert_ts: str = ""
+    ) -> dict[str, Any] | None:
+        """One request, by id or by its experts' thread (expert_channel, expert_ts); None if unknown."""
+        if request_id is not None:
+            where, params = "id = ?", (request_id,)
+        else:
+            where, params = "expert_channel = ? AND expert_ts = ?", (expert_channel, expert_ts)
+
+        def query(conn: Any) -> dict[str, Any] | None:
+            cur = conn.execute(
+                "SELECT id, asked_at, user_id, channel, thread_ts, question, expert_channel, expert_ts,"
+                f" pointed_at, replies FROM expert_requests WHERE {where}",
+                params,
+            )
+            row = cur.fetchone()
+            return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+        return self._read("expert_request", query, None)
+
+    def record_expert_reply(self, request_id: int, *, user: str, text: str) -> bool:
+        """Keep an expert's reply for the draft; True for the first reply only (any replica): the asker's
+        thread gets one pointer, not one per reply."""
+        now = iso(self._clock())
+        reply = f"<@{_clip(user)}>: {_clip(text)}\n\n"
+
+        def append(conn: Any) -> bool:
+            first = conn.execute(
+                "UPDATE expert_requests SET pointed_at = ? WHERE id = ? AND pointed_at IS NULL RETURNING id",
+                (now, request_id),
+            ).fetchone()
+            conn.execute(
+                "UPDATE expert_requests SET replies = replies || ? WHERE id = ?", (reply, request_id)
+            )
+            return first is not None
+
+        return bool(self._write("record_expert_reply", append))
+
+    def suggest_example(self, *, entry_id: str, question: str, reason: str) -> bool:
+        """Propose `question` as an example of `entry_id` (pending until an admin decides; once per pair)."""
+        now = iso(self._clock())
+
+        def insert(conn: Any) -> bool:
+            row = conn.execute(
+                "INSERT INTO suggested_examples (entry_id, question, reason, suggested_at)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (entry_id, question) DO NOTHING RETURNING id",
+                (_clip(entry_id), _clip(question), _clip(reason), now),
+            ).fetchone()
+            return row is not None
+
+        return bool(self._write("suggest_example", insert))
+
+    def suggested_examples(self, status: str = "pending", *, limit: int = 100) -> list[dict[str, Any]]:
+        """Suggested examples with this status, oldest first (the review queue)."""
+
+        def query(conn: Any) -> list[dict[str, Any]]:
+            cur = conn.execute(
+                "SELECT id, entry_id, question, reason, suggested_at, status, decided_by, decided_at"
+                " FROM suggested_examples WHERE status = ? ORDER BY suggested_at, id LIMIT ?",
+                (status, limit),
+            )
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+        return self._read("suggested_examples", query, [])
+
+    def decide_example(self, suggestion_id: int, *, status: str, admin: str) -> dict[str, Any] | None:
+        """Approve or reject a pending suggestion; returns it, or None if it was not pending."""
+        if status not in ("approved", "rejected"):
+            raise ValueError(f"status must be approved or rejected, not {status!r}")
+        now = iso(self._clock())
+
+        def decide(conn: Any) -> dict[str, Any] | None:
+            cur = conn.execute(
+                "UPDATE suggested_examples SET status = ?, decided_by = ?, decided_at = ?"
+                " WHERE id = ? AND status = 'pending' RETURNING id, entry_id, question, reason",
+                (status, _clip(admin), now, suggestion_id),
+            )
+            row = cur.fetchone()
+            return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+        return self._write("decide_example", decide)
 
 
 # Portable SQL (SQLite and PostgreSQL): a boolean is not a number in PostgreSQL.

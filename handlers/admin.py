@@ -1,4 +1,4 @@
-"""`/dockbot help | reload | stats`: help for everyone; reload and stats for DOCKBOT_ADMINS only."""
+"""`/dockbot help | reload | stats | review`: help for everyone; the rest for DOCKBOT_ADMINS only."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def on_dockbot_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     words = str(command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
     is_admin = brain.is_admin(origin.user)
-    if sub in ("reload", "stats") and not is_admin:
+    if sub in ("reload", "stats", "review") and not is_admin:
         log.info("non-admin %s asked for /dockbot %s", origin.user, sub)
         message = notice_message(ADMIN_ONLY_KO.format(sub=sub))
     elif sub == "reload":
@@ -33,6 +33,10 @@ def on_dockbot_command(ack: Any, command: dict[str, Any], context: Any) -> None:
         kind = "broken" if not result.ok else ("reloaded" if result.changed else "unchanged")
         entries = len(brain.knowledge.current.kb.entries)
         message = text_message(render_text("reload.txt.j2", kind=kind, result=result, entries=entries))
+    elif sub == "review":
+        from handlers.review import review_message
+
+        message = review_message(brain)
     elif sub == "stats":
         message = stats_message(brain.stats()) if brain.store is not None else notice_message(NO_STORE_KO)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from handlers import experts
 from handlers.payload import Origin
 from handlers.slack_text import question_from_slack
 from handlers.views import PICK_ACTION, answer_message, entry_message, help_message, notice_message
@@ -64,12 +65,16 @@ def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None,
     elif question.text.strip().lower() in HELP_WORDS:
         message = _help(context, user)
     else:
-        answer = brain.ask(question.text, user=user, channel=channel, source=source)
+        origin = Origin(channel=channel, user=user, thread_ts=thread_ts, message_ts=event.get("ts"))
+        answer = brain.ask(
+            question.text, user=user, channel=channel, source=source, conversation=origin.conversation
+        )
         message = answer_message(
             answer,
             kb=brain.knowledge.current.kb,
             broadcast_note=question.had_broadcast,
             recorded=brain.store is not None,
+            ask_human=brain.experts is not None,
         )
     messenger.post(channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
 
@@ -82,10 +87,26 @@ def on_mention(event: dict[str, Any], context: Any) -> None:
 
 
 def on_message(event: dict[str, Any], context: Any) -> None:
-    """Message events: only DMs to the bot are questions (channel mentions arrive as app_mention)."""
-    if event.get("channel_type") != "im" or not _is_from_a_person(event, context.get("bot_user_id")):
+    """Message events: DMs to the bot, and (with message.channels / message.groups) replies without a
+    mention in a thread the bot answered: follow-ups. Mentions arrive as app_mention, answered there."""
+    bot_user_id = context.get("bot_user_id")
+    if not _is_from_a_person(event, bot_user_id):
         return
-    _answer_event(event, context, thread_ts=event.get("thread_ts"), source="slack_dm")
+    if event.get("channel_type") == "im":
+        _answer_event(event, context, thread_ts=event.get("thread_ts"), source="slack_dm")
+        return
+    thread_ts = event.get("thread_ts")
+    if not thread_ts or thread_ts == event.get("ts"):
+        return  # top-level channel chatter is not for the bot
+    if bot_user_id and f"<@{bot_user_id}" in str(event.get("text") or ""):
+        return  # the app_mention event of the same message answers it
+    brain = context["brain"]
+    if event.get("channel") == brain.settings.experts_channel and experts.on_expert_reply(event, context):
+        return  # an expert answering a question we posted (handlers/experts.py)
+    origin = Origin(channel=str(event.get("channel") or ""), thread_ts=thread_ts)
+    if brain.conversations.topic(origin.conversation) is None:
+        return  # a thread the bot has not answered in (or long ago): people talking among themselves
+    _answer_event(event, context, thread_ts=thread_ts, source="slack_thread")
 
 
 def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
@@ -106,6 +127,7 @@ def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
             ephemeral=True,
             broadcast_note=question.had_broadcast,
             recorded=brain.store is not None,
+            ask_human=brain.experts is not None,
         )
     messenger.ephemeral(
         channel=origin.channel,
@@ -165,6 +187,7 @@ def on_pick(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
             channel=origin.channel, user=origin.user, text=message.text, blocks=message.blocks
         )
         return
+    brain.picked(entry.id, conversation=origin.conversation)  # the chosen answer is the thread's topic
     message = entry_message(entry, kb=brain.knowledge.current.kb)
     messenger.post(
         channel=origin.channel,

@@ -38,7 +38,12 @@ def on_vote(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
         # The answer message identifies the vote: voting again on the same message changes it.
         message_ref = f"{origin.channel}:{message_ts}" if message_ts else ""
         recorded = brain.vote(
-            user=origin.user, entry_id=entry.id, value=value, message=message_ref, channel=origin.channel
+            user=origin.user,
+            entry_id=entry.id,
+            value=value,
+            message=message_ref,
+            channel=origin.channel,
+            conversation=origin.conversation,  # after a 👎, the entry the asker finds next may learn it
         )
         log.info("vote %+d on %s by %s recorded=%s", value, entry.id, origin.user, recorded)
         text = (THANKS_UP_KO if value > 0 else THANKS_DOWN_KO) if recorded else NOT_RECORDED_KO

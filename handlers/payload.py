@@ -26,6 +26,12 @@ class Origin:
             return self.thread_ts
         return None if self.is_dm else self.message_ts
 
+    @property
+    def conversation(self) -> str:
+        """The conversation a follow-up belongs to (bot/conversation.py): the reply thread, or the DM."""
+        thread = self.reply_thread
+        return f"slack:{self.channel}:{thread}" if thread else f"slack:{self.channel}"
+
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Origin:
         if not isinstance(body, dict):

@@ -20,6 +20,8 @@ PICK_ACTION = "dockbot_pick"  # + "_<n>": action_ids must be unique within a mes
 RUN_DEMO_ACTION = "dockbot_run_demo"  # + "_<n>" on the demo list
 VOTE_UP_ACTION = "dockbot_vote_up"
 VOTE_DOWN_ACTION = "dockbot_vote_down"
+ASK_HUMAN_ACTION = "dockbot_ask_human"
+ASK_HUMAN_OUTCOMES = ("no_answer", "suggested")
 MAX_BUTTONS = 5
 
 
@@ -71,11 +73,13 @@ def answer_message(
     broadcast_note: bool = False,
     show_score: bool = True,
     recorded: bool = False,
+    ask_human: bool = False,
 ) -> Message:
     """An Answer (answered / suggested / no_answer / invalid) as a Slack message.
 
     `kb` resolves related entry ids to titles; `ephemeral` adds the "채널에 공유" button; `shared_by` marks
-    a message shared into the channel by that user.
+    a message shared into the channel by that user; `ask_human` offers "사람에게 물어보기" when the bot has no
+    confident answer (DOCKBOT_EXPERTS_CHANNEL is set).
     """
     entry = answer.match.entry if answer.match is not None else None
     related: list[Any] = []
@@ -94,11 +98,14 @@ def answer_message(
         "shared_by": shared_by,
         "broadcast_note": broadcast_note,
         "recorded": recorded,  # the question went to the store, so admins will see it in the stats
+        # The question travels in the button's value (Slack caps a value at 2000 characters).
+        "ask_human": answer.question[:1900] if ask_human and answer.outcome in ASK_HUMAN_OUTCOMES else "",
         "actions": {
             "share": SHARE_ACTION,
             "run_demo": RUN_DEMO_ACTION,
             "vote_up": VOTE_UP_ACTION,
             "vote_down": VOTE_DOWN_ACTION,
+            "ask_human": ASK_HUMAN_ACTION,
         },
     }
     return _message("answer.blocks.j2", "answer.slack.txt.j2", **context)

@@ -47,6 +47,11 @@ BOT_ID = "BBOT0001"
 TEAM_ID = "T0000001"
 
 
+def _permalink(channel: object, ts: str) -> str:
+    """The address Slack gives a message (chat.getPermalink)."""
+    return f"https://dockbot-test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -230,6 +235,9 @@ class FakeSlack:
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(params.get("users", "U")).split(",")[0][1:]}}
+        if method == "chat.getPermalink":
+            channel, ts = params.get("channel"), str(params.get("message_ts") or "")
+            return {"ok": True, "channel": channel, "permalink": _permalink(channel, ts)}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1"}}
         return {"ok": True}

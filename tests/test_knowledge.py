@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -302,6 +303,14 @@ _DROP = object()
         ("EntriesFile", {"entries": [_entry(sources=["https://docs.docker.com/\n"])]}),
         ("EntriesFile", {"entries": [_entry(sources="https://docs.docker.com/")]}),
         ("EntriesFile", {"entries": [_entry(sources=[3])]}),
+        ("EntriesFile", {"entries": [_entry(owner="U0123ABCD", verified=date(2026, 12, 1))]}),
+        ("EntriesFile", {"entries": [_entry(owner="플랫폼팀", verified="2026-12-01")]}),
+        ("EntriesFile", {"entries": [_entry(verified="2026-13-01")]}),
+        ("EntriesFile", {"entries": [_entry(verified="어제")]}),
+        ("EntriesFile", {"entries": [_entry(verified=20261201)]}),
+        ("EntriesFile", {"entries": [_entry(owner="")]}),
+        ("EntriesFile", {"entries": [_entry(owner="o" * 81)]}),
+        ("EntriesFile", {"entries": [_entry(owner=["U1"])]}),
         ("EntriesFile", ["not", "a", "mapping"]),
         ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", "쿠베"]}}),
         ("SynonymsFile", {"synonyms": {"쿠버네티스": ["k8s", 8]}}),

@@ -321,9 +321,12 @@ def test_manifest_declares_exactly_what_the_app_listens_to() -> None:
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "message.im",
+        "message.channels",  # follow-ups without a mention in threads the bot answered; expert replies
+        "message.groups",
         "app_home_opened",
     }
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+    assert {"channels:history", "groups:history"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True

@@ -1,4 +1,5 @@
-"""`dockbot stats [--json] [--suggest]`: what the admins should write next, from the store at DOCKBOT_DB."""
+"""`dockbot stats [--json] [--suggest] [--approve ID | --reject ID]`: what the admins should write next, from
+the store at DOCKBOT_DB, and the suggested example questions to approve or reject."""
 
 from __future__ import annotations
 
@@ -21,8 +22,16 @@ def run_stats(as_json: bool = False, suggest: bool = False) -> int:
         _print(report, as_json)
         return 1
     if settings.db_path is not None and not settings.db_path.exists():
-        print(f"DOCKBOT_DB={settings.db_path}: 파일이 없습니다 (기록된 질문 없음).", file=sys.stderr)
-        return 1
+        # Nothing recorded yet is a report of zeros, not an error (and reading creates no file).
+        print(f"DOCKBOT_DB={settings.db_path}: 아직 파일이 없습니다 (기록된 질문 없음).", file=sys.stderr)
+        empty = StatsReport(
+            available=True,
+            outcomes=dict.fromkeys(("answered", "suggested", "no_answer", "invalid"), 0),
+            suggestions=[] if suggest else None,
+            examples=[] if suggest else None,
+        )
+        _print(empty, as_json)
+        return 0
     from bot.store import Store
 
     # On PostgreSQL this is every replica's questions, votes and demo audit: they all write there.
@@ -37,7 +46,7 @@ def run_stats(as_json: bool = False, suggest: bool = False) -> int:
         log.warning("knowledge base not loaded for stats: %s", exc)
         print(f"경고: 지식 베이스를 읽지 못해 제목과 YAML 제안 없이 보여 줍니다 ({exc})", file=sys.stderr)
     try:
-        report = build_report(store, kb, matcher=matcher, suggest=suggest)
+        report = build_report(store, kb, matcher=matcher, suggest=suggest, review_days=settings.review_days)
     finally:
         store.close()
     _print(report, as_json)
@@ -50,3 +59,26 @@ def _print(report: StatsReport, as_json: bool) -> None:
         print(json_for_terminal(report.to_json()))
     else:
         print(for_terminal(render_text("stats.txt.j2", report=report)))
+
+
+def run_decide(suggestion_id: int, *, approve: bool) -> int:
+    """`--approve ID` / `--reject ID`: a running bot picks the edited YAML up by itself (hot reload)."""
+    import getpass
+
+    from bot.suggestions import decide
+
+    settings = Settings.from_env()
+    if settings.db_target is None or (settings.db_path is not None and not settings.db_path.exists()):
+        print("DOCKBOT_DB 에 기록이 없어서 처리할 제안이 없습니다.", file=sys.stderr)
+        return 1
+    from bot.store import Store
+
+    store = Store.open(settings.db_target, retention_days=settings.retention_days)
+    try:
+        decision = decide(
+            store, settings.knowledge_dir, suggestion_id, approve=approve, admin=f"cli:{getpass.getuser()}"
+        )
+    finally:
+        store.close()
+    print(decision.message, file=sys.stdout if decision.ok else sys.stderr)
+    return 0 if decision.ok else 1

@@ -14,7 +14,7 @@ from bot.yamlfile import Problem
 
 
 def validate_directory(directory: Path) -> tuple[list[Problem], str]:
-    """(problems, summary line) for one knowledge directory."""
+    """(problems, summary line) for one knowledge directory (warnings: see `warnings_of`)."""
     from bot.knowledge import KnowledgeError, load_knowledge, missing_required_ids
 
     try:
@@ -39,6 +39,39 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
     return sorted(problems), summary
 
 
+def warnings_of(directory: Path, review_days: int) -> list[Problem]:
+    """What validate reports without failing: entries due for review, drafts not ready to go live."""
+    from bot.drafts import draft_problems
+    from bot.knowledge import KnowledgeError, load_knowledge
+    from bot.review import review_warnings, unverified
+    from bot.yamlfile import display_path
+
+    try:
+        kb = load_knowledge(directory)
+    except KnowledgeError:
+        return draft_problems(directory)
+    found = review_warnings(kb, review_days=review_days) + draft_problems(
+        directory, (e.id for e in kb.entries)
+    )
+    never = unverified(kb)
+    if never:
+        found.append(
+            Problem(
+                display_path(directory),
+                1,
+                f"warning: {len(never)} of {len(kb.entries)} entries have no verified: date (and owner:), "
+                f"e.g. {', '.join(never[:3])}",
+            )
+        )
+    return found
+
+
+def _version(directory: Path) -> str:
+    from bot.live_knowledge import content_version
+
+    return content_version(directory)
+
+
 def self_check(kb, matcher=None) -> list[Problem]:
     """Example questions the real matcher answers with another entry (or not at all)."""
     from bot.matcher import Matcher
@@ -59,18 +92,17 @@ def self_check(kb, matcher=None) -> list[Problem]:
 
 def run_validate(directory: str | None, *, stdout: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
-    if directory is None:
-        from bot.config import Settings
+    from bot.config import Settings
 
-        path = Settings.from_env().knowledge_dir  # a malformed variable: bot/cli.py prints it, exit 2
-    else:
-        path = Path(directory)
+    settings = Settings.from_env()  # a malformed variable: bot/cli.py prints it, exit 2
+    path = settings.knowledge_dir if directory is None else Path(directory)
     try:
         problems, summary = validate_directory(path)
+        warnings = warnings_of(path, settings.review_days)
     except Exception as exc:  # validate must explain, never crash with a traceback
         print(f"{path}:1: validation failed unexpectedly: {type(exc).__name__}: {exc}", file=stdout)
         return 1
-    for problem in problems:
+    for problem in [*problems, *warnings]:
         print(str(problem), file=stdout)
     print(summary, file=stdout)
     return 1 if problems else 0

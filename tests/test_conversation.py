@@ -1,0 +1,175 @@
+"""Follow-ups (bot/conversation.py) on the real knowledge base: in the Brain, the terminal chat (a real
+`dockbot chat` process), and the conversation topics in the store on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.brain import Brain
+from bot.chat import chat_loop
+from bot.config import Settings
+from bot.conversation import Conversations, LocalTopics, Topic, asks_for_an_example, looks_like_follow_up
+from bot.live_knowledge import LiveKnowledge
+from bot.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+KNOWLEDGE = REPO / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> LiveKnowledge:
+    return LiveKnowledge.load(KNOWLEDGE)
+
+
+def brain_of(knowledge: LiveKnowledge, store: Store | None = None) -> Brain:
+    return Brain(settings=Settings(), knowledge=knowledge, store=store)
+
+
+def answered(answer) -> str | None:
+    return answer.match.entry.id if answer.outcome == "answered" and answer.match else None
+
+
+# ---- the bar and the other follow-ups -------------------------------------------------------------------
+
+
+def test_the_bar_anonymous_after_named_volumes(knowledge: LiveKnowledge) -> None:
+    brain = brain_of(knowledge)
+    alone = brain.ask("그럼 익명인 건?")
+    assert answered(alone) != "volume-anonymous"  # on its own the follow-up cannot be answered
+    assert answered(brain.ask("명명된 볼륨이 뭐야?", conversation="t1")) == "volume-named"
+    assert answered(brain.ask("그럼 익명인 건?", conversation="t1")) == "volume-anonymous"
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "expected"),
+    [
+        ("명명된 볼륨이 뭐야?", "그거 지우려면?", "volume-cleanup"),
+        ("명명된 볼륨이 뭐야?", "그거 지우려면 어떻게 해?", "volume-cleanup"),
+        ("명명된 볼륨이 뭐야?", "예시 보여줘", "volume-named"),
+        ("컨테이너끼리 이름으로 통신하려면?", "예시 좀 보여줘", "network-container-communication"),
+        ("명명된 볼륨이 뭐야?", "쿠버네티스에서는?", "k8s-persistent-volume"),
+        ("컨테이너란?", "쿠버네티스에서는?", "k8s-container"),
+        ("익명 볼륨이 뭐야?", "그거 지우려면?", "volume-cleanup"),
+    ],
+)
+def test_follow_ups_are_read_with_the_thread_topic(knowledge, first, follow_up, expected) -> None:
+    brain = brain_of(knowledge)
+    assert answered(brain.ask(first, conversation="t")) is not None
+    assert answered(brain.ask(follow_up, conversation="t")) == expected
+
+
+def test_a_follow_up_naming_a_new_topic_is_answered_on_its_own(knowledge: LiveKnowledge) -> None:
+    brain = brain_of(knowledge)
+    brain.ask("명명된 볼륨이 뭐야?", conversation="t")
+    assert answered(brain.ask("그럼 바인드 마운트는?", conversation="t")) == "bind-mount"
+    assert answered(brain.ask("도커 컴포즈란?", conversation="t")) == "compose-basics"
+    # ...and the new topic is the thread's topic from then on.
+    assert answered(brain.ask("예시 보여줘", conversation="t")) == "compose-basics"
+
+
+def test_conversations_do_not_leak_into_each_other(knowledge: LiveKnowledge) -> None:
+    brain = brain_of(knowledge)
+    brain.ask("명명된 볼륨이 뭐야?", conversation="a")
+    brain.ask("포드가 뭐야?", conversation="b")
+    assert answered(brain.ask("예시 보여줘", conversation="a")) == "volume-named"
+    assert answered(brain.ask("예시 보여줘", conversation="b")) == "k8s-pod"
+    # No conversation: nothing to lean on (whatever the matcher makes of the words alone).
+    assert answered(brain.ask("예시 보여줘")) not in ("volume-named", "k8s-pod")
+
+
+def test_follow_up_shapes() -> None:
+    for text in ("그럼 익명인 건?", "그거 지우려면?", "예시 보여줘", "쿠버네티스에서는?", "이건 왜 그래?"):
+        assert looks_like_follow_up(text), text
+    long_one = "컨테이너끼리 이름으로 통신하려면 어떻게 설정해야 하나요 알려주세요 제발"
+    for text in ("명명된 볼륨이 뭐야?", long_one):
+        assert not looks_like_follow_up(text), text
+    assert asks_for_an_example("예시 보여줘") and asks_for_an_example("그거 예시 좀 보여주세요")
+    assert not asks_for_an_example("볼륨 지우는 예시 보여줘")
+
+
+def test_local_topics_are_bounded_and_expire() -> None:
+    memory = LocalTopics(limit=3)
+    for i in range(5):
+        memory.remember_topic(f"k{i}", Topic("volume-named", "q"), max_age_s=60)
+    assert memory.recall_topic("k0", max_age_s=60) is None  # evicted: least recently used
+    assert memory.recall_topic("k4", max_age_s=60) == Topic("volume-named", "q")
+    assert memory.recall_topic("k4", max_age_s=0) is None  # expired
+
+
+# ---- the terminal chat ---------------------------------------------------------------------------------
+
+
+def test_terminal_chat_follow_ups(knowledge: LiveKnowledge) -> None:
+    out = io.StringIO()
+    lines = "명명된 볼륨이 뭐야?\n그럼 익명인 건?\n그거 지우려면?\n"
+    assert chat_loop(brain_of(knowledge), io.StringIO(lines), out, prompt=False) == 0
+    text = out.getvalue()
+    titles = ("[명명된 볼륨", "[익명 볼륨", "[쌓인 볼륨 정리")
+    assert [text.index(t) for t in titles] == sorted(text.index(t) for t in titles)
+    assert "답을 못 찾았어요" not in text
+
+
+def test_dockbot_chat_process_answers_the_bar(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DOCKBOT_"))}
+    env.update(DOCKBOT_KNOWLEDGE_DIR=str(KNOWLEDGE), DOCKBOT_DB=str(tmp_path / "chat.db"))
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input="명명된 볼륨이 뭐야?\n그럼 익명인 건?\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    after = done.stdout.split("[명명된 볼륨 (named volume)]", 1)[1]
+    assert "[익명 볼륨 (anonymous volume)]" in after
+    assert "Traceback" not in done.stderr
+
+
+# ---- topics in the store ---------------------------------------------------------------------------------
+
+
+def _topics_round_trip(store: Store) -> None:
+    assert store.recall_topic("slack:C1:1.2", max_age_s=60) is None
+    assert store.remember_topic("slack:C1:1.2", Topic("volume-named", "명명된 볼륨이 뭐야?"), max_age_s=60)
+    assert store.remember_topic("slack:C1:1.2", Topic("volume-anonymous", "그럼 익명인 건?"), max_age_s=60)
+    assert store.recall_topic("slack:C1:1.2", max_age_s=60) == Topic("volume-anonymous", "그럼 익명인 건?")
+    time.sleep(0.05)
+    assert store.recall_topic("slack:C1:1.2", max_age_s=0.01) is None  # past the TTL: forgotten
+
+
+def test_topics_in_sqlite_are_shared_by_two_stores(tmp_path: Path, knowledge: LiveKnowledge) -> None:
+    db = tmp_path / "dockbot.db"
+    first, second = Store.open(db), Store.open(db)
+    try:
+        _topics_round_trip(first)
+        # Two replicas on one database: the thread started on one is followed up on the other.
+        brain_of(knowledge, first).ask("명명된 볼륨이 뭐야?", conversation="slack:C9:5.5")
+        assert answered(brain_of(knowledge, second).ask("그럼 익명인 건?", conversation="slack:C9:5.5")) == (
+            "volume-anonymous"
+        )
+    finally:
+        first.close()
+        second.close()
+
+
+def test_topics_in_postgres(postgres_url: str, knowledge: LiveKnowledge) -> None:
+    first, second = Store.open(postgres_url), Store.open(postgres_url)
+    try:
+        _topics_round_trip(first)
+        Conversations(first).remember("slack:C9:6.6", "volume-named", "명명된 볼륨이 뭐야?")
+        assert answered(brain_of(knowledge, second).ask("그럼 익명인 건?", conversation="slack:C9:6.6")) == (
+            "volume-anonymous"
+        )
+    finally:
+        first.close()
+        second.close()
