@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.slack_harness import REPO
 
-OUTCOMES = {"answered", "suggested", "no_answer", "invalid"}
+OUTCOMES = {"answered", "suggested", "no_answer", "invalid", "smalltalk"}
 MAX_CHARS = 100_000
 
 CONTROL = [chr(c) for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]]
@@ -239,7 +239,8 @@ def test_dockbot_ask_json_stdin(figures, batch):
     assert len(lines) == len(batch), (len(lines), len(batch))
     for line, question in zip(lines, batch, strict=True):
         obj = json.loads(line)
-        assert set(obj) == {"question", "match", "alternatives"}
+        assert set(obj) == {"question", "outcome", "match", "alternatives"}
+        assert obj["outcome"] in OUTCOMES
         assert obj["question"] == question
         assert obj["match"] is None or {"id", "title", "score"} <= set(obj["match"])
     figures.add("fuzz_matcher", "cli_json_inputs", len(batch))
