@@ -183,17 +183,34 @@ class Conversations:
 
     def __init__(self, memory: TopicMemory | None = None, *, ttl_s: float = TOPIC_TTL_S) -> None:
         self.memory: TopicMemory = memory if memory is not None else LocalTopics()
+        # Write-through copy in this process: the store's write goes through its writer queue (after the
+        # reply; a database holding its write lock never delays an answer), so a follow-up that reaches this
+        # replica before the write lands still finds the topic here.
+        self._recent = LocalTopics() if memory is not None else None
         self.ttl_s = ttl_s
 
     def topic(self, key: str | None) -> Topic | None:
         if not key:
             return None
+        if self._recent is not None and (recent := self._recent.recall_topic(key, max_age_s=self.ttl_s)):
+            return recent
         return self.memory.recall_topic(key, max_age_s=self.ttl_s)
+
+    def _store(self, key: str, topic: Topic) -> None:
+        if self._recent is None:
+            self.memory.remember_topic(key, topic, max_age_s=self.ttl_s)
+            return
+        self._recent.remember_topic(key, topic, max_age_s=self.ttl_s)
+        submit = getattr(self.memory, "submit_topic", None)
+        if submit is not None:
+            submit(key, topic, max_age_s=self.ttl_s)
+        else:
+            self.memory.remember_topic(key, topic, max_age_s=self.ttl_s)
 
     def remember(self, key: str | None, entry_id: str, question: str) -> None:
         """The conversation is now about `entry_id` (nothing is pending any more)."""
         if key and entry_id:
-            self.memory.remember_topic(key, Topic(entry_id, question[:500]), max_age_s=self.ttl_s)
+            self._store(key, Topic(entry_id, question[:500]))
 
     def hold(self, key: str | None, question: str, *, reason: str) -> None:
         """Keep the topic, and remember `question` as waiting for its entry (suggestions, a 👎)."""
@@ -201,4 +218,4 @@ class Conversations:
             return
         topic = self.topic(key) or Topic("", "")
         held = Topic(topic.entry_id, topic.question, question[:500], reason)
-        self.memory.remember_topic(key, held, max_age_s=self.ttl_s)
+        self._store(key, held)

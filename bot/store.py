@@ -861,6 +861,10 @@ class Store:
 
         return self._read("recall_topic", query, None)
 
+    def submit_topic(self, key: str, topic: Topic, *, max_age_s: float) -> bool:
+        """`remember_topic` through the writer queue, after the reply."""
+        return self._submit("topic", lambda: self.remember_topic(key, topic, max_age_s=max_age_s))
+
     def remember_topic(self, key: str, topic: Topic, *, max_age_s: float) -> bool:
         """Set the topic of conversation `key`; expired topics are swept on the way (a small table)."""
         now = time.time()
