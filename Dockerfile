@@ -31,6 +31,8 @@ RUN --mount=type=secret,id=ca \
 COPY pyproject.toml README.md ./
 COPY bot/ bot/
 COPY handlers/ handlers/
+# The starter knowledge is package data (bot.starter_knowledge), so the build needs it too.
+COPY knowledge/ knowledge/
 # The locked setuptools builds this pure-Python project (--no-build-isolation: nothing unpinned is fetched).
 RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --no-index . \
     && /opt/venv/bin/pip check \
