@@ -183,7 +183,9 @@ def _refusal(name: str, message: str) -> dict:
 
 def _print_list(scenarios: list[Scenario], as_json: bool, *, notice: str) -> None:
     if as_json:
-        listing = [{"name": s.name, "title": s.title, "entry": s.entry} for s in scenarios]
+        listing = [
+            {"name": s.name, "title": s.title, "entry": s.entry, "platform": s.platform} for s in scenarios
+        ]
         print(json.dumps({"demos": listing}, ensure_ascii=False))
     else:
         from bot.render import render_text
