@@ -124,8 +124,12 @@ class HttpServer:
             self.server.task_dispatcher.shutdown()
 
     def shutdown(self) -> None:
-        """Stop serving: every socket is closed from the server's own loop, which then returns."""
-        self.server.trigger.pull_trigger(self._close_all)
+        """Stop serving: every socket is closed from the server's own loop, which then returns. Safe to call
+        twice, or after the loop already closed its sockets (its trigger is then gone too)."""
+        try:
+            self.server.trigger.pull_trigger(self._close_all)
+        except OSError:  # EBADF: the trigger (and so every socket) is already closed
+            log.debug("HTTP server already stopped")
 
     def _close_all(self) -> None:
         for dispatcher in list(self._map.values()):
