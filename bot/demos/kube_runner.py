@@ -22,7 +22,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from bot.demos.kube_operations import NEVER_PULLED_IMAGE, KubeOutcome
-from bot.demos.result import DemoRun, ProgressCallback, StepResult, truncate_output
+from bot.demos.result import DemoRun, ProgressCallback, StepResult
 from bot.demos.runlock import RunLock
 from bot.demos.runner import (
     EXPIRES_LABEL,
@@ -35,6 +35,7 @@ from bot.demos.runner import (
     new_run_id,
     owner_id,
     register_run,
+    run_step,
     run_steps,
 )
 from bot.demos.scenario import Scenario
@@ -683,28 +684,16 @@ def run_kube_scenario(
 
 
 def _run_step(ctx: KubeContext, step: Any, deadline: float, timeout_s: float, image: str) -> StepResult:
-    result = StepResult(title=step.title, command=step.command(image), output="")
-    began = time.monotonic()
-    try:
-        outcome = step.execute(ctx, deadline)
-        result.command = outcome.command or result.command
-        result.output = truncate_output(outcome.output)
-        result.expectations = step.expect.check(outcome) if step.expect else []
-        result.ok = all(held for _, held in result.expectations)
-    except StepTimeout:
-        result.ok = False
-        result.error = f"'{step.title}' 단계가 제한 시간 {timeout_s:g}초 안에 끝나지 않아 중단했습니다."
-    except LockdownViolation as exc:
-        log.error("demo run %s: %s", ctx.run_id, exc)
-        result.ok = False
-        result.error = "보안 제한에 맞지 않는 단계라서 실행하지 않았습니다."
-    except KUBE_ERRORS as exc:
-        log.warning("demo run %s: step %r failed: %s", ctx.run_id, step.title, exc)
-        result.ok = False
-        result.output = truncate_output(_api_message(exc))
-        result.error = "쿠버네티스 API 오류로 단계를 끝내지 못했습니다: " + _api_message(exc)[:200]
-    result.duration_s = time.monotonic() - began
-    return result
+    return run_step(
+        step,
+        execute=lambda: step.execute(ctx, deadline),
+        image=image,
+        timeout_s=timeout_s,
+        run_id=ctx.run_id,
+        api_errors=KUBE_ERRORS,
+        describe=_api_message,
+        api_failed_ko="쿠버네티스 API 오류로 단계를 끝내지 못했습니다",
+    )
 
 
 def _api_message(exc: Exception) -> str:

@@ -469,11 +469,24 @@ def finish_run(
     run.ok = run.error is None and len(run.steps) == len(scenario.steps) and all(s.ok for s in run.steps)
 
 
-def _run_step(ctx: DemoContext, step: Any, deadline: float, timeout_s: float, image: str) -> StepResult:
+def run_step(
+    step: Any,
+    *,
+    execute: Callable[[], Any],
+    image: str,
+    timeout_s: float,
+    run_id: str,
+    api_errors: tuple[type[BaseException], ...],
+    describe: Callable[[Exception], str],
+    api_failed_ko: str,
+) -> StepResult:
+    """One step of any platform's runner: `execute()` it, check its expectations, and turn a deadline, a
+    lockdown refusal or an API error (`api_errors`, told by `describe`) into a Korean step error."""
     result = StepResult(title=step.title, command=step.command(image), output="")
     began = time.monotonic()
     try:
-        outcome = step.execute(ctx, deadline)
+        outcome = execute()
+        result.command = getattr(outcome, "command", None) or result.command  # a runner may show the real one
         result.output = truncate_output(outcome.output)
         result.expectations = step.expect.check(outcome) if step.expect else []
         result.ok = all(held for _, held in result.expectations)
@@ -481,16 +494,29 @@ def _run_step(ctx: DemoContext, step: Any, deadline: float, timeout_s: float, im
         result.ok = False
         result.error = f"'{step.title}' 단계가 제한 시간 {timeout_s:g}초 안에 끝나지 않아 중단했습니다."
     except LockdownViolation as exc:
-        log.error("demo run %s: %s", ctx.run_id, exc)
+        log.error("demo run %s: %s", run_id, exc)
         result.ok = False
         result.error = "보안 제한에 맞지 않는 단계라서 실행하지 않았습니다."
-    except ENGINE_ERRORS as exc:
-        log.warning("demo run %s: step %r failed: %s", ctx.run_id, step.title, exc)
+    except api_errors as exc:
+        log.warning("demo run %s: step %r failed: %s", run_id, step.title, exc)
         result.ok = False
-        result.output = truncate_output(_engine_message(exc))
-        result.error = "Docker 엔진 오류로 단계를 끝내지 못했습니다: " + _engine_message(exc)[:200]
+        result.output = truncate_output(describe(exc))
+        result.error = f"{api_failed_ko}: " + describe(exc)[:200]
     result.duration_s = time.monotonic() - began
     return result
+
+
+def _run_step(ctx: DemoContext, step: Any, deadline: float, timeout_s: float, image: str) -> StepResult:
+    return run_step(
+        step,
+        execute=lambda: step.execute(ctx, deadline),
+        image=image,
+        timeout_s=timeout_s,
+        run_id=ctx.run_id,
+        api_errors=ENGINE_ERRORS,
+        describe=_engine_message,
+        api_failed_ko="Docker 엔진 오류로 단계를 끝내지 못했습니다",
+    )
 
 
 def _engine_message(exc: Exception) -> str:
