@@ -22,14 +22,14 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
     from bot.knowledge import KnowledgeBase
-    from bot.matcher import Matcher, Thresholds
+    from bot.matcher import Matcher, Scored, Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def collect_evidence(matcher: Matcher, every: int = 1, limit: int | None = None)
 
     `limit`: candidates re-scored per question (default: the matcher's); fewer is faster, and the top
     score only differs when the best entry is not among BM25's first `limit`."""
-    kwargs = {} if limit is None else {"limit": limit}
+    kwargs: dict[str, Any] = {} if limit is None else {"limit": limit}
     index = matcher.index
     in_scope: list[tuple[float, bool]] = []
     confusions = []
@@ -268,10 +268,10 @@ def grouped_folds(kb: KnowledgeBase, model: JamoModel) -> tuple[list[list[int]],
         vectors = [model.vector(q) for q in entry.questions]
         parent = list(range(n))
 
-        dense = np.zeros((n, len(model.idf)), dtype=np.float32) if n else None
-        for i, (fid, w) in enumerate(vectors):
-            dense[i, fid] = w
         if n:
+            dense = np.zeros((n, len(model.idf)), dtype=np.float32)
+            for i, (fid, w) in enumerate(vectors):
+                dense[i, fid] = w
             sims = dense @ dense.T
             for i, j in zip(*np.nonzero(np.triu(sims, 1) >= PARAPHRASE_COSINE), strict=True):
                 parent[_root(parent, int(i))] = _root(parent, int(j))
@@ -353,7 +353,7 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
         for question, e in held[::step]:
             scored, share = lexical.lexical(lexical.analyse(question))
             probs = model.probabilities(question)
-            cands = {s.index: s for s in scored}
+            cands: dict[int, Scored | None] = {s.index: s for s in scored}
             for extra in np.argsort(-probs[:n])[:LEARNED_CANDIDATES]:
                 cands.setdefault(int(extra), None)
             for idx, s in cands.items():
@@ -409,7 +409,7 @@ def fit_combined(ev: FoldEvidence) -> Thresholds:
     from bot.matcher import Thresholds
 
     best: tuple[float, float] | None = None
-    chosen = None
+    chosen: tuple[float, float, float, float, float] | None = None
     for w_lex in GRID_W_LEX:
         for w_neg in GRID_W_NEG:
             for w_unseen in GRID_W_UNSEEN:
@@ -419,6 +419,7 @@ def fit_combined(ev: FoldEvidence) -> Thresholds:
                 key = (round(balanced_error(evidence, answer), 6), -top1)
                 if best is None or key < best:
                     best, chosen = key, (w_lex, w_neg, w_unseen, answer, suggest)
+    assert chosen is not None, "the weight grids are not empty"
     w_lex, w_neg, w_unseen, answer, suggest = chosen
     return Thresholds(
         answer=answer,
