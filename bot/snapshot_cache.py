@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.thresholds import cache_dir, code_hash
+from bot.config import cache_dir
+from bot.thresholds import code_hash
 
 if TYPE_CHECKING:
     from bot.jamo_model import JamoModel

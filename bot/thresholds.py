@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot.config import cache_dir
+
 if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
     from bot.knowledge import KnowledgeBase
@@ -142,11 +144,6 @@ def content_key(matcher: Matcher) -> str:
 
     digest.update(repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN, matcher_module.W_GENERIC)).encode())
     return digest.hexdigest()[:32]
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".cache") / "dockbot"
 
 
 def cached_thresholds(matcher: Matcher, quick: bool = False) -> Thresholds:
