@@ -139,8 +139,7 @@ def cli_vs_bot(runs: int) -> dict:
     bot = [sys.executable, "-m", "bot", "demo", "volumes"]
     cli = ["sh", str(REPO / "bench" / "volumes_demo_cli.sh")]
     cli_nonroot = ["sh", str(REPO / "bench" / "volumes_demo_cli_nonroot.sh")]
-    handover = tempfile.NamedTemporaryFile(prefix="dockbot-bench-", suffix=".tar", delete=False)
-    with handover:
+    with tempfile.NamedTemporaryFile(prefix="dockbot-bench-", suffix=".tar", delete=False) as handover:
         handover.write(writable_root_tar())
     os.environ["HANDOVER_TAR"] = handover.name
     scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
