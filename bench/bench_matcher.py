@@ -88,7 +88,7 @@ def wait_for_training(cache: str, limit_s: float = 300.0) -> float:
 
 SERVE_LIKE = """
 import sys
-import bot.slack_app  # the Slack door's imports
+import handlers.server  # the Slack door's imports
 from bot.live_knowledge import LiveKnowledge
 live = LiveKnowledge.load(sys.argv[1])
 questions = [q for e in live.current.kb.entries for q in e.questions][:100]
