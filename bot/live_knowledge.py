@@ -110,7 +110,9 @@ class LiveKnowledge:
 
     def _finish_training(self) -> None:
         provisional = self._snapshot
-        log.info("knowledge %s: answering with the lexical scorer while the model trains", provisional.version)
+        log.info(
+            "knowledge %s: answering with the lexical scorer while the model trains", provisional.version
+        )
         try:
             trained = build_snapshot(self.directory)
         except Exception:  # keep answering with the provisional snapshot; a reload retries
