@@ -569,6 +569,11 @@ def dockbot_env(fake: FakeSlack, **overrides: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if v is not None}
 
 
+# Every DockbotProcess started, in order: tests/conftest.py stops the ones a test started itself when that
+# test ends (passed or failed), and any still running at the end of the session.
+STARTED: list[DockbotProcess] = []
+
+
 class DockbotProcess:
     """`dockbot serve` as a real subprocess; stderr goes to `log_path` (checked for leaked secrets)."""
 
@@ -593,6 +598,7 @@ class DockbotProcess:
             stderr=subprocess.STDOUT,
             preexec_fn=self._limit_open_files if self.open_files else None,
         )
+        STARTED.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
