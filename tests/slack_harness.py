@@ -596,6 +596,11 @@ def train_once(env: dict[str, str]) -> None:
     _TRAINED.add(key)
 
 
+# Every DockbotProcess started, in order: tests/conftest.py stops the ones a test started itself when that
+# test ends (passed or failed), and any still running at the end of the session.
+STARTED: list[DockbotProcess] = []
+
+
 class DockbotProcess:
     """`dockbot serve` as a real subprocess; stderr goes to `log_path` (checked for leaked secrets)."""
 
@@ -621,6 +626,7 @@ class DockbotProcess:
             stderr=subprocess.STDOUT,
             preexec_fn=self._limit_open_files if self.open_files else None,
         )
+        STARTED.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
