@@ -54,7 +54,7 @@ FOLLOW_UPS = [
     ("도커 컴포즈가 뭐야?", "리눅스에 설치하려면?", "compose-install-linux"),
 ]
 
-# A follow-up that names a new topic of its own is answered on its own (None: whatever that question alone gets).
+# A follow-up naming a new topic of its own is answered on its own (None: what that question alone gets).
 NEW_TOPICS = [
     (NAMED, "네트워크는 뭐야?", None),
     (NAMED, "쿠버네티스가 뭐야?", "k8s-basics"),
