@@ -225,7 +225,7 @@ class Brain:
         if self.store is None or self.knowledge.current.kb.get(entry_id) is None:
             return False  # only entries of the knowledge base can be voted on
         topic = self.conversations.topic(conversation) if self.conversations and conversation else None
-        if value == -1 and topic is not None and topic.entry_id == entry_id and topic.question:
+        if self.conversations and value == -1 and topic and topic.entry_id == entry_id and topic.question:
             self.conversations.hold(conversation, topic.question, reason="after_downvote")
         recorded = self.store.submit_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel

@@ -227,9 +227,9 @@ class Index:
                 cached if cached is not None else self.analyzer.tokens(question)
             )
             for feature in set(features(toks)):
-                fid = self.feature_ids.get(feature)
-                if fid is not None and feature[0] == "w":
-                    self.off_word_count[fid] += 1
+                off_id = self.feature_ids.get(feature)
+                if off_id is not None and feature[0] == "w":
+                    self.off_word_count[off_id] += 1
         self.n_strings = max(1, len(string_arrays))
         self.n_off = max(1, len(kb.off_topic))
 
@@ -340,7 +340,7 @@ class Matcher:
         n = self.index.n
         negative = float(probs[n]) if len(probs) > n else 0.0
         by_index = {s.index: s for s in lexical}
-        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else []
+        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else np.zeros(0, dtype=np.intp)
         for e in learned_top:
             e = int(e)
             if e not in by_index:
@@ -433,8 +433,8 @@ class Matcher:
         owner = np.repeat(np.arange(len(cand)), counts)
         order = np.lexsort((-dice, owner))
         rank_in_run = np.arange(len(order)) - np.repeat(firsts, counts)
-        top3 = np.bincount(owner, weights=np.where(rank_in_run < 3, dice[order], 0.0), minlength=len(cand))
-        top3 /= np.minimum(counts, 3)
+        best3 = np.where(rank_in_run < 3, dice[order], 0.0)
+        top3 = np.bincount(owner, weights=best3, minlength=len(cand)) / np.minimum(counts, 3)
         bm25_rel = bm25[cand] / top_bm25
         scores = (
             WEIGHTS["words"] * best_words

@@ -643,7 +643,8 @@ class InProcessServer:
     """The real app and HTTP server in this process, on a free port (benchmarks, Socket Mode tests)."""
 
     def __init__(self, settings: Any, brain: Any) -> None:
-        from bot.slack_app import build_app, make_http_server
+        from handlers.app import build_app
+        from handlers.http_mode import make_http_server
 
         self.app = build_app(settings, brain)
         self.server = make_http_server(self.app, brain, host="127.0.0.1", port=0)
