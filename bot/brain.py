@@ -252,13 +252,21 @@ class Brain:
 
 
 def build_brain(
-    settings: Settings | None = None, *, with_demos: bool = True, with_store: bool = True
+    settings: Settings | None = None,
+    *,
+    with_demos: bool = True,
+    with_store: bool = True,
+    serving: bool = False,
 ) -> Brain:
-    """Wire a Brain from the environment. Demos and the store are optional so `dockbot ask` stays light."""
+    """Wire a Brain from the environment. Demos and the store are optional so `dockbot ask` stays light.
+    serving=True (`dockbot serve`): on an empty model cache answer at once and train in the background."""
     from bot.live_knowledge import LiveKnowledge
 
     settings = settings or Settings.from_env()
-    knowledge = LiveKnowledge.load(settings.knowledge_dir)
+    if serving:
+        knowledge = LiveKnowledge.load_serving(settings.knowledge_dir)
+    else:
+        knowledge = LiveKnowledge.load(settings.knowledge_dir)
     demos = None
     if with_demos:
         from bot.demos.service import DemoService

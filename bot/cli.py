@@ -125,7 +125,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
 
         return run_gc()
     if command == "serve":
-        from bot.slack_app import serve
+        from handlers.server import serve
 
         return serve()
     if command == "stats":

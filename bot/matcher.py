@@ -532,8 +532,10 @@ DOMAIN_WORDS = frozenset(
     시크릿 secret configmap 컨피그맵 statefulset daemonset 오토스케일링 hpa""".split()  # noqa: SIM905
 )
 UNCOVERED_REPLY = (
-    "그 주제는 아직 제가 답할 수 있는 범위 밖이에요. 지금은 Docker 기초(컨테이너·이미지, 볼륨·바인드 마운트, "
-    "네트워크, Compose)와 Kubernetes 기초(포드, 노드, 서비스, 디플로이먼트 …)를 답해요."
+    "그 주제는 아직 제가 답할 수 있는 범위 밖이에요. 지금은 Docker(컨테이너 실행·로그·포트·"
+    "환경 변수·자원 제한, 이미지·Dockerfile·레지스트리, 볼륨·바인드 마운트, 네트워크, Compose)와 "
+    "Kubernetes(파드, 노드, 디플로이먼트, 서비스·Ingress, ConfigMap/Secret, 프로브, PV/PVC, HPA, "
+    "kubectl …)를 답해요."
 )
 
 

@@ -32,7 +32,7 @@ CRASH_KO = (
 # One budget for every live demo message of this process (chat.update ~50/min per workspace).
 PACER = EditPacer()
 # Seconds between two edits of one message (Slack asks for about one update per second per message);
-# slack_app puts the configured value in context["demo_edit_interval_s"].
+# handlers/app.py puts the configured value in context["demo_edit_interval_s"].
 MIN_EDIT_INTERVAL_S = 1.0
 
 # Live demo messages whose final edit has not been sent yet: shutdown waits for them (wait_for_final_edits),

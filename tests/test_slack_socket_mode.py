@@ -26,7 +26,9 @@ from slack_harness import (
 
 from bot.brain import build_brain
 from bot.config import Settings
-from bot.slack_app import SocketModeWatchdog, build_app, build_web_client, start_socket_mode
+from handlers.app import build_app
+from handlers.socket_mode import SocketModeWatchdog, start_socket_mode
+from handlers.web_client import build_web_client
 
 
 @pytest.fixture

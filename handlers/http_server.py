@@ -14,7 +14,7 @@ What each setting buys (`HttpLimits`):
   (RLIMIT_NOFILE minus a reserve for the database, Docker, the Web API and logs); beyond it the server stops
   accepting until connections close, instead of failing accept() with EMFILE;
 - `max_body_bytes`: a body over the limit is refused with 413 by the server itself, from its Content-Length
-  before reading it, or as soon as a chunked body passes it (bot/slack_signature.py checks again);
+  before reading it, or as soon as a chunked body passes it (handlers/signature.py checks again);
 - no `Server:` header (nothing about the software or the Python version).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from waitress.server import create_server
 
-from bot.slack_signature import MAX_BODY_BYTES
+from handlers.signature import MAX_BODY_BYTES
 
 log = logging.getLogger("dockbot.http")
 
