@@ -15,7 +15,7 @@ import pytest
 from bot.brain import Brain
 from bot.chat import chat_loop
 from bot.config import Settings
-from bot.conversation import Conversations, LocalTopics, Topic, asks_for_an_example, looks_like_follow_up
+from bot.conversation import Conversations, LocalTopics, Topic, asks_for_an_example, may_lean_on_context
 from bot.live_knowledge import LiveKnowledge
 from bot.store import Store
 
@@ -85,12 +85,13 @@ def test_conversations_do_not_leak_into_each_other(knowledge: LiveKnowledge) -> 
 
 
 def test_follow_up_shapes() -> None:
-    for text in ("그럼 익명인 건?", "그거 지우려면?", "예시 보여줘", "쿠버네티스에서는?", "이건 왜 그래?"):
-        assert looks_like_follow_up(text), text
-    long_one = "컨테이너끼리 이름으로 통신하려면 어떻게 설정해야 하나요 알려주세요 제발"
-    for text in ("명명된 볼륨이 뭐야?", long_one):
-        assert not looks_like_follow_up(text), text
-    assert asks_for_an_example("예시 보여줘") and asks_for_an_example("그거 예시 좀 보여주세요")
+    for text in ("그럼 익명인 건?", "지우려면?", "예시 보여줘", "쿠버네티스에서는?", "명명된 볼륨이 뭐야?"):
+        assert may_lean_on_context(text), text
+    long_one = "컨테이너끼리 이름으로 통신하려면 어떻게 설정해야 하나요? 네트워크를 따로 만들어야 하나요?"
+    for text in ("", "   ", long_one):
+        assert not may_lean_on_context(text), text
+    for text in ("예시 보여줘", "그거 예시 좀 보여주세요", "예제 있어?", "명령어 좀 알려줘"):
+        assert asks_for_an_example(text), text
     assert not asks_for_an_example("볼륨 지우는 예시 보여줘")
 
 
