@@ -33,7 +33,7 @@ class Health:
 
 
 def heartbeat_file(env: Mapping[str, str] | None = None) -> Path:
-    """Where Socket Mode's liveness heartbeat lives (shared with bot/slack_app.py, which writes it)."""
+    """Where Socket Mode's liveness heartbeat lives (shared with handlers/socket_mode.py, which writes it)."""
     env = os.environ if env is None else env
     return Path(env.get("DOCKBOT_HEARTBEAT_FILE", "").strip() or DEFAULT_HEARTBEAT_FILE)
 

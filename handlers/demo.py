@@ -32,7 +32,7 @@ CRASH_KO = (
 # One budget for every live demo message of this process (chat.update ~50/min per workspace).
 PACER = EditPacer()
 # Seconds between two edits of one message (Slack asks for about one update per second per message);
-# slack_app puts the configured value in context["demo_edit_interval_s"].
+# handlers/app.py puts the configured value in context["demo_edit_interval_s"].
 MIN_EDIT_INTERVAL_S = 1.0
 
 # Live demo messages whose final edit has not been sent yet: shutdown waits for them (wait_for_final_edits),
@@ -140,7 +140,7 @@ def start_demo(
         pacer=PACER,
         min_interval_s=context.get("demo_edit_interval_s") or MIN_EDIT_INTERVAL_S,
         on_finished=lambda run: (
-            run is not None and brain.record_demo(run, user=origin.user, channel=origin.channel)
+            None if run is None else brain.record_demo(run, user=origin.user, channel=origin.channel)
         ),
         on_crash=crashed,
     )

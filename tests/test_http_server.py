@@ -1,10 +1,10 @@
-"""bot/http_server.py settings: the connection cap follows the open-files limit; bad values are refused."""
+"""handlers/http_server.py settings: the connection cap follows the open-files limit; bad values refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.http_server import RESERVED_FDS, HttpLimits, connection_limit
+from handlers.http_server import RESERVED_FDS, HttpLimits, connection_limit
 
 
 def test_the_connection_cap_leaves_descriptors_for_everything_else() -> None:

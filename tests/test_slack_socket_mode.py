@@ -14,6 +14,7 @@ from slack_harness import (
     BOT_USER_ID,
     KNOWLEDGE_DIR,
     REPO,
+    STARTED,
     DockbotProcess,
     FakeSlack,
     action_payload,
@@ -25,7 +26,9 @@ from slack_harness import (
 
 from bot.brain import build_brain
 from bot.config import Settings
-from bot.slack_app import SocketModeWatchdog, build_app, build_web_client, start_socket_mode
+from handlers.app import build_app
+from handlers.socket_mode import SocketModeWatchdog, start_socket_mode
+from handlers.web_client import build_web_client
 
 
 @pytest.fixture
@@ -50,6 +53,7 @@ class _SocketModeProcess(DockbotProcess):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        STARTED.append(self)
         fake.wait_for(
             lambda: fake.open_sockets >= 1 or self.proc.poll() is not None,
             timeout=timeout,

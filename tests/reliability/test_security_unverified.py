@@ -183,7 +183,7 @@ def test_bolts_error_path_alone_never_replies_to_an_unverified_request(fake: Fak
 
     from bot.brain import build_brain
     from bot.config import Settings
-    from bot.slack_app import build_app
+    from handlers.app import build_app
 
     settings = Settings(
         knowledge_dir=KNOWLEDGE_DIR,

@@ -14,7 +14,7 @@ What each setting buys (`HttpLimits`):
   (RLIMIT_NOFILE minus a reserve for the database, Docker, the Web API and logs); beyond it the server stops
   accepting until connections close, instead of failing accept() with EMFILE;
 - `max_body_bytes`: a body over the limit is refused with 413 by the server itself, from its Content-Length
-  before reading it, or as soon as a chunked body passes it (bot/slack_signature.py checks again);
+  before reading it, or as soon as a chunked body passes it (handlers/signature.py checks again);
 - no `Server:` header (nothing about the software or the Python version).
 """
 
@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import waitress
+from waitress.server import create_server
 
-from bot.slack_signature import MAX_BODY_BYTES
+from handlers.signature import MAX_BODY_BYTES
 
 log = logging.getLogger("dockbot.http")
 
@@ -109,7 +109,8 @@ class HttpServer:
         # One line per request that waits for a thread is noise under any burst (and a log amplifier
         # under attack); the wait shows in the ack latency instead (bench/bench_slack.py).
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        self.server = waitress.create_server(
+        # One host:port gives a TcpWSGIServer; the stubs miss its effective_port and the trigger's type.
+        self.server: Any = create_server(
             application, map=self._map, host=host, port=port, **self.limits.waitress_options()
         )
 
