@@ -3,7 +3,9 @@
 0. HTTP requests and connections to the engine for one `dockbot demo volumes` and one run of the CLI
    script (a counting unix-socket proxy in front of the engine's socket).
 1. `dockbot demo volumes` (a whole process, as a user runs it) against bench/volumes_demo_cli.sh (the same
-   steps as a plain docker CLI script, with the same lockdown flags), alternated in one run: medians, ratio.
+   steps as a plain docker CLI script, with the same lockdown flags but as root, the round-1 baseline) and
+   bench/volumes_demo_cli_nonroot.sh (the whole lockdown, non-root included: the same volume handover the
+   runner makes), alternated in one run: medians, ratios.
 2. Time per demo with 1, 2 and 4 demos at once (the runner in threads sharing one client, like the service).
 3. Objects left afterwards: labelled containers/volumes/networks, all volumes (unlabelled anonymous ones
    would show here), and per-run temp dirs. Must all be 0.
@@ -30,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.demos.engine import connect_engine, ensure_image  # noqa: E402
+from bot.demos.hostdir import writable_root_tar  # noqa: E402
 from bot.demos.runner import LABEL, OWNER_LABEL, run_scenario  # noqa: E402
 from bot.demos.scenario import load_scenarios  # noqa: E402
 from bot.demos.service import DemoService  # noqa: E402
@@ -135,6 +138,10 @@ def cli_vs_bot(runs: int) -> dict:
     """Three ways, rotated every round so drift on this shared host hits all of them alike."""
     bot = [sys.executable, "-m", "bot", "demo", "volumes"]
     cli = ["sh", str(REPO / "bench" / "volumes_demo_cli.sh")]
+    cli_nonroot = ["sh", str(REPO / "bench" / "volumes_demo_cli_nonroot.sh")]
+    with tempfile.NamedTemporaryFile(prefix="dockbot-bench-", suffix=".tar", delete=False) as handover:
+        handover.write(writable_root_tar())
+    os.environ["HANDOVER_TAR"] = handover.name
     scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
     service = DemoService(lambda: scenarios, image=os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36"))
 
@@ -145,22 +152,30 @@ def cli_vs_bot(runs: int) -> dict:
             raise SystemExit(f"in-process demo failed: {run.error}")
         return time.perf_counter() - started
 
-    ways = {"bot": lambda: timed(bot), "cli": lambda: timed(cli), "warm": warm}
+    ways = {
+        "bot": lambda: timed(bot),
+        "cli": lambda: timed(cli),
+        "cli_nonroot": lambda: timed(cli_nonroot),
+        "warm": warm,
+    }
     for _ in range(2):  # warm-up: page cache, image, engine
         for way in ways.values():
             way()
     times: dict[str, list[float]] = {name: [] for name in ways}
     names = list(ways)
     for index in range(runs):
-        for name in names[index % 3 :] + names[: index % 3]:
+        for name in names[index % len(names) :] + names[: index % len(names)]:
             times[name].append(ways[name]())
     service.close()
+    os.unlink(handover.name)
     medians = {name: statistics.median(values) for name, values in times.items()}
     return {
         "runs": runs,
         **{f"{name}_median_s": round(value, 3) for name, value in medians.items()},
         "ratio": round(medians["bot"] / medians["cli"], 3),
         "warm_ratio": round(medians["warm"] / medians["cli"], 3),
+        "ratio_nonroot": round(medians["bot"] / medians["cli_nonroot"], 3),
+        "warm_ratio_nonroot": round(medians["warm"] / medians["cli_nonroot"], 3),
         **{f"{name}_s": [round(t, 3) for t in values] for name, values in times.items()},
     }
 
@@ -275,6 +290,14 @@ def main() -> int:
         f"   in-process (warm bot)  median {head_to_head['warm_median_s']:.3f} s   {head_to_head['warm_s']}"
     )
     print(f"   ratio warm / CLI       {head_to_head['warm_ratio']:.2f}x")
+    print(
+        f"   CLI script, non-root   median {head_to_head['cli_nonroot_median_s']:.3f} s"
+        f"   {head_to_head['cli_nonroot_s']}"
+    )
+    print(
+        f"   vs the non-root script: dockbot {head_to_head['ratio_nonroot']:.2f}x,"
+        f" warm {head_to_head['warm_ratio_nonroot']:.2f}x"
+    )
     print(
         f"\n2. volumes demo at once ({args.batches} measured batches per level, runner threads, one client)"
     )

@@ -2,8 +2,9 @@
 
     python bench/bench_matcher.py [--sizes 1000,10000] [--repeat 3] [--dev FILE ...] [--misses]
 
-Prints, for the development questions (tests/data/heldout-*.yaml and any --dev files) and, side by side,
-the sealed set (tests/data/sealed-*.yaml, when it exists; only figures, never its questions): top-1, top-3,
+Prints, for the development questions (tests/data/heldout-*.yaml, dev-*.yaml, every sealed-rN.yaml but the
+newest, and any --dev files) and, side by side, the sealed set (only the newest tests/data/sealed-rN.yaml;
+only figures and entry-id confusion pairs, never its questions): top-1, top-3,
 answered right/wrong, rejection of off-topic and of uncovered questions, per style, and the entry pairs most
 often swapped; the grouped-fold figures the weights and thresholds were fitted on; training time; latency
 p50/p99 per question with the knowledge base as is and replicated to 1,000 and 10,000 entries (same
@@ -170,6 +171,19 @@ def print_fold_confusions(kb: KnowledgeBase, ev: fitting.FoldEvidence, t, top: i
         print(f"    {count:3d}  {expected} -> {got}")
 
 
+def sealed_round(path: Path) -> int:
+    """N of sealed-rN.yaml (0 when the name carries no round number)."""
+    tail = path.stem.rsplit("-r", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def evaluation_files(data: Path) -> tuple[list[Path], list[Path]]:
+    """(development files, sealed files): every sealed-rN.yaml but the newest is development data."""
+    sealed = sorted(data.glob("sealed-*.yaml"), key=sealed_round)
+    dev = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")]) + sealed[:-1]
+    return dev, sealed[-1:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="replicated KB sizes")
@@ -228,8 +242,8 @@ def main() -> int:
     data = REPO / "tests" / "data"
     print_fold_confusions(kb, evidence, t)
 
-    dev_files = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")]) + [Path(p) for p in args.dev]
-    sealed_files = sorted((REPO / "tests" / "data").glob("sealed-*.yaml"))
+    dev_files, sealed_files = evaluation_files(data)
+    dev_files += [Path(p) for p in args.dev]
     dev = load_labelled(dev_files)
     columns = {"dev lexical": score(lexical, dev), "dev combined": score(matcher, dev)}
     if sealed_files:
@@ -237,13 +251,12 @@ def main() -> int:
         columns["sealed lexical"] = score(lexical, sealed, sealed=True)
         columns["sealed combined"] = score(matcher, sealed, sealed=True)
     print(
-        f"\ndevelopment: {len(dev)} questions ({len(dev_files)} files)"
+        f"\ndevelopment: {len(dev)} questions ({', '.join(p.stem for p in dev_files)})"
         + (
-            f"; sealed: {sum(len(load_labelled([p])) for p in sealed_files)} questions"
+            f"; sealed: {len(sealed)} questions ({sealed_files[0].stem})"
             if sealed_files
-            else ""
+            else "; no sealed set in tests/data"
         )
-        + ("" if sealed_files else "; no sealed set in tests/data")
     )
     print_side_by_side(columns)
     for name, result in columns.items():

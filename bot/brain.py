@@ -225,7 +225,7 @@ class Brain:
         if self.store is None or self.knowledge.current.kb.get(entry_id) is None:
             return False  # only entries of the knowledge base can be voted on
         topic = self.conversations.topic(conversation) if self.conversations and conversation else None
-        if value == -1 and topic is not None and topic.entry_id == entry_id and topic.question:
+        if self.conversations and value == -1 and topic and topic.entry_id == entry_id and topic.question:
             self.conversations.hold(conversation, topic.question, reason="after_downvote")
         recorded = self.store.submit_vote(
             user=user, entry_id=entry_id, value=value, message=message, channel=channel
@@ -252,13 +252,21 @@ class Brain:
 
 
 def build_brain(
-    settings: Settings | None = None, *, with_demos: bool = True, with_store: bool = True
+    settings: Settings | None = None,
+    *,
+    with_demos: bool = True,
+    with_store: bool = True,
+    serving: bool = False,
 ) -> Brain:
-    """Wire a Brain from the environment. Demos and the store are optional so `dockbot ask` stays light."""
+    """Wire a Brain from the environment. Demos and the store are optional so `dockbot ask` stays light.
+    serving=True (`dockbot serve`): on an empty model cache answer at once and train in the background."""
     from bot.live_knowledge import LiveKnowledge
 
     settings = settings or Settings.from_env()
-    knowledge = LiveKnowledge.load(settings.knowledge_dir)
+    if serving:
+        knowledge = LiveKnowledge.load_serving(settings.knowledge_dir)
+    else:
+        knowledge = LiveKnowledge.load(settings.knowledge_dir)
     demos = None
     if with_demos:
         from bot.demos.service import DemoService

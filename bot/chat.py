@@ -45,7 +45,7 @@ def _render_demo(run: Any) -> str:
 def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
     """`/demo list` or `/demo NAME`; the name only picks a scenario, nothing typed is ever executed."""
     demos = _demos_of(brain)
-    if demos is None:
+    if demos is None or brain.demos is None:
         out.write("지금은 데모를 쓸 수 없어요 (데모 기능이 꺼져 있거나 준비되지 않았어요).\n")
         return
     name = argument.strip()
@@ -114,8 +114,9 @@ def chat_loop(brain: Brain, stdin: TextIO, stdout: TextIO, *, prompt: bool = Tru
         kb = brain.knowledge.current.kb
         if text.isdecimal() and 1 <= int(text) <= len(picks):
             # Opened from the list by its number, like a pressed button in Slack: not a new question.
-            answer = picked_answer(picks[int(text) - 1])
-            brain.picked(answer.match.entry.id, conversation=conversation)
+            entry = picks[int(text) - 1]
+            answer = picked_answer(entry)
+            brain.picked(entry.id, conversation=conversation)
         else:
             answer = brain.ask(
                 text, user="terminal", channel="terminal", source="chat", conversation=conversation

@@ -82,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.config import ConfigError, Settings
 
     try:
-        command = args.command or ("serve" if Settings.from_env().has_slack_tokens else "chat")
+        # Read for every command, so that a malformed variable is the same one line wherever it is used.
+        settings = Settings.from_env()
+        command = args.command or ("serve" if settings.has_slack_tokens else "chat")
         return _dispatch(command, args)
     except ConfigError as exc:  # a malformed variable: one line naming it, whatever the subcommand
         print(f"dockbot: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -27,6 +27,25 @@ DB_URL_SCHEMES = ("postgresql://", "postgres://")
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret(str):
+    """A token or signing secret: a str wherever one is needed (the Slack client, signature checks), but
+    its repr (so a logged Settings, a traceback's locals, `%r`) never shows the value."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+
+NO_SECRET = Secret("")
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """dockbot's cache directory by the XDG base directory rules: $XDG_CACHE_HOME/dockbot when that is an
+    absolute path (a relative one is to be ignored), else ~/.cache/dockbot."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache") / "dockbot"
 
 
 def _csv(value: str) -> frozenset[str]:
@@ -88,7 +107,7 @@ class Settings:
     knowledge_dir: Path = STARTER_KNOWLEDGE_DIR
     db_path: Path | None = None
     # DOCKBOT_DB=postgresql://... (or postgres://): the shared database of several replicas; a path is SQLite.
-    db_url: str = field(default="", repr=False)
+    db_url: Secret = NO_SECRET  # may hold a password
     demo_image: str = DEFAULT_DEMO_IMAGE
     demo_channels: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
@@ -111,9 +130,12 @@ class Settings:
     kube_pull_policy: str = "IfNotPresent"
     port: int = 3000
     slack_api_url: str = ""
-    slack_bot_token: str = field(default="", repr=False)
-    slack_signing_secret: str = field(default="", repr=False)
-    slack_app_token: str = field(default="", repr=False)
+    slack_bot_token: Secret = NO_SECRET
+    slack_signing_secret: Secret = NO_SECRET
+    slack_app_token: Secret = NO_SECRET
+    log_level: str = "INFO"  # DOCKBOT_LOG_LEVEL
+    # DOCKBOT_DEMO_EDIT_INTERVAL_S: the least time between two edits of a running demo's Slack message.
+    demo_edit_interval_s: float = 1.0
 
     @property
     def db_target(self) -> Path | str | None:
@@ -154,13 +176,19 @@ class Settings:
 
         db = env.get("DOCKBOT_DB", "").strip()
         db_url = db if db.startswith(DB_URL_SCHEMES) else ""
+        if db and not db_url and not Path(db).parent.is_dir():
+            # Creating it would be a guess (a typo must not make directories, at / least of all).
+            raise ConfigError(f"DOCKBOT_DB: the directory {Path(db).parent} does not exist (create it first)")
+        log_level = env.get("DOCKBOT_LOG_LEVEL", "").strip().upper() or "INFO"
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"DOCKBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
         pull_policy = env.get("DOCKBOT_KUBE_PULL_POLICY", "").strip() or "IfNotPresent"
         if pull_policy not in ("IfNotPresent", "Never"):
             raise ConfigError(f"DOCKBOT_KUBE_PULL_POLICY must be IfNotPresent or Never, got {pull_policy!r}")
         return cls(
             knowledge_dir=Path(env.get("DOCKBOT_KNOWLEDGE_DIR", "").strip() or STARTER_KNOWLEDGE_DIR),
             db_path=Path(db) if db and not db_url else None,
-            db_url=db_url,
+            db_url=Secret(db_url),
             demo_image=env.get("DOCKBOT_DEMO_IMAGE", "").strip() or DEFAULT_DEMO_IMAGE,
             demo_channels=_csv(env.get("DOCKBOT_DEMO_CHANNELS", "")),
             admins=_csv(env.get("DOCKBOT_ADMINS", "")),
@@ -177,7 +205,9 @@ class Settings:
             kube_pull_policy=pull_policy,
             port=integer("PORT", 3000, 1, 65535),
             slack_api_url=env.get("SLACK_API_URL", "").strip(),
-            slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip(),
-            slack_app_token=env.get("SLACK_APP_TOKEN", "").strip(),
+            slack_bot_token=Secret(env.get("SLACK_BOT_TOKEN", "").strip()),
+            slack_signing_secret=Secret(env.get("SLACK_SIGNING_SECRET", "").strip()),
+            slack_app_token=Secret(env.get("SLACK_APP_TOKEN", "").strip()),
+            log_level=log_level,
+            demo_edit_interval_s=seconds("DOCKBOT_DEMO_EDIT_INTERVAL_S", 1.0, 0.0, 60.0),
         )

@@ -151,7 +151,7 @@ def _quick_parse(data: Any, model: str) -> Any:
             return None
         if not all(_entry_fits(item) for item in entries):
             return None
-        defaults = {
+        defaults: dict[str, Any] = {
             "commands": [],
             "related": [],
             "keywords": [],
@@ -310,7 +310,9 @@ def _synonyms(directory: Path, problems: list[Problem]) -> dict[str, tuple[str, 
     if not path.is_file():
         return {}
     doc = _read(path, problems)
-    parsed = _parse(doc, "SynonymsFile", problems) if doc else None
+    if doc is None:
+        return {}
+    parsed = _parse(doc, "SynonymsFile", problems)
     if parsed is None:
         return {}
     from bot.korean import clean_text
@@ -354,7 +356,9 @@ def _uncovered(directory: Path, problems: list[Problem]) -> _Uncovered:
     if not path.is_file():
         return empty
     doc = _read(path, problems)
-    parsed = _parse(doc, "UncoveredFile", problems) if doc else None
+    if doc is None:
+        return empty
+    parsed = _parse(doc, "UncoveredFile", problems)
     if parsed is None:
         return empty
     topics = {topic: tuple(q.strip() for q in questions) for topic, questions in parsed.topics.items()}

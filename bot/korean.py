@@ -12,9 +12,9 @@ Both the index and the questions go through the same Analyzer: consistency matte
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
@@ -27,7 +27,6 @@ MAX_MATCH_CHARS = 600
 MAX_RAW_CHARS = 4000
 
 MAX_WORD_CHARS = 40
-_MISSING = object()
 
 QUESTION_TOKEN = "q:뭐"
 
@@ -369,7 +368,6 @@ class Analyzer:
             for w in vocab
             if _HANGUL_WORD.fullmatch(w) and len(w) >= 2 and (seen.get(w, 0) >= 2 or w in alias_words)
         )
-        self._split_cache: OrderedDict[str, list[str] | None] = OrderedDict()
         targets = sorted(w for w in vocab if self._typo_candidate(w))
         # Candidates bucketed by jamo length: a typo is compared only with words it could be (see correct).
         self._typo_buckets: dict[int, tuple[list[str], list[str]]] = {}
@@ -378,7 +376,9 @@ class Analyzer:
             words, spellings = self._typo_buckets.setdefault(len(spelled), ([], []))
             words.append(word)
             spellings.append(spelled)
-        self._typo_cache: OrderedDict[str, str] = OrderedDict()
+        # Per analyzer (a reload builds a new one, dropping its caches); lru_cache is thread-safe.
+        self.correct = functools.lru_cache(maxsize=self._CACHE_SIZE)(self._correct)
+        self.split = functools.lru_cache(maxsize=self._CACHE_SIZE)(self._split)
 
     @staticmethod
     def _canonical(term: str) -> str:
@@ -392,13 +392,10 @@ class Analyzer:
             return len(word) >= 2
         return len(word) >= 4 and bool(_LATIN.search(word))
 
-    def correct(self, word: str) -> str:
-        """The KB word a misspelt word most likely means, or the word itself."""
+    def _correct(self, word: str) -> str:
+        """The KB word a misspelt word most likely means, or the word itself (cached as `correct`)."""
         if word in self.vocabulary or not self._typo_candidate(word) or word in STOPWORDS:
             return word
-        cached = self._typo_cache.get(word)
-        if cached is not None:
-            return cached
         spelled = jamo(word)
         fixed, best = word, 0.0
         # Short words may only swap letters (볼룸->볼륨, 익멍->익명): adding or dropping a letter turns
@@ -416,18 +413,13 @@ class Analyzer:
                 found = None
             if found is not None and found[1] > best:
                 fixed, best = bucket[0][found[2]], found[1]
-        self._typo_cache[word] = fixed
-        if len(self._typo_cache) > self._CACHE_SIZE:
-            self._typo_cache.popitem(last=False)
         return fixed
 
-    def split(self, word: str) -> list[str] | None:
-        """Split run-together Hangul (쿠버네티스쓰는이유) into known words, or None."""
+    def _split(self, word: str) -> list[str] | None:
+        """Split run-together Hangul (쿠버네티스쓰는이유) into known words, or None (cached as `split`).
+        Callers must not change the list returned: it is the cached one."""
         if len(word) < 4 or len(word) > 40 or word in self._pieces or not _HANGUL_WORD.fullmatch(word):
             return None
-        cached = self._split_cache.get(word, _MISSING)  # one lookup: other threads may evict meanwhile
-        if cached is not _MISSING:
-            return cached
         n = len(word)
         # best[i] = (cost, pieces) for word[:i]; a known word costs 1, a particle/stop word 1.5, a stray
         # syllable 3, so the split prefers few, long, known pieces.
@@ -435,7 +427,8 @@ class Analyzer:
         best[0] = (0.0, [])
         for i in range(1, n + 1):
             for j in range(max(0, i - 10), i):
-                if best[j] is None:
+                before = best[j]
+                if before is None:
                     continue
                 piece = word[j:i]
                 if piece in self._pieces:
@@ -446,12 +439,14 @@ class Analyzer:
                     cost, kind = 3.0, "stray"
                 else:
                     continue
-                total = best[j][0] + cost
-                if best[i] is None or total < best[i][0]:
-                    best[i] = (total, [*best[j][1], (piece, kind)])
-        result = None
-        if best[n] is not None:
-            pieces = best[n][1]
+                total = before[0] + cost
+                current = best[i]
+                if current is None or total < current[0]:
+                    best[i] = (total, [*before[1], (piece, kind)])
+        result: list[str] | None = None
+        last = best[n]
+        if last is not None:
+            pieces = last[1]
             known = sum(len(p) for p, kind in pieces if kind == "word")
             stray = sum(1 for _, kind in pieces if kind == "stray")
             if len(pieces) > 1 and known >= 2 and stray * 3 <= n:
@@ -461,9 +456,6 @@ class Analyzer:
                         result.append(QUESTION_TOKEN)
                     elif kind == "word":
                         result.append(piece)
-        self._split_cache[word] = result
-        if len(self._split_cache) > self._CACHE_SIZE:
-            self._split_cache.popitem(last=False)
         return result
 
     def build_raw_tokens(self) -> dict[str, list[str]]:

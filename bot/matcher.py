@@ -227,9 +227,9 @@ class Index:
                 cached if cached is not None else self.analyzer.tokens(question)
             )
             for feature in set(features(toks)):
-                fid = self.feature_ids.get(feature)
-                if fid is not None and feature[0] == "w":
-                    self.off_word_count[fid] += 1
+                off_id = self.feature_ids.get(feature)
+                if off_id is not None and feature[0] == "w":
+                    self.off_word_count[off_id] += 1
         self.n_strings = max(1, len(string_arrays))
         self.n_off = max(1, len(kb.off_topic))
 
@@ -340,7 +340,7 @@ class Matcher:
         n = self.index.n
         negative = float(probs[n]) if len(probs) > n else 0.0
         by_index = {s.index: s for s in lexical}
-        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else []
+        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else np.zeros(0, dtype=np.intp)
         for e in learned_top:
             e = int(e)
             if e not in by_index:
@@ -433,8 +433,8 @@ class Matcher:
         owner = np.repeat(np.arange(len(cand)), counts)
         order = np.lexsort((-dice, owner))
         rank_in_run = np.arange(len(order)) - np.repeat(firsts, counts)
-        top3 = np.bincount(owner, weights=np.where(rank_in_run < 3, dice[order], 0.0), minlength=len(cand))
-        top3 /= np.minimum(counts, 3)
+        best3 = np.where(rank_in_run < 3, dice[order], 0.0)
+        top3 = np.bincount(owner, weights=best3, minlength=len(cand)) / np.minimum(counts, 3)
         bm25_rel = bm25[cand] / top_bm25
         scores = (
             WEIGHTS["words"] * best_words
@@ -532,8 +532,10 @@ DOMAIN_WORDS = frozenset(
     시크릿 secret configmap 컨피그맵 statefulset daemonset 오토스케일링 hpa""".split()  # noqa: SIM905
 )
 UNCOVERED_REPLY = (
-    "그 주제는 아직 제가 답할 수 있는 범위 밖이에요. 지금은 Docker 기초(컨테이너·이미지, 볼륨·바인드 마운트, "
-    "네트워크, Compose)와 Kubernetes 기초(포드, 노드, 서비스, 디플로이먼트 …)를 답해요."
+    "그 주제는 아직 제가 답할 수 있는 범위 밖이에요. 지금은 Docker(컨테이너 실행·로그·포트·"
+    "환경 변수·자원 제한, 이미지·Dockerfile·레지스트리, 볼륨·바인드 마운트, 네트워크, Compose)와 "
+    "Kubernetes(파드, 노드, 디플로이먼트, 서비스·Ingress, ConfigMap/Secret, 프로브, PV/PVC, HPA, "
+    "kubectl …)를 답해요."
 )
 
 

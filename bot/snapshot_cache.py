@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.thresholds import cache_dir, code_hash
+from bot.config import cache_dir
+from bot.thresholds import code_hash
 
 if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
@@ -86,7 +87,7 @@ def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds, TextTo
         if not all(isinstance(g, str) for g in vocabulary):
             raise ValueError("vocabulary is not a list of strings")
         model = JamoModel.from_arrays(labels, vocabulary, data)
-        values = {name: float(meta["thresholds"][name]) for name in _THRESHOLD_FIELDS}
+        values: dict[str, Any] = {name: float(meta["thresholds"][name]) for name in _THRESHOLD_FIELDS}
         if not all(math.isfinite(v) for v in values.values()):
             raise ValueError("non-finite threshold")
         text_tokens = meta.get("text_tokens") or {"raw": {}, "tokens": {}}
@@ -124,7 +125,8 @@ def store(snapshot: Snapshot) -> None:
     tmp_meta = meta_path.with_suffix(f".{os.getpid()}.json.tmp")
     try:
         buffer = io.BytesIO()
-        np.savez(buffer, **model.arrays())
+        arrays: dict[str, Any] = model.arrays()  # by name: savez's own keywords are not array names
+        np.savez(buffer, **arrays)
         blob = buffer.getvalue()
         vocabulary = [""] * len(model.vocabulary)
         for gram, i in model.vocabulary.items():

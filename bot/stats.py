@@ -212,8 +212,11 @@ def build_report(
     topics = most_asked_topics(store, kb)
     suggestions = None
     if suggest:
-        can_suggest = kb is not None and matcher is not None
-        suggestions = suggest_snippets(groups[:max_suggestions], kb, matcher) if can_suggest else []
+        suggestions = (
+            suggest_snippets(groups[:max_suggestions], kb, matcher)
+            if kb is not None and matcher is not None
+            else []
+        )
     return StatsReport(
         available=True,
         total_questions=counts.total,
@@ -365,15 +368,15 @@ def _related_entries(
     questions: Sequence[str], matcher: Matcher, kb: KnowledgeBase, floor: float
 ) -> list[Entry]:
     """Up to 3 entries the matcher ranks highest over the group (each at least once at `floor` or above)."""
-    total: Counter[str] = Counter()
+    total: dict[str, float] = {}
     strong: set[str] = set()
     for question in questions:
         for scored in matcher.rank(question)[:3]:
             entry_id = matcher.index.entries[scored.index].id
-            total[entry_id] += scored.score
+            total[entry_id] = total.get(entry_id, 0.0) + scored.score
             if scored.score >= floor:
                 strong.add(entry_id)
-    ids = [entry_id for entry_id, _ in total.most_common() if entry_id in strong][:3]
+    ids = [entry_id for entry_id in sorted(total, key=lambda i: -total[i]) if entry_id in strong][:3]
     return [e for e in (kb.get(i) for i in ids) if e is not None]
 
 

@@ -921,6 +921,7 @@ class Store:
         self, *, request_id: int | None = None, expert_channel: str = "", expert_ts: str = ""
     ) -> dict[str, Any] | None:
         """One request, by id or by its experts' thread (expert_channel, expert_ts); None if unknown."""
+        params: tuple[int | str, ...]
         if request_id is not None:
             where, params = "id = ?", (request_id,)
         else:

@@ -22,19 +22,21 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from bot.config import cache_dir
 
 if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
     from bot.knowledge import KnowledgeBase
-    from bot.matcher import Matcher, Thresholds
+    from bot.matcher import Matcher, Scored, Thresholds
 
 log = logging.getLogger(__name__)
 
 # Bump when the scoring changes: old cache files then simply stop matching.
-SCORING_VERSION = "e1-knn-5"
+SCORING_VERSION = "e1-knn-6"
 # Share of the off-topic file that gets a plain no-answer rather than suggestions.
 SUGGEST_QUANTILE = 0.9
 KEEP_FILES = 16
@@ -60,7 +62,7 @@ def collect_evidence(matcher: Matcher, every: int = 1, limit: int | None = None)
 
     `limit`: candidates re-scored per question (default: the matcher's); fewer is faster, and the top
     score only differs when the best entry is not among BM25's first `limit`."""
-    kwargs = {} if limit is None else {"limit": limit}
+    kwargs: dict[str, Any] = {} if limit is None else {"limit": limit}
     index = matcher.index
     in_scope: list[tuple[float, bool]] = []
     confusions = []
@@ -98,7 +100,18 @@ def fit(evidence: Evidence) -> tuple[float, float]:
     # For every cut at once: in-scope questions not answered right + off-topic questions answered.
     right_kept = len(right) - np.searchsorted(right, cuts, side="left")
     passed = len(off_sorted) - np.searchsorted(off_sorted, cuts, side="left")
-    err = (len(ins) - right_kept) / len(ins) + passed / len(off)
+    unrelated = evidence.unrelated
+    if unrelated and len(unrelated) < len(off):
+        # Off-topic and uncovered questions are judged apart (docs/matching.md §8): each kind's share
+        # answered is its own error term, so the larger kind cannot hide the other's.
+        unrelated_sorted = np.sort(np.asarray(unrelated, dtype=np.float64))
+        passed_unrelated = len(unrelated_sorted) - np.searchsorted(unrelated_sorted, cuts, side="left")
+        negative_err = passed_unrelated / len(unrelated) + (passed - passed_unrelated) / (
+            len(off) - len(unrelated)
+        )
+    else:
+        negative_err = passed / len(off)
+    err = (len(ins) - right_kept) / len(ins) + negative_err
     best_cut = float(cuts[int(np.argmin(err))])
     below = float(cuts[cuts < best_cut].max()) if (cuts < best_cut).any() else best_cut
     answer = (best_cut + below) / 2
@@ -142,11 +155,6 @@ def content_key(matcher: Matcher) -> str:
 
     digest.update(repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN, matcher_module.W_GENERIC)).encode())
     return digest.hexdigest()[:32]
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".cache") / "dockbot"
 
 
 def cached_thresholds(matcher: Matcher, quick: bool = False) -> Thresholds:
@@ -219,6 +227,8 @@ class FoldEvidence:
     cand_lex: np.ndarray
     cand_learned: np.ndarray
     cand_exact: np.ndarray
+    # Question number within its entry of each held-out question (-1: a negative question).
+    question: np.ndarray | None = None
 
 
 def training_set(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
@@ -268,10 +278,10 @@ def grouped_folds(kb: KnowledgeBase, model: JamoModel) -> tuple[list[list[int]],
         vectors = [model.vector(q) for q in entry.questions]
         parent = list(range(n))
 
-        dense = np.zeros((n, len(model.idf)), dtype=np.float32) if n else None
-        for i, (fid, w) in enumerate(vectors):
-            dense[i, fid] = w
         if n:
+            dense = np.zeros((n, len(model.idf)), dtype=np.float32)
+            for i, (fid, w) in enumerate(vectors):
+                dense[i, fid] = w
             sims = dense @ dense.T
             for i, j in zip(*np.nonzero(np.triu(sims, 1) >= PARAPHRASE_COSINE), strict=True):
                 parent[_root(parent, int(i))] = _root(parent, int(j))
@@ -291,8 +301,11 @@ def grouped_folds(kb: KnowledgeBase, model: JamoModel) -> tuple[list[list[int]],
     return folds, negatives
 
 
-def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
-    """Train on FOLDS - 1 folds, score the held-out fold with both scorers; all folds in turn."""
+def fold_evidence(kb: KnowledgeBase, final: JamoModel, *, every: bool = False) -> FoldEvidence:
+    """Train on FOLDS - 1 folds, score the held-out fold with both scorers; all folds in turn.
+
+    every=True (the misfiled-example check): every entry is held out and every question scored, however
+    large the knowledge base (the fit samples entries and questions to keep its cost flat)."""
     from dataclasses import replace
 
     from bot.jamo_model import NEGATIVE, train
@@ -304,14 +317,14 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
     # refitted per fold; the other classes keep the full model's coefficients (they saw the held-out
     # questions as negatives, which if anything makes the fold figures slightly pessimistic for them).
     judged = set(range(n))
-    if n > FOLD_ENTRIES:
+    if n > FOLD_ENTRIES and not every:
         judged = set(np.random.default_rng(FOLD_SEED).choice(n, FOLD_ENTRIES, replace=False).tolist())
         folds = [fold if e in judged else [-1] * len(fold) for e, fold in enumerate(folds)]
-    refit = None if n <= FOLD_ENTRIES else frozenset([*(kb.entries[e].id for e in judged), NEGATIVE])
+    refit = None if len(judged) == n else frozenset([*(kb.entries[e].id for e in judged), NEGATIVE])
     negatives = negative_questions(kb)
     n_off = len(kb.off_topic)
     classes = [*(e.id for e in kb.entries), NEGATIVE]
-    expect, negative, unseen, ptr = [], [], [], [0]
+    expect, negative, unseen, ptr, number = [], [], [], [0], []
     c_entry, c_lex, c_learned, c_exact = [], [], [], []
     for k in range(FOLDS):
         entries = tuple(
@@ -337,23 +350,23 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
             else train(texts, labels, classes, base=final, only=refit)
         )
         held = [
-            (q, e)
+            (q, e, j)
             for e, (entry, fold) in enumerate(zip(kb.entries, folds, strict=True))
-            for q, f in zip(entry.questions, fold, strict=True)
+            for j, (q, f) in enumerate(zip(entry.questions, fold, strict=True))
             if f == k
         ]
         # -1: off-topic, -2: uncovered (both negatives; only off-topic sets the suggest threshold).
         held += [
-            (q, -1 if i < n_off else -2)
+            (q, -1 if i < n_off else -2, -1)
             for i, (q, f) in enumerate(zip(negatives, negative_folds, strict=True))
             if f == k
         ]
         total = len(negatives) + sum(len(e.questions) for e in kb.entries)
-        step = max(1, -(-total // MAX_EVIDENCE))  # ceil
-        for question, e in held[::step]:
+        step = 1 if every else max(1, -(-total // MAX_EVIDENCE))  # ceil
+        for question, e, j in held[::step]:
             scored, share = lexical.lexical(lexical.analyse(question))
             probs = model.probabilities(question)
-            cands = {s.index: s for s in scored}
+            cands: dict[int, Scored | None] = {s.index: s for s in scored}
             for extra in np.argsort(-probs[:n])[:LEARNED_CANDIDATES]:
                 cands.setdefault(int(extra), None)
             for idx, s in cands.items():
@@ -362,6 +375,7 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
                 c_learned.append(float(probs[idx]))
                 c_exact.append(bool(s is not None and s.exact))
             expect.append(e)
+            number.append(j)
             negative.append(float(probs[n]))
             unseen.append(share)
             ptr.append(len(c_entry))
@@ -374,6 +388,7 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel) -> FoldEvidence:
         cand_lex=np.asarray(c_lex),
         cand_learned=np.asarray(c_learned),
         cand_exact=np.asarray(c_exact, bool),
+        question=np.asarray(number, np.int64),
     )
 
 
@@ -399,9 +414,19 @@ def combined_evidence(ev: FoldEvidence, w_lex: float, w_neg: float, w_unseen: fl
 
 
 def balanced_error(evidence: Evidence, answer: float) -> float:
+    """The error `fit` minimises: in-scope questions not answered right + each negative kind answered."""
     missed = sum(1 for s, ok in evidence.in_scope if not (ok and s >= answer))
     passed = sum(1 for s in evidence.off_topic if s >= answer)
-    return missed / max(1, len(evidence.in_scope)) + passed / max(1, len(evidence.off_topic))
+    err = missed / max(1, len(evidence.in_scope))
+    unrelated = evidence.unrelated
+    if unrelated and len(unrelated) < len(evidence.off_topic):
+        passed_unrelated = sum(1 for s in unrelated if s >= answer)
+        return (
+            err
+            + passed_unrelated / len(unrelated)
+            + (passed - passed_unrelated) / (len(evidence.off_topic) - len(unrelated))
+        )
+    return err + passed / max(1, len(evidence.off_topic))
 
 
 def fit_combined(ev: FoldEvidence) -> Thresholds:
@@ -409,7 +434,7 @@ def fit_combined(ev: FoldEvidence) -> Thresholds:
     from bot.matcher import Thresholds
 
     best: tuple[float, float] | None = None
-    chosen = None
+    chosen: tuple[float, float, float, float, float] | None = None
     for w_lex in GRID_W_LEX:
         for w_neg in GRID_W_NEG:
             for w_unseen in GRID_W_UNSEEN:
@@ -419,6 +444,7 @@ def fit_combined(ev: FoldEvidence) -> Thresholds:
                 key = (round(balanced_error(evidence, answer), 6), -top1)
                 if best is None or key < best:
                     best, chosen = key, (w_lex, w_neg, w_unseen, answer, suggest)
+    assert chosen is not None, "the weight grids are not empty"
     w_lex, w_neg, w_unseen, answer, suggest = chosen
     return Thresholds(
         answer=answer,
@@ -435,3 +461,38 @@ def fit_learned(kb: KnowledgeBase) -> tuple[JamoModel, Thresholds]:
     request path). With no example questions at all there is nothing to learn: lexical thresholds."""
     final = train_model(kb)
     return final, fit_combined(fold_evidence(kb, final))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """How one example question fared when its fold's model (which never saw it) answered it."""
+
+    entry: int  # the entry it is filed under
+    question: int  # its number within that entry
+    got: int  # the entry ranked first (-1: no candidate)
+    score: float  # that entry's combined score
+    exact: bool  # the question is, after normalisation, another string of that entry
+    own: float  # the combined score of the entry it is filed under (0: not a candidate)
+
+
+def held_out_answers(ev: FoldEvidence, t: Thresholds) -> list[HeldOut]:
+    """Per example question of the fold evidence, the entry the combined score `t` ranks first."""
+    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
+    penalty = (t.w_neg * ev.negative + t.w_unseen * ev.unseen)[owner]
+    score = t.w_lex * ev.cand_lex + t.w_jamo * ev.cand_learned - penalty
+    score = np.clip(np.where(ev.cand_exact, 1.0, score), 0.0, 1.0)
+    numbers = ev.question if ev.question is not None else np.full(len(ev.expect), -1)
+    out = []
+    for i, (e, j) in enumerate(zip(ev.expect.tolist(), numbers.tolist(), strict=True)):
+        if e < 0 or j < 0:
+            continue
+        a, b = int(ev.ptr[i]), int(ev.ptr[i + 1])
+        if a == b:
+            out.append(HeldOut(e, j, -1, 0.0, False, 0.0))
+            continue
+        best = a + int(np.argmax(score[a:b]))
+        mine = np.flatnonzero(ev.cand_entry[a:b] == e)
+        own = float(score[a + mine[0]]) if len(mine) else 0.0
+        got = int(ev.cand_entry[best])
+        out.append(HeldOut(e, j, got, float(score[best]), bool(ev.cand_exact[best]), own))
+    return out

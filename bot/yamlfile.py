@@ -102,7 +102,7 @@ def parse_yaml(text: str, shown_path: str) -> YamlDocument:
         depth = nodes = 0
         for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1
+                line = _line(event)
                 raise YamlFileError([Problem(shown_path, line, "YAML aliases (*name) are not allowed here")])
             if isinstance(event, yaml.NodeEvent):
                 nodes += 1
@@ -113,7 +113,7 @@ def parse_yaml(text: str, shown_path: str) -> YamlDocument:
             # Stop early: PyYAML's scanner is quadratic in nesting depth (100,000 '[' take hours).
             if depth > MAX_DEPTH or nodes > MAX_NODES:
                 what = "nested too deeply" if depth > MAX_DEPTH else f"more than {MAX_NODES:,} values"
-                raise YamlFileError([Problem(shown_path, event.start_mark.line + 1, f"YAML has {what}")])
+                raise YamlFileError([Problem(shown_path, _line(event), f"YAML has {what}")])
         node = yaml.compose(text, Loader=_LOADER)
     except YamlFileError:
         raise
@@ -138,6 +138,11 @@ def parse_yaml(text: str, shown_path: str) -> YamlDocument:
         raise YamlFileError(problems)
     lines.setdefault((), 1)
     return YamlDocument(shown_path, data, lines)
+
+
+def _line(event: yaml.Event) -> int:
+    """The 1-based line an event starts on (the parser always gives its events a mark)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else 0
 
 
 def _build(node: yaml.Node, loc: Location, lines: dict, problems: list[Problem], path: str) -> Any:

@@ -19,7 +19,11 @@ EXAMPLES_KO = (
     "예: `@dockbot 명명된 볼륨이 뭐야?` · `/docker 컨테이너 지웠더니 데이터가 날아갔어요` · "
     "도움말 `/dockbot help`"
 )
-NO_ANSWER_HINT_KO = "Docker·Kubernetes 개념(볼륨, 네트워크, Compose, 파드…)을 물어보시면 답할 수 있어요."
+NO_ANSWER_HINT_KO = (
+    "저는 Docker(컨테이너 실행·로그·포트·환경 변수, 이미지·Dockerfile·레지스트리, 볼륨, 네트워크, "
+    "Compose)와 Kubernetes(파드, 디플로이먼트, 서비스·Ingress, ConfigMap/Secret, 프로브, PV/PVC, HPA, "
+    "kubectl…)를 답해요."
+)
 INVALID_KO = "질문을 읽을 수 없어요. 궁금한 내용을 글로 적어 주세요."
 BROADCAST_NOTE_KO = "참고: 질문 속 @channel·@here 같은 전체 알림은 답변에 옮기지 않아요."
 

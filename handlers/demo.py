@@ -140,7 +140,7 @@ def start_demo(
         pacer=PACER,
         min_interval_s=context.get("demo_edit_interval_s") or MIN_EDIT_INTERVAL_S,
         on_finished=lambda run: (
-            run is not None and brain.record_demo(run, user=origin.user, channel=origin.channel)
+            None if run is None else brain.record_demo(run, user=origin.user, channel=origin.channel)
         ),
         on_crash=crashed,
     )

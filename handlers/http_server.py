@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import waitress
+from waitress.server import create_server
 
 from handlers.signature import MAX_BODY_BYTES
 
@@ -109,7 +109,8 @@ class HttpServer:
         # One line per request that waits for a thread is noise under any burst (and a log amplifier
         # under attack); the wait shows in the ack latency instead (bench/bench_slack.py).
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        self.server = waitress.create_server(
+        # One host:port gives a TcpWSGIServer; the stubs miss its effective_port and the trigger's type.
+        self.server: Any = create_server(
             application, map=self._map, host=host, port=port, **self.limits.waitress_options()
         )
 

@@ -64,7 +64,7 @@ def serve(settings: Settings | None = None) -> int:
     from bot.brain import build_brain
 
     try:
-        brain = build_brain(settings)
+        brain = build_brain(settings, serving=True)
     except Exception as exc:  # knowledge errors print path:line problems; anything else one line
         problems = getattr(exc, "problems", None)
         for problem in problems or [exc]:

@@ -156,7 +156,7 @@ def demo_message(run: Any | None, *, name: str, title: str, user: str, total_ste
             }
         )
     finished = bool(run is not None and run.finished)
-    context = {
+    context: dict[str, Any] = {
         "name": name,
         "title": title,
         "user": user,

@@ -226,12 +226,7 @@ CASES: dict[str, Case] = {
     ),
     "network-driver-plugins": Case(),
     # --- container-ops.yaml and image-building.yaml
-    "container-lifecycle": Case(
-        skip={
-            (1, 3): "ANSWER DEFECT (reported): `docker rm web` right after `docker restart web` fails, the "
-            "container is running; run it again when the answer stops it first or says `docker rm -f web`"
-        },
-    ),
+    "container-lifecycle": Case(),
     "container-logs-exec": Case(
         images={"nginxlike": NGINX_LIKE},
         setup=["docker run -d --name web nginxlike"],

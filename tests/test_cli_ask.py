@@ -108,7 +108,7 @@ def test_ask_takes_unquoted_words_and_json_tells_no_answer_from_bad_input(env: d
 
 
 @pytest.mark.parametrize(
-    "args", [(), ("stats",), ("ask", "볼륨"), ("demo", "--list"), ("gc",), ("validate",)]
+    "args", [(), ("stats",), ("ask", "볼륨"), ("chat",), ("demo", "--list"), ("gc",), ("validate",)]
 )
 def test_a_malformed_setting_is_one_line_and_exit_2_from_every_command(env: dict[str, str], args):
     done = dockbot({**env, "DOCKBOT_MAX_DEMOS": "abc"}, *args)
@@ -116,6 +116,16 @@ def test_a_malformed_setting_is_one_line_and_exit_2_from_every_command(env: dict
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "DOCKBOT_MAX_DEMOS" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("args", [("stats",), ("demo", "volumes"), ("gc",), ("ask", "볼륨"), ("chat",)])
+def test_a_database_in_a_missing_directory_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path, args):
+    missing = tmp_path / "no-such-dir"
+    done = dockbot({**env, "DOCKBOT_DB": str(missing / "dockbot.db")}, *args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DOCKBOT_DB" in lines[0] and str(missing) in lines[0], done.stderr
+    assert not missing.exists()  # nothing is created on a guess
 
 
 def test_version_and_exit_codes_in_help(env: dict[str, str]):

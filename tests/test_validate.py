@@ -62,11 +62,6 @@ def test_broken_copy_lists_every_problem_with_path_and_line(knowledge_copy: Path
     assert "problem" in lines[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 11): the learned jamo model has seen the misfiled example with its label, so "
-    "asking it back no longer exposes it; a leave-one-out self-check is the fix, not yet built",
-)
 def test_example_question_answered_by_another_entry_is_reported(tmp_path: Path):
     kb = tmp_path / "kb"
     shutil.copytree(FIXTURE, kb)

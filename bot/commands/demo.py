@@ -113,7 +113,10 @@ class DemoAudit:
         try:
             from bot.store import Store
 
-            self._store = Store.open(self._settings.db_target, retention_days=self._settings.retention_days)
+            target = self._settings.db_target
+            if target is None:
+                return
+            self._store = Store.open(target, retention_days=self._settings.retention_days)
         except Exception as exc:  # the audit must never break a demo (and prints no traceback)
             log.warning("could not open the store for the demo audit: %s", exc)
 
@@ -221,7 +224,12 @@ def _run_live(
             audit.begin_opening()
 
     future = service.submit(scenario.name, user="cli", channel="cli", on_progress=progress)
-    future.add_done_callback(lambda _: (updates.put(None), first_step_done.set()))
+
+    def finished(_: object) -> None:
+        updates.put(None)
+        first_step_done.set()
+
+    future.add_done_callback(finished)
     try:
         # Import jinja2 (~20 ms of CPU, holding the GIL) only once the worker's first requests are out and
         # the engine is busy: right after the first step, or after a moment if that step is a slow one.

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 
 import docker
+import docker.constants
+import docker.utils
 import requests
 
 from bot.demos.errors import EngineUnavailable
@@ -45,12 +47,14 @@ def connect_engine(environment: Mapping[str, str] | None = None) -> docker.APICl
     config = docker.utils.kwargs_from_env(environment=environment)
     try:
         with docker.APIClient(
-            version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT_S, **config
+            version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+            timeout=CONNECT_TIMEOUT_S,  # type: ignore[arg-type]  # requests takes float seconds; stubs say int
+            **config,
         ) as probe:
             engine_version = str(probe.version(api_version=False)["ApiVersion"])
         api = docker.APIClient(
             version=min(engine_version, docker.constants.DEFAULT_DOCKER_API_VERSION, key=_version_key),
-            timeout=REQUEST_TIMEOUT_S,
+            timeout=REQUEST_TIMEOUT_S,  # type: ignore[arg-type]  # as above
             max_pool_size=MAX_POOL_SIZE,
             **config,
         )

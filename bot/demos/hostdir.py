@@ -120,15 +120,23 @@ class EngineHostDir:
             self._path = self.api.inspect_volume(self.volume)["Mountpoint"]
         return self._path
 
-    def write(self, relative: str, content: str) -> None:
+    def _started_editor(self) -> str:
+        """The editor container's id (path() creates it with the directory)."""
         self.path()
-        self.api.put_archive(self._editor, EDITOR_TARGET, file_tar(relative, content.encode("utf-8")))
+        if self._editor is None:
+            raise RuntimeError("the host directory's editor container was not created")
+        return self._editor
+
+    def write(self, relative: str, content: str) -> None:
+        self.api.put_archive(
+            self._started_editor(), EDITOR_TARGET, file_tar(relative, content.encode("utf-8"))
+        )
 
     def read(self, relative: str) -> str | None:
         """The file's text, or None when it does not exist (or is not a regular file)."""
-        self.path()
+        editor = self._started_editor()
         try:
-            stream, _stat = self.api.get_archive(self._editor, f"{EDITOR_TARGET}/{relative}")
+            stream, _stat = self.api.get_archive(editor, f"{EDITOR_TARGET}/{relative}")
         except docker.errors.NotFound:
             return None
         content = first_regular_file(stream)

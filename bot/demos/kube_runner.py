@@ -478,7 +478,7 @@ class KubeContext:
 
     def pod_logs(self, app: str, deadline: float) -> KubeOutcome:
         live = [pod for pod in self._pods(app, deadline) if _ready(pod) and not _terminating(pod)]
-        lines = []
+        lines: list[str] = []
         for pod in live:
             text = self.core.read_namespaced_pod_log(
                 pod.metadata.name,

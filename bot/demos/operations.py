@@ -80,25 +80,25 @@ def shell_quote(arg: str) -> str:
 
 
 def _reject_docker_network(value: object) -> str:
-    value = alias(value)
-    if value in RESERVED_NETWORKS:
-        raise ValueError(f"'{value}' is Docker's own network; demos only create their own internal networks")
-    return value
+    name: str = alias(value)
+    if name in RESERVED_NETWORKS:
+        raise ValueError(f"'{name}' is Docker's own network; demos only create their own internal networks")
+    return name
 
 
 def _container_path(value: object) -> str:
-    value = text(max_length=200)(value)
-    parts = value.split("/")
+    path: str = text(max_length=200)(value)
+    parts = path.split("/")
     if (
-        not value.startswith("/")
-        or value == "/"
+        not path.startswith("/")
+        or path == "/"
         or ".." in parts
-        or not re.fullmatch(r"[A-Za-z0-9_./-]+", value)
+        or not re.fullmatch(r"[A-Za-z0-9_./-]+", path)
     ):
         raise ValueError("must be an absolute path inside the container such as /data")
     if parts[1] in {"proc", "sys", "dev", "etc", "bin"}:
         raise ValueError(f"may not be under /{parts[1]}")
-    return value
+    return path
 
 
 def _mount_type(value: object) -> str:
@@ -323,7 +323,7 @@ class Run(Operation):
         used: list[tuple[str, str, tuple[str | int, ...]]] = [
             ("volume", m.source, ("mounts", i, "source"))
             for i, m in enumerate(self.mounts)
-            if m.type == "volume"
+            if m.type == "volume" and m.source is not None
         ]
         if self.network:
             used.append(("network", self.network, ("network",)))

@@ -256,7 +256,8 @@ class DemoContext:
         networking = None
         if network:
             endpoint = self.api.create_endpoint_config(aliases=[alias])
-            networking = self.api.create_networking_config({network_mode: endpoint})
+            # docker-py takes {network: endpoint}; its stubs say a single EndpointConfig.
+            networking = self.api.create_networking_config({network_mode: endpoint})  # type: ignore[arg-type]
         created = self.api.create_container(
             self.image,
             command=list(argv),
@@ -303,7 +304,8 @@ class DemoContext:
         if remaining <= 0:
             raise StepTimeout
         try:
-            return int(self.api.wait(container, timeout=remaining)["StatusCode"])
+            # A float timeout is passed on to requests as is; the stubs ask for an int.
+            return int(self.api.wait(container, timeout=remaining)["StatusCode"])  # type: ignore[arg-type]
         except requests.exceptions.RequestException:
             # wait(timeout) raises ConnectionError("Read timed out"), not ReadTimeout (docker-py #1966).
             if time.monotonic() >= deadline - 0.05:
@@ -476,7 +478,7 @@ def run_step(
     image: str,
     timeout_s: float,
     run_id: str,
-    api_errors: tuple[type[BaseException], ...],
+    api_errors: tuple[type[Exception], ...],
     describe: Callable[[Exception], str],
     api_failed_ko: str,
 ) -> StepResult:

@@ -95,7 +95,8 @@ def texts(item: Check, *, min_items: int = 0, max_items: int = 50, one_allowed: 
             raise ValueError(f"must be a list, not {_kind(value)}")
         if not min_items <= len(value) <= max_items:
             raise ValueError(f"must have {min_items} to {max_items} items, not {len(value)}")
-        problems, out = [], []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        out = []
         for index, element in enumerate(value):
             try:
                 out.append(item(element))
@@ -121,7 +122,8 @@ def nested_list(cls: type, *, what: str, max_items: int) -> Check:
             raise ValueError(f"must be a list, not {_kind(value)}")
         if len(value) > max_items:
             raise ValueError(f"has {len(value)} items; the limit is {max_items}")
-        problems, out = [], []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        out = []
         for index, element in enumerate(value):
             try:
                 out.append(build(cls, element, what=f"{what} {index + 1}"))

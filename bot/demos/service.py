@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -46,7 +47,9 @@ class Platform(Protocol):
 
     name: str
     host: str
-    configured: bool  # False: no cluster was given (its demos are refused with a Korean message)
+
+    @property
+    def configured(self) -> bool: ...  # False: no cluster was given (its demos are refused in Korean)
 
     def connect(self) -> Any: ...
 
@@ -137,7 +140,7 @@ class DemoService:
         shared = SharedSlots(store, lease_s=self._lease_s, sweep_every_s=self._sweep_every_s)
         shared.register_sweeper(DOCKER, self._sweep_run)
         for kind, platform in self._platforms.items():
-            shared.register_sweeper(kind, lambda slot, platform=platform: platform.sweep_run(slot.run_id))
+            shared.register_sweeper(kind, _run_sweeper(platform))
         self._slots = shared
 
     def register_sweeper(self, kind: str, sweeper: Sweeper) -> None:
@@ -160,7 +163,7 @@ class DemoService:
     def get(self, name: object) -> Scenario:
         """The scenario called `name`; UnknownDemo for anything else (also non-names like `a; rm -rf /`)."""
         scenarios = self._scenarios()
-        if not is_plain_name(name) or name not in scenarios:
+        if not isinstance(name, str) or not is_plain_name(name) or name not in scenarios:
             raise UnknownDemo(str(name)[:80], sorted(scenarios))
         return scenarios[name]
 
@@ -238,7 +241,7 @@ class DemoService:
         def sweep_now() -> None:
             sweeps: list[tuple[str, Callable[[], list[str]]]] = [(DOCKER, self.gc)]
             sweeps += [
-                (name, lambda name=name: self.gc_platform(name))
+                (name, functools.partial(self.gc_platform, name))
                 for name, platform in self._platforms.items()
                 if platform.configured
             ]
@@ -330,3 +333,8 @@ class DemoService:
             if sweeper.ident is None:  # the run ended before its first step did
                 sweeper.start()
             sweeper.join(timeout=30)  # a short-lived process (the CLI) must not exit mid-sweep
+
+
+def _run_sweeper(platform: Platform) -> Sweeper:
+    """Removes a dead replica's run on `platform` (the slot names the run)."""
+    return lambda slot: platform.sweep_run(slot.run_id)
