@@ -20,7 +20,7 @@ def home_view(brain: Any, user: str) -> dict[str, Any]:
     if brain.demos is not None:
         scenarios = brain.demos.scenarios()
     else:
-        scenarios = sorted(brain.knowledge.current.kb.scenarios.values(), key=lambda s: s.name)
+        scenarios = sorted(brain.snapshot().kb.scenarios.values(), key=lambda s: s.name)
     demos = [{"name": s.name, "title": s.title} for s in scenarios]
     admin_blocks: list[dict[str, Any]] = []
     if is_admin:

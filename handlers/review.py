@@ -26,7 +26,7 @@ MAX_DUE = 10
 
 
 def review_blocks(brain: Any, *, notice: str = "") -> list[dict[str, Any]]:
-    kb = brain.knowledge.current.kb
+    kb = brain.snapshot().kb
     waiting = brain.pending_examples()
     items = [
         {
