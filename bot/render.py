@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 
 from bot.control_chars import for_terminal
+from bot.terminal_text import plain_text
 
 
 def escape_mrkdwn(text: object) -> str:
@@ -32,6 +33,8 @@ def environment() -> jinja2.Environment:
     env.filters["mrkdwn"] = escape_mrkdwn
     # Stored user text in a multi-line terminal report: one line each, no control characters.
     env.filters["one_line"] = lambda value: for_terminal(str(value), keep_newlines=False)
+    # Knowledge text (Slack mrkdwn) as a terminal shows it (bot/terminal_text.py).
+    env.filters["plain"] = plain_text
     return env
 
 

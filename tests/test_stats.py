@@ -17,10 +17,11 @@ import pytest
 from bot.brain import Brain
 from bot.config import Settings
 from bot.demos.result import DemoRun
+from bot.gap_snippets import suggest_snippets
 from bot.live_knowledge import LiveKnowledge
 from bot.matcher import Answer, Match, Matcher, Thresholds
 from bot.render import render_text
-from bot.stats import build_report, group_questions, suggest_snippets
+from bot.stats import build_report, group_questions
 from bot.store import Store
 from bot.yamlfile import read_yaml
 from handlers.blocks import home_blocks, stats_blocks
