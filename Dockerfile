@@ -67,7 +67,7 @@ WORKDIR /app
 # Warm-up and smoke test: train the matcher's model for the baked-in knowledge into /data/cache
 # (XDG_CACHE_HOME; .npz + JSON, no pickle), so a container's first start skips training, then answer a
 # question to prove the installed package runs. A fresh named volume on /data starts with this cache.
-RUN python -m bot.snapshot_cache /app/knowledge /tmp/dockbot-training.lock \
+RUN python -m bot.live_knowledge /app/knowledge /tmp/dockbot-training.lock \
     && dockbot ask --json "명명된 볼륨이 뭐야?" > /dev/null
 EXPOSE 3000
 # HTTP mode: GET /healthz on PORT; Socket Mode: the heartbeat file is fresh (see bot/healthcheck.py).

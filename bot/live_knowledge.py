@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,8 @@ def build_snapshot(
     model, thresholds = fit_learned(kb)
     snapshot = Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
     if use_cache:
-        snapshot_cache.store(snapshot)
+        matcher = snapshot.matcher
+        snapshot_cache.store(version, matcher.model, matcher.thresholds, matcher.text_tokens)
     return snapshot
 
 
@@ -150,3 +152,20 @@ class LiveKnowledge:
             self._snapshot = fresh
             log.info("knowledge reloaded: version %s -> %s", old.version, fresh.version)
             return ReloadResult(ok=True, changed=True, problems=[], version=fresh.version)
+
+
+def train_and_cache(argv: list[str]) -> int:
+    """`python -m bot.live_knowledge DIR LOCK`, the child of snapshot_cache.warm_in_background (and the
+    image build): train, fit and cache the model for DIR, then release the lock."""
+    directory, lock = Path(argv[0]), Path(argv[1])
+    try:
+        build_snapshot(directory)
+    except Exception:  # invalid knowledge: the foreground run reports it, nothing to cache
+        return 1
+    finally:
+        lock.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(train_and_cache(sys.argv[1:]))

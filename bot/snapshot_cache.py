@@ -35,7 +35,6 @@ from bot.thresholds import code_hash
 if TYPE_CHECKING:
     from bot.jamo_model import JamoModel
     from bot.knowledge import KnowledgeBase
-    from bot.live_knowledge import Snapshot
     from bot.matcher import TextTokens, Thresholds
 
 log = logging.getLogger(__name__)
@@ -114,13 +113,14 @@ def _is_text_tokens(value: Any) -> bool:
     )
 
 
-def store(snapshot: Snapshot) -> None:
-    """Cache the snapshot's trained model and thresholds (nothing when it has no model)."""
-    model = snapshot.matcher.model
-    thresholds = snapshot.matcher.thresholds
+def store(
+    version: str, model: JamoModel | None, thresholds: Thresholds, text_tokens: TextTokens | None
+) -> None:
+    """Cache what was trained for knowledge `version` (nothing without a model or with provisional
+    thresholds). A plain keyed store: it knows nothing of snapshots (bot/live_knowledge.py builds those)."""
     if model is None or thresholds.provisional:
         return
-    meta_path, npz_path = model_paths(snapshot.version)
+    meta_path, npz_path = model_paths(version)
     tmp_npz = npz_path.with_suffix(f".{os.getpid()}.npz.tmp")
     tmp_meta = meta_path.with_suffix(f".{os.getpid()}.json.tmp")
     try:
@@ -133,13 +133,13 @@ def store(snapshot: Snapshot) -> None:
             vocabulary[i] = gram
         meta: dict[str, Any] = {
             "format": FORMAT,
-            "version": snapshot.version,
+            "version": version,
             "code": code_hash(),
             "npz_sha256": hashlib.sha256(blob).hexdigest(),
             "labels": list(model.labels),
             "vocabulary": vocabulary,
             "thresholds": {name: getattr(thresholds, name) for name in _THRESHOLD_FIELDS},
-            "text_tokens": snapshot.matcher.text_tokens,
+            "text_tokens": text_tokens,
         }
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         tmp_npz.write_bytes(blob)
@@ -162,8 +162,12 @@ def store(snapshot: Snapshot) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+# The detached trainer: bot/live_knowledge.py builds snapshots, and this cache must not import it back.
+TRAINER = "bot.live_knowledge"
+
+
 def warm_in_background(directory: Path) -> None:
-    """Start a detached `python -m bot.snapshot_cache DIR` that trains, fits and caches the model.
+    """Start a detached `python -m bot.live_knowledge DIR LOCK` that trains, fits and caches the model.
 
     One at a time per knowledge directory and code (a lock file; a stale one older than WARM_LOCK_S is
     taken over); it outlives this process, so the next `dockbot ask` starts warm."""
@@ -180,7 +184,7 @@ def warm_in_background(directory: Path) -> None:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         os.close(fd)
         subprocess.Popen(
-            [sys.executable, "-m", "bot.snapshot_cache", str(directory.resolve()), str(lock)],
+            [sys.executable, "-m", TRAINER, str(directory.resolve()), str(lock)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -189,21 +193,3 @@ def warm_in_background(directory: Path) -> None:
         )
     except Exception as exc:  # no cache dir, no fork...: the next run simply trains again
         log.info("cannot train the model in the background: %s", exc)
-
-
-def main(argv: list[str]) -> int:
-    """Child of warm_in_background: train, fit and cache the model, then release the lock."""
-    from bot.live_knowledge import build_snapshot
-
-    directory, lock = Path(argv[0]), Path(argv[1])
-    try:
-        build_snapshot(directory)
-    except Exception:  # invalid knowledge: the foreground run reports it, nothing to cache
-        return 1
-    finally:
-        lock.unlink(missing_ok=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -584,7 +584,7 @@ def train_once(env: dict[str, str]) -> None:
         lock = Path(scratch) / "training.lock"
         lock.touch()
         subprocess.run(
-            [sys.executable, "-m", "bot.snapshot_cache", key[1], str(lock)],
+            [sys.executable, "-m", "bot.live_knowledge", key[1], str(lock)],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -23,7 +23,10 @@ def test_store_on_a_read_only_filesystem_logs_and_returns(tmp_path, monkeypatch,
     monkeypatch.setattr(Path, "write_bytes", _read_only)
     monkeypatch.setattr(Path, "unlink", _read_only)
     with caplog.at_level("INFO", logger="bot.snapshot_cache"):
-        snapshot_cache.store(snapshot)  # must not raise
+        matcher = snapshot.matcher
+        snapshot_cache.store(  # must not raise
+            snapshot.version, matcher.model, matcher.thresholds, matcher.text_tokens
+        )
     assert "cannot cache the trained model" in caplog.text
     assert "Read-only file system" in caplog.text
 
