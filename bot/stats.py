@@ -1,7 +1,7 @@
 """What the admins should write next: unanswered questions grouped by similarity, 👎 per entry, demo health.
 
-The report is plain data (`StatsReport`) rendered by templates (stats.txt.j2 for the terminal, stats.blocks.j2
-for Slack) or dumped as JSON. `suggest=True` adds, for the top groups, the YAML snippets of
+The report is plain data (`StatsReport`) rendered by stats.txt.j2 for the terminal and handlers/blocks.py
+for Slack, or dumped as JSON. `suggest=True` adds, for the top groups, the YAML snippets of
 bot/gap_snippets.py (more example questions for the entry the matcher almost chose, or a new entry stub).
 """
 

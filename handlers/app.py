@@ -22,6 +22,7 @@ from handlers.web_client import build_web_client
 
 if TYPE_CHECKING:
     from bot.brain import Brain
+    from bot.deliveries import FirstTime
 
 log = logging.getLogger("dockbot.slack")
 
@@ -44,7 +45,9 @@ def build_app(
     bolt_logger = logging.getLogger("dockbot.bolt")
     if not any(isinstance(f, _SameTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_SameTokenNotice())
-    seen = recent or brain.deliveries(RecentKeys())  # across replicas on PostgreSQL: bot/deliveries.py
+    seen: FirstTime = recent or brain.deliveries(
+        RecentKeys()
+    )  # across replicas on PostgreSQL: bot/deliveries.py
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
