@@ -136,6 +136,9 @@ class Settings:
     log_level: str = "INFO"  # DOCKBOT_LOG_LEVEL
     # DOCKBOT_DEMO_EDIT_INTERVAL_S: the least time between two edits of a running demo's Slack message.
     demo_edit_interval_s: float = 1.0
+    # DOCKBOT_HTTP_THREADS / DOCKBOT_HTTP_MAX_CONNECTIONS of the HTTP mode server; 0: its defaults.
+    http_threads: int = 0
+    http_max_connections: int = 0
 
     @property
     def db_target(self) -> Path | str | None:
@@ -154,10 +157,10 @@ class Settings:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+            # ASCII digits only: int() also takes "٣" or "1_000", which nobody means in a setting.
+            if not (raw.isascii() and raw.lstrip("-").isdigit()):
+                raise ConfigError(f"{name} must be a whole number, got {raw!r}")
+            value = int(raw)
             if not low <= value <= high:
                 raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
             return value
@@ -209,5 +212,7 @@ class Settings:
             slack_signing_secret=Secret(env.get("SLACK_SIGNING_SECRET", "").strip()),
             slack_app_token=Secret(env.get("SLACK_APP_TOKEN", "").strip()),
             log_level=log_level,
-            demo_edit_interval_s=seconds("DOCKBOT_DEMO_EDIT_INTERVAL_S", 1.0, 0.0, 60.0),
+            demo_edit_interval_s=seconds("DOCKBOT_DEMO_EDIT_INTERVAL_S", 1.0, 0.1, 60.0),
+            http_threads=integer("DOCKBOT_HTTP_THREADS", 0, 1, 1024),
+            http_max_connections=integer("DOCKBOT_HTTP_MAX_CONNECTIONS", 0, 1, 100_000),
         )

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
 
+from bot.korean_words import load_words
 from bot.markup import strip_for_matching
 
 # Matching looks at the start of a message only: a 100,000-character paste must cost what a question costs.
@@ -30,65 +31,16 @@ MAX_WORD_CHARS = 40
 
 QUESTION_TOKEN = "q:뭐"
 
-# Particles, copulas and common verb endings (the longest matching one is stripped first).
-SUFFIXES = """
-에서는 에서도 에서 에게는 에게 한테 에는 으로는 으로 로는 로 이랑 랑 하고 과 와 은
-는 이 가 을 를 의 에 도 만 까지 부터 처럼 보다 이나 나 이란 란 이라는 라는 이라고
-라고 이야 야 이에요 에요 예요 이예요 인가요 인가 인데 인지 이고 요 이죠 죠 임 이었지
-였지 이냐 냐 이니 니 이여 여 이다 다 이지 지 이면 이라 라 이라서 라서 이라도 이랑은
-하면 하려면 려면 으려면 하는 하나요 해요 해 했더니 했는데 했어요 했어 되나요 돼요 돼
-되는 되면 된 되고 인지 는지 할까 하기 하지 합니다 입니다 할때 할 때 하고 싶어 싶어요
-싶은데 나요 가요 는데 은데 면 고 서 니까 는거 는거야 는거에요 는거예요 는거임 하는거
-하는거야 하는법 는법 법 들 들이 들은 들을 들도 들의 이에 에도 에선 에서의 으로도 로도
-으론 론 쯤 께 끼리 끼리는 마다 밖에 한테서 에서부터 더니 었더니 았더니 였더니 어요
-아요 어 아 었어 았어 었어요 았어요 였어 였어요 져요 져 졌어 졌어요 네요 군요 는데요
-던데 던데요 잖아 잖아요 거든요 거든 습니다 습니까 ㅂ니다 을까 을까요 을지 ㄹ까 려고
-으려고 려는데 으려는데
-해주세요 주세요 해주세 주세 해주실 주실 해주실래요 해줄래 해줄래요 해줘요 해줘 해주면 해주나요 해줄수
-했 한 하 했던 했었 하자 해보 해봤 해본 해볼 하게 할게 한거 한건 한게 하던 하더라 하더라구 하더라고
-됐 됐던 됐었 된거 된건 되게 되던 더라구 더라고 더라구요 더라고요 거든
-되요 되여 되나여 돼여 햇는데 햇어요 햇어 햇더니 했는데여 해여 해욤 해용 함 함요 하나여 나여 가여
-""".split()  # noqa: SIM905 - a word list reads best as text
-_SUFFIX_SET = frozenset(SUFFIXES)
+# The word lists are data (bot/data/korean_words.yaml, validated in bot/korean_words.py).
+_WORDS = load_words()
+SUFFIXES = _WORDS.suffixes  # particles, copulas, verb endings (the longest matching one is stripped first)
+_SUFFIX_SET = SUFFIXES
 _SUFFIX_MAX = max(len(s) for s in SUFFIXES)
-
 # Suffixes that turn "X란?" into "what is X": they add the question-word token.
-_DEFINITION_SUFFIXES = frozenset({"이란", "란", "이라는", "라는", "이란게", "란게", "이란건", "란건"})
+_DEFINITION_SUFFIXES = _WORDS.definition_suffixes
+QUESTION_WORDS = _WORDS.question_words
+STOPWORDS = _WORDS.stopwords
 
-QUESTION_WORDS = frozenset(
-    """
-    뭐 뭐야 뭐임 뭔가요 뭔데 뭐예요 뭐에요 뭐였지 뭐지 뭐냐 뭐냐면 뭐여 뭡니까 뭐죠 뭔지
-    뭐길래 무엇 무엇인가 무엇인가요 무엇인지 무엇입니까 머야 머임 모야 뭐하는 뭘 뭐가 머가
-    뭐고 뭔 what 개념 정의 머예요 머에요 머에여 뭐에여 뭐예여 뭐여요 모예요 모에요 뭐임요 머임 머지 머죠 뭐얌
-    뭐에용 뭐예용 머냐 뭥미 뭐져 뭐니
-    """.split()  # noqa: SIM905 - a word list reads best as text
-)
-
-STOPWORDS = frozenset(
-    """
-    알려주실 알려주세 알려주실래요 주실 주세 주실래요 부탁드려
-    부탁드립니다 해요 했더 뭐라 걸 곳 개 개에 개가 대 대가 나와
-    나와요 나오 하길래 하더 하더라 다들 처음 대충 쉽게 정확하게
-    간단히 간단하게 개를 개씩 개의
-    무슨 알려줘 알려주세요 알려 알려줄래 설명 설명해 설명해줘 설명좀 설명해주세요 좀 어떻게
-    어떡해 어케 방법 법 하는 거 것 수 있어 있나요 있어요 있나 있을까 있을까요 되나 돼 해
-    줘 주세요 이 그 저 가 는 은 을 를 에 의 도 로 와 과 랑 이랑 하고 요 야 임 거야
-    건가요 건데 이거 이건 그거 그건 정확히 그냥 혹시 있다 없다 있는데 되는 된다 하면
-    하려면 해야 해야돼 해야되 궁금 궁금해 궁금해요 궁금합니다 질문 질문이요 질문있어요
-    질문입니다 알고 싶어 싶어요 싶은데 싶습니다 싶다 했는데 하는데 인데 그리고 근데 그런데
-    제가 저는 나는 내가 우리 우리가 저희 저희가 거예 거예요 건가 거지 거랑 게 건지 거죠
-    거에요 건가요 걸까 건데요 요즘 지금 이제 같은 같이요 ㅋㅋ ㅎㅎ ㅠㅠ 대해 대해서 관해
-    관해서 뭐야요 해줘 해주세요 부탁 부탁해요 부탁드려요 감사 감사합니다 ㄱㄱ 님 분 씨 is
-    the a an to of in on do does it this that please
-    me i you can how
-    대체 도대체 모르겠 모르겠어 모르겠어요 모르겠네요 쉽게 뜻 좀요 부탁드려요 궁금해요 궁금한 궁금한데
-    그니까 그러니까 아니 진짜 정말 음 흠 안녕하세 안녕하세요 안녕 다름 다름이 솔직히 그래서 약간 제발 빨리
-    급하게 혹시나 오늘 어제 방금 아까 하루종일 원래 일단 우선 한번 그럼 그러면 암튼 아무튼 헷갈려
-    헷갈려요 헷갈리 헷갈리네요 이해 감이 잘 많이 너무 계속 자꾸 막 뭔가 어떤 이렇게 저렇게 그렇게 이런
-    저런 그런 처럼 이런식 이런거 저런거 어떻게함 어케함 어떡함 어떻게해 어떻게해요 어케해 어케해요
-    어떻게하나요 어떻게돼 어떻게되나요 어떻게하죠 어떻게하지 어떡하죠 어떡하지
-    """.split()  # noqa: SIM905 - a word list reads best as text
-)
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

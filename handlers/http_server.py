@@ -21,14 +21,14 @@ What each setting buys (`HttpLimits`):
 from __future__ import annotations
 
 import logging
-import os
 import resource
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from waitress.server import create_server
 
+from bot.config import Settings
 from handlers.signature import MAX_BODY_BYTES
 
 log = logging.getLogger("dockbot.http")
@@ -59,12 +59,17 @@ class HttpLimits:
     threads: int = THREADS
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> HttpLimits:
+    def from_settings(cls, settings: Settings) -> HttpLimits:
         """DOCKBOT_HTTP_THREADS and DOCKBOT_HTTP_MAX_CONNECTIONS (capped by the file descriptor limit)."""
-        env = dict(os.environ) if env is None else env
-        threads = _positive_int(env, "DOCKBOT_HTTP_THREADS", THREADS)
-        wanted = _positive_int(env, "DOCKBOT_HTTP_MAX_CONNECTIONS", MAX_CONNECTIONS)
-        return cls(threads=threads, connection_limit=connection_limit(wanted))
+        return cls(
+            threads=settings.http_threads or THREADS,
+            connection_limit=connection_limit(settings.http_max_connections or MAX_CONNECTIONS),
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HttpLimits:
+        """The limits of the settings this environment gives (ConfigError naming a malformed variable)."""
+        return cls.from_settings(Settings.from_env(env))
 
     def waitress_options(self) -> dict[str, Any]:
         return {
@@ -82,15 +87,6 @@ class HttpLimits:
             "expose_tracebacks": False,
             "clear_untrusted_proxy_headers": True,
         }
-
-
-def _positive_int(env: dict[str, str], name: str, default: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name} must be a positive whole number, not {text!r}")
-    return int(text)
 
 
 class HttpServer:

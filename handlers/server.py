@@ -4,7 +4,6 @@ signal; on the way out running demos stop and get their last message edit."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -37,11 +36,11 @@ FINAL_EDIT_WAIT_S = 5.0
 
 def serve(settings: Settings | None = None) -> int:
     """`dockbot serve`: exit 2 with one line naming the variable when a token is missing or malformed."""
-    configure_logging(os.environ.get("DOCKBOT_LOG_LEVEL", "INFO"))
     try:
         settings = settings or Settings.from_env()
+        configure_logging(settings.log_level)
         check_tokens(settings)
-        limits = HttpLimits.from_env()
+        limits = HttpLimits.from_settings(settings)
     except (ConfigError, ValueError) as exc:
         print(f"dockbot: {exc}", file=sys.stderr)
         return 2
@@ -74,13 +73,8 @@ def serve(settings: Settings | None = None) -> int:
     if brain.demos is not None:
         # What a SIGKILLed earlier process left goes now, not at the next demo.
         brain.demos.sweep_in_background()
-    try:
-        # Seconds between two edits of one live demo message; Slack asks for about one per second.
-        edit_interval = float(os.environ.get("DOCKBOT_DEMO_EDIT_INTERVAL_S", "").strip() or 1.0)
-    except ValueError:
-        print("dockbot: DOCKBOT_DEMO_EDIT_INTERVAL_S must be a number of seconds", file=sys.stderr)
-        return 2
-    app = build_app(settings, brain, client=client, demo_edit_interval_s=max(edit_interval, 0.1))
+    # Seconds between two edits of one live demo message; Slack asks for about one per second.
+    app = build_app(settings, brain, client=client, demo_edit_interval_s=settings.demo_edit_interval_s)
     brain.start_watching(admin_notifier(client, settings))  # hot reload of knowledge/ (bot/reloader.py)
     try:
         if settings.slack_app_token:

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.demos.operations import alias, sandbox_hint, shell_quote
-from bot.demos.schema import boolean, checked, integer, nested, seconds, text, texts
+from bot.demos.operations import Step, alias, sandbox_hint, shell_quote
+from bot.demos.schema import boolean, checked, integer, nested, text, texts
 
 if TYPE_CHECKING:
     from bot.demos.kube_runner import KubeContext
@@ -111,21 +111,14 @@ class KubeExpect:
 
 
 @dataclass(frozen=True)
-class KubeOperation:
-    """Fields every Kubernetes step has; subclasses add theirs and implement `command` and `execute`."""
+class KubeOperation(Step):
+    """A Kubernetes step: the facts it reports, what it expects of them, and how it runs in a KubeContext."""
 
-    op: str = checked(text(max_length=40))
-    title: str = checked(text(max_length=200))
     expect: KubeExpect | None = checked(nested(KubeExpect, what="expect"), None)  # noqa: RUF009 (checked() returns a dataclasses.field)
-    timeout_s: float | None = checked(seconds(high=120), None)
-    name: ClassVar[str]
-    required: ClassVar[tuple[str, ...]] = ()
     facts: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
-        missing = [name for name in self.required if getattr(self, name) in (None, (), "")]
-        if missing:
-            raise ValueError("missing field " + ", ".join(f"'{name}'" for name in missing))
+        super().__post_init__()
         if self.expect is not None:
             unknown = [name for name in self.expect.facts_used() if name not in self.facts]
             if unknown:
@@ -135,20 +128,8 @@ class KubeOperation:
                     f"(it reports: {reports})"
                 )
 
-    def command(self, image: str) -> str:
-        raise NotImplementedError
-
     def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
         raise NotImplementedError
-
-    def creates(self) -> dict[str, str]:
-        return {}
-
-    def removes(self) -> dict[str, str]:
-        return {}
-
-    def uses(self) -> list[tuple[str, str, tuple[str | int, ...]]]:
-        return []
 
 
 @dataclass(frozen=True)

@@ -168,26 +168,23 @@ class Mount:
 
 
 @dataclass(frozen=True)
-class Operation:
-    """Fields every step has. Subclasses add theirs (all with defaults, so they can follow these) and
-    implement `command` and `execute`. `op` is the vocabulary word; `name` is the same as a class constant."""
+class Step:
+    """Fields every step of every platform has (Docker: Operation, Kubernetes: KubeOperation, which add
+    their own `expect` and `execute`). Subclasses add theirs (all with defaults, so they can follow these)
+    and implement `command`. `op` is the vocabulary word; `name` is the same as a class constant."""
 
     op: str = checked(text(max_length=40))
     title: str = checked(text(max_length=200))
-    expect: Expect | None = checked(nested(Expect, what="expect"), None)  # noqa: RUF009 (checked() returns a dataclasses.field)
     timeout_s: float | None = checked(seconds(high=120), None)
     name: ClassVar[str]
     required: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
-        missing = [field for field in self.required if getattr(self, field) in (None, ())]
+        missing = [field for field in self.required if getattr(self, field) in (None, (), "")]
         if missing:
             raise ValueError("missing field " + ", ".join(f"'{field}'" for field in missing))
 
     def command(self, image: str) -> str:
-        raise NotImplementedError
-
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
         raise NotImplementedError
 
     def creates(self) -> dict[str, str]:
@@ -200,6 +197,16 @@ class Operation:
     def uses(self) -> list[tuple[str, str, tuple[str | int, ...]]]:
         """(kind, alias, field location) this step needs to exist already."""
         return []
+
+
+@dataclass(frozen=True)
+class Operation(Step):
+    """A Docker step: what it expects of its outcome, and how it runs in a DemoContext."""
+
+    expect: Expect | None = checked(nested(Expect, what="expect"), None)  # noqa: RUF009 (checked() returns a dataclasses.field)
+
+    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
