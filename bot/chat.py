@@ -14,6 +14,7 @@ import sys
 import uuid
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot.command_words import QUIT_WORDS, asks_for_demo_list, asks_for_help
 from bot.render import render_text
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def handle_demo(brain: Brain, argument: str, out: TextIO) -> None:
         out.write("지금은 데모를 쓸 수 없어요 (데모 기능이 꺼져 있거나 준비되지 않았어요).\n")
         return
     name = argument.strip()
-    if not name or name in ("list", "목록", "--list"):
+    if asks_for_demo_list(name):
         out.write(render_text("demo_catalog.txt.j2", demos=demos, notice=None, run_with="/demo") + "\n")
         return
     from bot.demos.errors import DemoError
@@ -134,10 +135,10 @@ def _converse(brain: Brain, reader: Any, stdout: TextIO) -> int:
         if not text:
             continue
         command, _, argument = text.partition(" ")
-        if command in ("/quit", "/exit", "/q", "/끝"):
+        if command in QUIT_WORDS:
             stdout.write("안녕히 가세요!\n")
             return 0
-        if command in ("/help", "/도움말", "help", "도움말"):
+        if asks_for_help(text):
             stdout.write(render_text("help.txt.j2", demos=_demos_of(brain)) + "\n")
             continue
         if command == "/demo":
@@ -146,7 +147,8 @@ def _converse(brain: Brain, reader: Any, stdout: TextIO) -> int:
         if COMMAND.fullmatch(command):  # "/etc/hosts 가 뭐야?" is a question, "/dmeo" a mistyped command
             stdout.write(unknown_command(command))
             continue
-        kb = brain.knowledge.current.kb
+        snapshot = brain.snapshot()  # one version of the knowledge for this whole answer
+        kb = snapshot.kb
         if text.isdecimal() and 1 <= int(text) <= len(picks):
             # Opened from the list by its number, like a pressed button in Slack: not a new question.
             entry = picks[int(text) - 1]
@@ -154,7 +156,12 @@ def _converse(brain: Brain, reader: Any, stdout: TextIO) -> int:
             brain.picked(entry.id, conversation=conversation)
         else:
             answer = brain.ask(
-                text, user="terminal", channel="terminal", source="chat", conversation=conversation
+                text,
+                user="terminal",
+                channel="terminal",
+                source="chat",
+                conversation=conversation,
+                snapshot=snapshot,
             )
         picks = pickable_entries(answer, kb)
         stdout.write(answer_text(answer, kb, can_pick=True) + "\n")

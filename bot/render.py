@@ -1,12 +1,11 @@
-"""Jinja2 templates -> terminal text and Slack Block Kit JSON.
+"""Jinja2 templates -> message text for every door.
 
-One template family serves every door: `*.txt.j2` render plain text (terminal, Slack fallback text),
-`*.blocks.j2` render a JSON list of Block Kit blocks. The core never builds Slack payloads by hand.
+`*.txt.j2` render the terminal's text and `*.slack.txt.j2` Slack's mrkdwn fallback text. Block Kit is the
+Slack door's own job (handlers/blocks.py, in Python): the core never builds Slack payloads.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -38,19 +37,9 @@ def environment() -> jinja2.Environment:
     # Knowledge text (Slack mrkdwn) as a terminal shows it (bot/terminal_text.py).
     env.filters["plain"] = plain_text
     env.filters["last_checked"] = last_checked_label  # "마지막 확인: 2026-12" (bot/review.py)
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
 
 
 def render_text(template: str, **context: Any) -> str:
     """Render `template` (e.g. "answer.txt.j2") to text."""
     return environment().get_template(template).render(**context).strip()
-
-
-def render_blocks(template: str, **context: Any) -> list[dict[str, Any]]:
-    """Render `template` (e.g. "answer.blocks.j2"), which must produce a JSON list of blocks."""
-    text = environment().get_template(template).render(**context)
-    blocks = json.loads(text)
-    if not isinstance(blocks, list):
-        raise ValueError(f"{template} must render a JSON list of blocks")
-    return blocks

@@ -115,7 +115,7 @@ def admin_notifier(client: WebClient, settings: Settings) -> Callable[[str], Non
 def _warm_up(brain: Brain) -> None:
     """Pay any lazy start-up cost now, so the first real question still acks within 3 s."""
     try:
-        brain.knowledge.current.matcher.match("도커 볼륨")
+        brain.snapshot().matcher.match("도커 볼륨")
     except Exception as exc:
         log.warning("warm-up question failed: %s", exc)
 

@@ -26,7 +26,8 @@ import pytest
 from bot.demos.cleanup import sweep
 from bot.demos.engine import connect_engine, ensure_image
 from bot.demos.errors import DemoBusy, EngineUnavailable
-from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
+from bot.demos.lockdown import LockdownViolation, check_lockdown
+from bot.demos.runner import LABEL, OWNER_LABEL, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
 from tests.second_engine import SecondEngine, unavailable_reason
