@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 
 from bot.control_chars import for_terminal
+from bot.review import last_checked_label
 from bot.terminal_text import plain_text
 
 
@@ -35,6 +36,7 @@ def environment() -> jinja2.Environment:
     env.filters["one_line"] = lambda value: for_terminal(str(value), keep_newlines=False)
     # Knowledge text (Slack mrkdwn) as a terminal shows it (bot/terminal_text.py).
     env.filters["plain"] = plain_text
+    env.filters["last_checked"] = last_checked_label  # "마지막 확인: 2026-12" (bot/review.py)
     return env
 
 

@@ -130,6 +130,8 @@ def _entry_blocks(
     blocks += [section(command) for command in entry["commands"]]
     if entry["sources"]:
         blocks.append(context(":book: *자세히 보기* " + " · ".join(entry["sources"])))
+    if entry.get("last_checked"):
+        blocks.append(context(":white_check_mark: " + entry["last_checked"]))
     if picks:
         blocks.append(context("*관련 항목* — 눌러서 바로 볼 수 있어요"))
         blocks.append(_block_of_picks("dockbot_related", picks))

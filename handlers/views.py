@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.matcher import Answer, Match
 from bot.render import escape_mrkdwn, render_text
+from bot.review import last_checked_label
 from handlers import blocks as layout
 from handlers.blockkit import code_block, fit_message, split_for_sections
 from handlers.slack_text import quote
@@ -48,6 +49,7 @@ def _entry_view(entry: Any) -> dict[str, Any]:
         "demo": entry.demo,
         # Validated https addresses without spaces, <, > or | (bot/knowledge.py), so a mrkdwn link is safe.
         "sources": [f"<{url}|{url.removeprefix('https://').rstrip('/')}>" for url in entry.sources],
+        "last_checked": last_checked_label(entry),  # "마지막 확인: 2026-12", or "" when never verified
     }
 
 

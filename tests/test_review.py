@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer_view import answer_text
 from bot.commands.validate import run_validate
 from bot.drafts import draft_yaml, write_draft
 from bot.knowledge import load_knowledge
@@ -48,6 +49,10 @@ def test_owner_and_verified_are_loaded(knowledge_copy: Path) -> None:
     assert (anonymous.owner, anonymous.verified) == ("플랫폼팀", date(2026, 10, 2))
     assert last_checked_label(named) == "마지막 확인: 2026-11"
     assert last_checked_label(kb.get("volume-basics")) == ""
+    # The terminal answer says when it was last checked; one never verified says nothing about it.
+    matcher = Matcher(kb)
+    assert "마지막 확인: 2026-11" in answer_text(matcher.match("명명된 볼륨이 뭐야?"), kb)
+    assert "마지막 확인" not in answer_text(matcher.match("볼륨이란?"), kb)
 
 
 def test_validate_warns_past_the_review_days_without_failing(

@@ -37,6 +37,10 @@ QUESTION = "helm 차트 values 파일을 환경별로 나누려면?"
 def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("experts-kb") / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, target)
+    volumes = target / "volumes.yaml"  # checked this month: its answers say so
+    text = volumes.read_text(encoding="utf-8")
+    stamped = "  - id: volume-named\n    owner: UEXPERT1\n    verified: 2026-12-01\n"
+    volumes.write_text(text.replace("  - id: volume-named\n", stamped, 1), encoding="utf-8")
     return target
 
 
@@ -93,6 +97,7 @@ def test_answered_questions_offer_no_human(fake: FakeSlack, slack: SlackSender) 
     slack.event(event_body(mention_event(f"<@{BOT_USER_ID}> 명명된 볼륨이 뭐야?", channel="CASK0002")))
     (answer,) = posts(fake, "CASK0002", 1, "the answer")
     assert "dockbot_ask_human" not in buttons(answer)
+    assert "마지막 확인: 2026-12" in answer.all_text  # the entry's verified: date, shown with the answer
 
 
 def test_ask_a_human_round_trip_and_a_draft(fake: FakeSlack, slack: SlackSender, knowledge_dir: Path) -> None:
