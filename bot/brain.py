@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,10 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from bot.conversation import Conversations, Topic
     from bot.deliveries import FirstTime
+    from bot.demos.scenario import Scenario
     from bot.demos.service import DemoService
     from bot.experts import ExpertDesk
-    from bot.live_knowledge import LiveKnowledge, ReloadResult
+    from bot.live_knowledge import LiveKnowledge, ReloadResult, Snapshot
     from bot.matcher import Answer
     from bot.reloader import KnowledgeReloader, Notify
     from bot.report_cache import CachedValue
@@ -58,14 +60,16 @@ class Brain:
         channel: str = "",
         source: str = "cli",
         conversation: str | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Answer:
         """Answer one question with the knowledge base as it is now (one snapshot for the whole question).
 
         `conversation` (a Slack thread, a DM, a chat session) makes a follow-up such as "그럼 익명인 건?" read
-        with the topic of that conversation (bot/conversation.py); without it every question stands alone."""
+        with the topic of that conversation (bot/conversation.py); without it every question stands alone.
+        A door that renders the answer passes the `snapshot()` it renders with, so both are one version."""
         from bot.conversation import resolve
 
-        snapshot = self.knowledge.current
+        snapshot = snapshot or self.knowledge.current
         conversations = self.conversations
         topic = conversations.topic(conversation) if conversations is not None else None
         answer = resolve(snapshot.matcher, snapshot.kb, text, topic)
@@ -125,6 +129,16 @@ class Brain:
     def is_admin(self, user: str) -> bool:
         """Only DOCKBOT_ADMINS may reload the knowledge base and read stats."""
         return bool(user) and user in self.settings.admins
+
+    def snapshot(self) -> Snapshot:
+        """The knowledge as it is now. A door takes one per request and reads only it (entries, titles,
+        scenarios), so a reload in the middle cannot mix two versions in one reply."""
+        return self.knowledge.current
+
+    def demos_allowed_in(self, channel: str) -> bool:
+        """DOCKBOT_DEMO_CHANNELS: where demos may run (none set: everywhere)."""
+        allowed = self.settings.demo_channels
+        return not allowed or channel in allowed
 
     def _knowledge_reloader(self) -> KnowledgeReloader:
         if self.reloader is None:
@@ -252,18 +266,28 @@ class Brain:
 
 
 def build_brain(
-    settings: Settings | None = None, *, with_demos: bool = True, with_store: bool = True
+    settings: Settings | None = None,
+    *,
+    with_demos: bool = True,
+    with_store: bool = True,
+    serving: bool = False,
+    quick: bool = False,
 ) -> Brain:
-    """Wire a Brain from the environment. Demos and the store are optional so `dockbot ask` stays light."""
+    """The one place that builds the parts, for every door (chat, ask, serve; demo and gc use
+    `build_demo_service` below). Demos and the store are optional so `dockbot ask` stays light.
+    serving=True (`dockbot serve`): on an empty model cache answer at once and train in the background;
+    quick=True (one `dockbot ask`): a provisional threshold fit on an empty cache (bot/thresholds.py)."""
     from bot.live_knowledge import LiveKnowledge
 
     settings = settings or Settings.from_env()
-    knowledge = LiveKnowledge.load(settings.knowledge_dir)
+    if serving:
+        knowledge = LiveKnowledge.load_serving(settings.knowledge_dir)
+    else:
+        knowledge = LiveKnowledge.load(settings.knowledge_dir, quick=quick)
     demos = None
     if with_demos:
-        from bot.demos.service import DemoService
-
-        demos = DemoService.from_settings(settings, knowledge)
+        # Scenarios come from the live knowledge base, so a reload also updates the demos.
+        demos = build_demo_service(settings, lambda: knowledge.current.kb.scenarios)
     store = None
     if with_store and settings.db_target is not None:
         from bot.store import Store
@@ -272,3 +296,29 @@ def build_brain(
     if demos is not None and store is not None and store.shared:
         demos.share_slots(store)  # the cap and one-demo-per-user across replicas, and the lease sweeper
     return Brain(settings=settings, knowledge=knowledge, demos=demos, store=store)
+
+
+def build_demo_service(
+    settings: Settings, scenarios: Callable[[], Mapping[str, Scenario]], *, one_at_a_time: bool = False
+) -> DemoService:
+    """The demo engine over `scenarios`. `one_at_a_time`: the terminal's `dockbot demo`/`gc`, one process
+    for one person (the cap, leases and sweeps are for the shared bot)."""
+    from bot.demos.service import DemoService, platforms_from_settings
+
+    if one_at_a_time:
+        return DemoService(
+            scenarios,
+            image=settings.demo_image,
+            max_concurrent=1,
+            hosts=settings.docker_hosts,
+            platforms=platforms_from_settings(settings),
+        )
+    return DemoService(
+        scenarios,
+        image=settings.demo_image,
+        max_concurrent=settings.max_concurrent_demos,
+        hosts=settings.docker_hosts,
+        lease_s=settings.demo_lease_s,
+        sweep_every_s=settings.demo_sweep_s,
+        platforms=platforms_from_settings(settings),
+    )

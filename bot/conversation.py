@@ -6,16 +6,16 @@ A conversation is a Slack thread, a DM or one terminal chat session; its topic (
 there and the question that led to it) is kept per conversation in the store so that replicas share it
 (`Store.recall_topic`), or in this process when there is no store.
 
-How a follow-up is answered (at the Brain level, through the matcher's public `match`):
-1. Only a question that *looks like* a follow-up is read with context (a connective such as 그럼, a pronoun
-   such as 그거, an ending such as "...에서는?", or a short request for an example); anything else is
-   answered on its own, so a question that names a new topic is never bent towards the old one.
-2. "예시 보여줘" (nothing but a request for an example) answers the previous entry again.
-3. Otherwise the question is asked again with the topic's head words prepended: the words of the previous
-   entry's title that its related entries share ("볼륨" for 명명된 볼륨: the thing, not the kind of it), or
-   the whole title. The previous entry and its related entries get a small prior boost among the candidates.
-4. The follow-up asked on its own wins when it scores better (it named its own topic clearly); a tie goes
-   to the context ("쿠버네티스에서는?" after 컨테이너란: containers in Kubernetes, not Kubernetes).
+How a follow-up is answered (at the Brain level, through the matcher's public `rank` and `decide`):
+1. Only a short question is read with context; a long one is a question of its own.
+2. "예시 보여줘" (nothing but a request for an example or the commands) answers the previous entry again.
+3. Otherwise the question is ranked twice: with the topic's head words prepended (the words of the previous
+   entry's title that its related entries share: "볼륨" for 명명된 볼륨, the thing, not the kind of it),
+   and on its own. Candidates are ordered by the context reading plus half the reading alone, with a small
+   boost for the previous entry's neighbourhood (its related entries, both ways), and the previous entry
+   itself left out: "그럼 익명인 건?" asks about something other than what was just answered.
+4. So a follow-up that names a new topic ("네트워크는 뭐야?") keeps the answer it gets on its own (its reading
+   alone is strong in both rankings), while "지우려면?" after 명명된 볼륨 finds 쌓인 볼륨 정리하기.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bot.matcher import Answer, Match
+from bot.matcher import Answer, Match, Scored
 
 if TYPE_CHECKING:
     from bot.knowledge import Entry, KnowledgeBase
@@ -42,17 +42,17 @@ MAX_FOLLOW_UP_CHARS = 40
 # Prior boost of the previous entry's neighbourhood among the contextual candidates (score units 0..1):
 # enough to break near-ties towards the thread's topic, not enough to overrule a clear winner.
 NEIGHBOURHOOD_BOOST = 0.05
+# Weight of the follow-up's reading on its own beside its reading in context (tests/test_follow_ups.py).
+ALONE_WEIGHT = 0.5
+# A follow-up whose words the knowledge base mostly never uses is not read with context: the topic's head
+# words alone would answer it ("9" after 명명된 볼륨 is not a question about volumes).
+MOSTLY_UNKNOWN = 0.5
 
-_CONNECTIVE = re.compile(
-    r"^\s*(그럼|그러면|그렇다면|그리고|그런데|근데|그래서|아니면|혹시|또|그담에|그다음)(\s|$|[,.?!])"
-)
-_PRONOUN = re.compile(r"(그거|그건|그걸|그게|그것|이거|이건|이걸|이게|이것|저거|저건|거기|여기서|걔|얘)")
-# "X인 건?", "X는?", "X에서는?", "X라면?": the question is about X in the conversation's setting.
-_ENDING = re.compile(r"(인\s*(건|거|것|경우)|에서는|에선|에서|라면|이라면|이면|은|는|도)\s*[?？]*\s*$")
 _EXAMPLE = re.compile(r"(예시|예제|샘플|example|보여\s*줘|보여\s*주세요|명령어)", re.IGNORECASE)
 # What a request for an example may consist of besides the words above ("그거 예시 좀 보여줘").
 _EXAMPLE_FILLER = re.compile(
-    r"(그거|그것|이거|그|좀|한번|한 번|더|다른|하나|만|도|는|은|를|을|줘|주세요|주실래요|줄래|요|[?？!.,~ ])",
+    r"(그거|그것|이거|그|좀|한번|한 번|더|다른|하나|만|도|는|은|를|을|있어|있나"
+    r"|알려|줘|주세요|주실래요|줄래|요|[?？!.,~ ])",
     re.IGNORECASE,
 )
 # Cut from a follow-up before it is asked again: the copula in "익명인 건" hides the noun from the analyser.
@@ -105,14 +105,10 @@ class LocalTopics:
         return True
 
 
-def looks_like_follow_up(question: str) -> bool:
-    """A short question that leans on what was said before (그럼…, 그거…, …에서는?, 예시 보여줘)."""
+def may_lean_on_context(question: str) -> bool:
+    """Short enough to be a follow-up; a long message is a question of its own."""
     text = question.strip()
-    if not text or len(text) > MAX_FOLLOW_UP_CHARS:
-        return False
-    return bool(
-        _CONNECTIVE.search(text) or _PRONOUN.search(text) or _ENDING.search(text) or _EXAMPLE.search(text)
-    )
+    return bool(text) and len(text) <= MAX_FOLLOW_UP_CHARS
 
 
 def asks_for_an_example(question: str) -> bool:
@@ -139,43 +135,53 @@ def head_words(matcher: Matcher, kb: KnowledgeBase, entry: Entry) -> str:
     return " ".join(words) if words else entry.title
 
 
+def neighbourhood(kb: KnowledgeBase, entry: Entry) -> set[str]:
+    """The entry, its related entries and the entries that list it as related (links go one way in YAML)."""
+    return {entry.id, *entry.related, *(e.id for e in kb.entries if entry.id in e.related)}
+
+
 def resolve(matcher: Matcher, kb: KnowledgeBase, question: str, topic: Topic | None) -> Answer:
-    """Answer `question`, reading it as a follow-up of `topic` when it looks like one."""
+    """Answer `question`, reading it with the conversation's `topic` when it is short enough to lean on it."""
     alone = matcher.match(question)
-    if topic is None or alone.outcome == "invalid" or not looks_like_follow_up(question):
+    if topic is None or alone.outcome in ("invalid", "smalltalk") or not may_lean_on_context(question):
         return alone
     previous = kb.get(topic.entry_id)
     if previous is None:  # the entry was removed since: nothing to lean on
         return alone
+    content = _COPULA.sub(r"\1", question)
+    if matcher.lexical(matcher.analyse(content))[1] >= MOSTLY_UNKNOWN:
+        return alone  # "9", "asdf": nothing of the follow-up's own for the context to build on
     if asks_for_an_example(question):
         others = tuple(Match(e, 0.0) for e in (kb.get(r) for r in previous.related[:2]) if e is not None)
         return Answer(question, "answered", Match(previous, 1.0), others)
-    content = _COPULA.sub(r"\1", question)
-    contextual = matcher.match(f"{head_words(matcher, kb, previous)} {content}")
-    if contextual.outcome not in ("answered", "suggested"):
-        return alone
-    if alone.outcome == "answered" and alone.match is not None and alone.match.score > _best(contextual):
-        return alone
-    return _with_prior(question, contextual, {previous.id, *previous.related})
+    return matcher.decide(question, _in_context(matcher, kb, question, content, previous, alone))
 
 
-def _best(answer: Answer) -> float:
-    if answer.match is not None:
-        return answer.match.score
-    return max((m.score for m in answer.alternatives), default=0.0)
+def _in_context(
+    matcher: Matcher, kb: KnowledgeBase, question: str, content: str, previous: Entry, alone: Answer
+) -> list[Scored]:
+    """Candidates of the follow-up read in context, best first, each scored as its better reading.
 
+    Ranked by the context reading plus half the reading alone (a follow-up that names its own topic keeps
+    it), plus a small boost for the previous entry's neighbourhood. The previous entry itself is left out
+    unless the words alone pick it: a follow-up asks about something other than what was just answered."""
+    entries = matcher.index.entries
+    own = {entries[s.index].id: s for s in matcher.rank(question)}
+    context = {entries[s.index].id: s for s in matcher.rank(f"{head_words(matcher, kb, previous)} {content}")}
+    near = neighbourhood(kb, previous)
+    chosen_alone = alone.match.entry.id if alone.outcome == "answered" and alone.match else None
+    candidates = (own.keys() | context.keys()) - ({previous.id} - {chosen_alone})
 
-def _with_prior(question: str, contextual: Answer, neighbourhood: set[str]) -> Answer:
-    """The contextual answer re-ranked with a small boost for the thread's neighbourhood of entries."""
-    candidates = ([contextual.match] if contextual.match is not None else []) + list(contextual.alternatives)
+    def weight(entry_id: str) -> float:
+        in_context = context[entry_id].score if entry_id in context else 0.0
+        on_its_own = own[entry_id].score if entry_id in own else 0.0
+        return in_context + ALONE_WEIGHT * on_its_own + (NEIGHBOURHOOD_BOOST if entry_id in near else 0.0)
 
-    def boosted(m: Match) -> float:
-        return m.score + (NEIGHBOURHOOD_BOOST if m.entry.id in neighbourhood else 0.0)
+    def scored(entry_id: str) -> Scored:
+        readings = [r[entry_id] for r in (context, own) if entry_id in r]
+        return max(readings, key=lambda s: s.score)
 
-    ranked = sorted(candidates, key=boosted, reverse=True)
-    if contextual.outcome == "answered":
-        return Answer(question, "answered", ranked[0], tuple(ranked[1:]))
-    return Answer(question, "suggested", None, tuple(ranked))
+    return [scored(e) for e in sorted(candidates, key=weight, reverse=True)]
 
 
 class Conversations:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
 
+from bot.markup import strip_for_matching
+
 # Matching looks at the start of a message only: a 100,000-character paste must cost what a question costs.
 MAX_MATCH_CHARS = 600
 # Raw input is cut before any regex runs so that markup stripping is bounded too.
@@ -88,10 +90,6 @@ STOPWORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
-_SLACK_USER = re.compile(r"<[@#!][^<>]{0,200}>")  # <@U123>, <#C1|name>, <!channel>, <!subteam^S1|@x>
-_SLACK_LINK = re.compile(r"<((?:https?|mailto|ftp):[^<>|]{0,500})(?:\|([^<>]{0,300}))?>")
-_CHANNEL_NAME = re.compile(r"<#[A-Z0-9]+\|([^<>]{0,100})>")
-_CODE_FENCE = re.compile(r"```")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # A Latin "term": letters/digits joined by the punctuation commands use (data:/app/data, depends_on,
@@ -106,20 +104,11 @@ _LATIN = re.compile(r"[a-z]")
 _COMPAT_JAMO = re.compile(r"[\u3131-\u318e\u1100-\u11ff]+")
 
 
-def clean_slack_markup(text: str) -> str:
-    """Remove Slack mrkdwn that carries no question: mentions and pings go, link labels and code text stay."""
-    text = _CHANNEL_NAME.sub(r" \1 ", text)
-    text = _SLACK_LINK.sub(lambda m: f" {m.group(2) or ''} ", text)
-    text = _SLACK_USER.sub(" ", text)
-    text = _CODE_FENCE.sub(" ", text)
-    return text.replace("`", " ")
-
-
 def clean_text(text: str, limit: int = MAX_MATCH_CHARS, *, keep_jamo: bool = False) -> str:
     """The one normaliser of user text: NFKC, lower case, no Slack markup, no invisible or control
     characters; at most `limit` characters. Lone jamo (ㅋㅋ, ㅠㅠ) go unless `keep_jamo` (small_talk)."""
     text = text[:MAX_RAW_CHARS]
-    text = clean_slack_markup(text)
+    text = strip_for_matching(text)
     text = unicodedata.normalize("NFKC", text).lower()
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)

@@ -25,6 +25,7 @@ class Snapshot:
     kb: KnowledgeBase
     matcher: Matcher
     version: str  # a hash of the knowledge files' content
+    provisional: bool = False  # the lexical scorer alone, answering until the learned model is trained
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ def content_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = False) -> Snapshot:
+def build_snapshot(
+    directory: Path, *, use_cache: bool = True, quick: bool = False, detach: bool = True
+) -> Snapshot:
     """Load and index `directory`; the learned model is cached or trained. Raises KnowledgeError.
 
     Training (the jamo model and the grouped-fold fit of weights and thresholds, seconds) happens in the
@@ -66,8 +69,9 @@ def build_snapshot(directory: Path, *, use_cache: bool = True, quick: bool = Fal
         matcher = Matcher(kb, thresholds, model=model, text_tokens=text_tokens)
         return Snapshot(kb=kb, matcher=matcher, version=version)
     if quick and use_cache:
-        snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=True), version=version)
-        snapshot_cache.warm_in_background(directory)
+        snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=True), version=version, provisional=True)
+        if detach:  # a one-shot process: a detached trainer caches the model for the next run
+            snapshot_cache.warm_in_background(directory)
         return snapshot
     model, thresholds = fit_learned(kb)
     snapshot = Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
@@ -89,6 +93,35 @@ class LiveKnowledge:
         quick=True (one question, then exit): see build_snapshot."""
         directory = Path(directory)
         return cls(directory, build_snapshot(directory, quick=quick))
+
+    @classmethod
+    def load_serving(cls, directory: Path | str) -> LiveKnowledge:
+        """For a long-running process: answer at once and learn in the background.
+
+        With the model cached this is `load`. On an empty cache (a new container whose knowledge differs
+        from the baked-in copy) the lexical scorer answers with provisional thresholds while a thread
+        trains the model; the trained snapshot is swapped in like a reload, so the process is healthy and
+        answering within a second instead of after the training."""
+        directory = Path(directory)
+        live = cls(directory, build_snapshot(directory, quick=True, detach=False))
+        if live.current.provisional:
+            threading.Thread(target=live._finish_training, name="dockbot-train", daemon=True).start()
+        return live
+
+    def _finish_training(self) -> None:
+        provisional = self._snapshot
+        log.info(
+            "knowledge %s: answering with the lexical scorer while the model trains", provisional.version
+        )
+        try:
+            trained = build_snapshot(self.directory)
+        except Exception:  # keep answering with the provisional snapshot; a reload retries
+            log.exception("background training failed")
+            return
+        with self._lock:
+            if self._snapshot is provisional and trained.version == provisional.version:
+                self._snapshot = trained
+                log.info("knowledge %s: the trained model answers now", trained.version)
 
     @property
     def current(self) -> Snapshot:

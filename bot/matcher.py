@@ -47,6 +47,17 @@ W_GENERIC = 0.25
 GENERIC_PRIOR_KB = 1.0
 GENERIC_PRIOR_OFF = 1.0
 NGRAM_WEIGHT = 0.5
+# Docker-vs-Kubernetes twins (k8s-resources vs container-resource-limits, k8s-probes vs healthcheck): a
+# question whose words lean to one world (kubectl, 파드, yaml ... vs docker run, -v, Dockerfile ...) loses
+# W_WORLD on entries of the other. A word leans when at least WORLD_SHARE of its (size-normalised) use in
+# the KB's strings is in one world's entries and it occurs at least WORLD_MIN_COUNT times; the words come
+# from the data, the worlds from the entry ids. Measured on grouped folds (cue words learned from the
+# training folds only): top-1 75.6 -> 76.1%, answered right 60.3 -> 64.9%, balanced error 0.465 -> 0.449
+# (0.02 / 0.1 / 0.2 gave 0.453 / 0.451 / 0.464).
+W_WORLD = 0.055
+WORLD_SHARE = 0.8
+WORLD_MIN_COUNT = 3
+KUBERNETES_IDS = ("k8s-", "kubectl-")
 CANDIDATES = 15
 # Entries the jamo model ranks highest are candidates too, even when BM25 did not retrieve them.
 LEARNED_CANDIDATES = 5
@@ -232,6 +243,24 @@ class Index:
                     self.off_word_count[off_id] += 1
         self.n_strings = max(1, len(string_arrays))
         self.n_off = max(1, len(kb.off_topic))
+        self.world, self.world_cue = self._world_cues(np.diff(self.entry_start), vocab)
+
+    def _world_cues(self, strings_per_entry: np.ndarray, vocab: int) -> tuple[np.ndarray, np.ndarray]:
+        """(per entry 1 = Kubernetes / 0 = Docker, per feature +1 / -1 / 0: the world its use leans to)."""
+        world = np.asarray([e.id.startswith(KUBERNETES_IDS) for e in self.entries], dtype=bool)
+        cue = np.zeros(vocab, dtype=np.int8)
+        if not world.any() or world.all():
+            return world, cue
+        string_world = np.repeat(world, strings_per_entry)
+        feat_world = np.repeat(string_world, np.diff(self.string_ptr))
+        k8s = np.bincount(self.string_feats[feat_world], minlength=vocab).astype(np.float64)
+        docker = np.bincount(self.string_feats[~feat_world], minlength=vocab).astype(np.float64)
+        rate_k8s, rate_docker = k8s / max(1, string_world.sum()), docker / max(1, (~string_world).sum())
+        share = rate_k8s / np.maximum(rate_k8s + rate_docker, 1e-12)
+        enough = (self.is_word > 0) & (k8s + docker >= WORLD_MIN_COUNT)
+        cue[enough & (share >= WORLD_SHARE)] = 1
+        cue[enough & (share <= 1 - WORLD_SHARE)] = -1
+        return world, cue
 
     def generic(self, known: np.ndarray, kb_less: float = 0.0, off_less: float = 0.0) -> np.ndarray:
         """Per known feature: the share of its use that is off-topic (0 = only the KB, 1 = only off-topic).
@@ -436,12 +465,16 @@ class Matcher:
         best3 = np.where(rank_in_run < 3, dice[order], 0.0)
         top3 = np.bincount(owner, weights=best3, minlength=len(cand)) / np.minimum(counts, 3)
         bm25_rel = bm25[cand] / top_bm25
+        cues = ix.world_cue[known]
+        leaning = float(np.sign(cues.sum())) if cues.any() else 0.0
+        other_world = (ix.world[cand] != (leaning > 0)) if leaning else np.zeros(len(cand), dtype=bool)
         scores = (
             WEIGHTS["words"] * best_words
             + WEIGHTS["top3"] * top3
             + WEIGHTS["fuzzy"] * best_fuzzy
             + WEIGHTS["bm25"] * bm25_rel
             - W_GENERIC * generic_share
+            - W_WORLD * other_world
         )
         # An example question asked word for word (after normalisation) is answered by its own entry:
         # the knowledge base says where it belongs.

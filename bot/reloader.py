@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +74,9 @@ class KnowledgeReloader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.mode: str | None = None  # "watchfiles" | "polling" while running, for logs and tests
+        # When the last finished reload began (time.time()): one that began after a file's mtime has read
+        # that edit and sent any notice about it (tests wait on this instead of sleeping).
+        self.last_reload_began = 0.0
 
     @property
     def broken(self) -> tuple[Problem, ...] | None:
@@ -82,6 +86,7 @@ class KnowledgeReloader:
     def reload(self, trigger: str = "command") -> ReloadResult:
         """Reload now; notify admins when the files broke (new problems) or got fixed."""
         with self._reload_lock:
+            began = time.time()
             result = self.knowledge.reload()
             if result.ok:
                 was_broken, self._broken = self._broken, None
@@ -101,6 +106,7 @@ class KnowledgeReloader:
                         "\n".join(str(p) for p in shown),
                     )
                     self._tell("broken", result, shown)
+            self.last_reload_began = began
             return result
 
     def _tell(self, kind: str, result: ReloadResult, problems: list[Problem] | None = None) -> None:

@@ -1,18 +1,18 @@
-"""Jinja2 templates -> terminal text and Slack Block Kit JSON.
+"""Jinja2 templates -> message text for every door.
 
-One template family serves every door: `*.txt.j2` render plain text (terminal, Slack fallback text),
-`*.blocks.j2` render a JSON list of Block Kit blocks. The core never builds Slack payloads by hand.
+`*.txt.j2` render the terminal's text and `*.slack.txt.j2` Slack's mrkdwn fallback text. Block Kit is the
+Slack door's own job (handlers/blocks.py, in Python): the core never builds Slack payloads.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
 import jinja2
 
 from bot.control_chars import for_terminal
+from bot.terminal_text import plain_text
 
 
 def escape_mrkdwn(text: object) -> str:
@@ -33,19 +33,11 @@ def environment() -> jinja2.Environment:
     env.filters["mrkdwn"] = escape_mrkdwn
     # Stored user text in a multi-line terminal report: one line each, no control characters.
     env.filters["one_line"] = lambda value: for_terminal(str(value), keep_newlines=False)
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    # Knowledge text (Slack mrkdwn) as a terminal shows it (bot/terminal_text.py).
+    env.filters["plain"] = plain_text
     return env
 
 
 def render_text(template: str, **context: Any) -> str:
     """Render `template` (e.g. "answer.txt.j2") to text."""
     return environment().get_template(template).render(**context).strip()
-
-
-def render_blocks(template: str, **context: Any) -> list[dict[str, Any]]:
-    """Render `template` (e.g. "answer.blocks.j2"), which must produce a JSON list of blocks."""
-    text = environment().get_template(template).render(**context)
-    blocks = json.loads(text)
-    if not isinstance(blocks, list):
-        raise ValueError(f"{template} must render a JSON list of blocks")
-    return blocks

@@ -153,7 +153,8 @@ def content_key(matcher: Matcher) -> str:
     digest.update(repr(kb.off_topic).encode())
     from bot import matcher as matcher_module
 
-    digest.update(repr((matcher_module.WEIGHTS, matcher_module.W_UNSEEN, matcher_module.W_GENERIC)).encode())
+    m = matcher_module
+    digest.update(repr((m.WEIGHTS, m.W_UNSEEN, m.W_GENERIC, m.W_WORLD)).encode())
     return digest.hexdigest()[:32]
 
 

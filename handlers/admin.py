@@ -31,7 +31,7 @@ def on_dockbot_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     elif sub == "reload":
         result = brain.reload()
         kind = "broken" if not result.ok else ("reloaded" if result.changed else "unchanged")
-        entries = len(brain.knowledge.current.kb.entries)
+        entries = len(brain.snapshot().kb.entries)
         message = text_message(render_text("reload.txt.j2", kind=kind, result=result, entries=entries))
     elif sub == "review":
         from handlers.review import review_message

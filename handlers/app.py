@@ -22,6 +22,7 @@ from handlers.web_client import build_web_client
 
 if TYPE_CHECKING:
     from bot.brain import Brain
+    from bot.deliveries import FirstTime
 
 log = logging.getLogger("dockbot.slack")
 
@@ -44,7 +45,9 @@ def build_app(
     bolt_logger = logging.getLogger("dockbot.bolt")
     if not any(isinstance(f, _SameTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_SameTokenNotice())
-    recent = recent or brain.deliveries(RecentKeys())  # across replicas on PostgreSQL: bot/deliveries.py
+    seen: FirstTime = recent or brain.deliveries(
+        RecentKeys()
+    )  # across replicas on PostgreSQL: bot/deliveries.py
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
@@ -61,7 +64,7 @@ def build_app(
     def answer_each_event_once(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
         body = req.body if isinstance(req.body, dict) else {}
         event_id = body.get("event_id")
-        if body.get("type") == "event_callback" and event_id and not recent.first_time(f"event:{event_id}"):
+        if body.get("type") == "event_callback" and event_id and not seen.first_time(f"event:{event_id}"):
             retry = first_header(req.headers, "x-slack-retry-num")
             log.info("duplicate delivery of %s ignored (retry %s)", event_id, retry or "-")
             return BoltResponse(status=200, body="")
@@ -71,7 +74,7 @@ def build_app(
     def provide_core(context: Any, next: Callable[[], Any]) -> Any:
         context["brain"] = brain
         context["messenger"] = messenger
-        context["recent"] = recent
+        context["recent"] = seen
         context["demo_edit_interval_s"] = demo_edit_interval_s
         return next()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.command_words import asks_for_help
 from handlers import experts
 from handlers.payload import Origin
 from handlers.slack_text import question_from_slack
@@ -30,7 +31,6 @@ EMPTY_COMMAND_KO = (
 )
 ENTRY_GONE_KO = "그 답변은 지식 베이스에서 바뀌었거나 사라졌어요. 질문을 다시 해 주세요."
 SHARED_KO = ":white_check_mark: 채널에 공유했어요."
-HELP_WORDS = frozenset({"help", "도움말", "도움", "사용법", "/help", "?"})
 
 # Subtypes that are still a person writing a new message; everything else (edits, deletes, joins, bots…)
 # is ignored so that the bot never loops or answers twice.
@@ -62,16 +62,22 @@ def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None,
     question = question_from_slack(str(event.get("text") or ""), context.get("bot_user_id"))
     if not question.text:
         message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_MENTION_KO)
-    elif question.text.strip().lower() in HELP_WORDS:
+    elif asks_for_help(question.text):
         message = _help(context, user)
     else:
         origin = Origin(channel=channel, user=user, thread_ts=thread_ts, message_ts=event.get("ts"))
+        snapshot = brain.snapshot()
         answer = brain.ask(
-            question.text, user=user, channel=channel, source=source, conversation=origin.conversation
+            question.text,
+            user=user,
+            channel=channel,
+            source=source,
+            conversation=origin.conversation,
+            snapshot=snapshot,
         )
         message = answer_message(
             answer,
-            kb=brain.knowledge.current.kb,
+            kb=snapshot.kb,
             broadcast_note=question.had_broadcast,
             recorded=brain.store is not None,
             ask_human=brain.experts is not None,
@@ -117,13 +123,20 @@ def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     question = question_from_slack(str(command.get("text") or ""), context.get("bot_user_id"))
     if not question.text:
         message = notice_message(MARKUP_ONLY_KO if question.only_markup else EMPTY_COMMAND_KO)
-    elif question.text.strip().lower() in HELP_WORDS:
+    elif asks_for_help(question.text):
         message = _help(context, origin.user)
     else:
-        answer = brain.ask(question.text, user=origin.user, channel=origin.channel, source="slack_command")
+        snapshot = brain.snapshot()
+        answer = brain.ask(
+            question.text,
+            user=origin.user,
+            channel=origin.channel,
+            source="slack_command",
+            snapshot=snapshot,
+        )
         message = answer_message(
             answer,
-            kb=brain.knowledge.current.kb,
+            kb=snapshot.kb,
             ephemeral=True,
             broadcast_note=question.had_broadcast,
             recorded=brain.store is not None,
@@ -138,8 +151,8 @@ def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     )
 
 
-def _entry_from_button(action: dict[str, Any], context: Any) -> Any:
-    return context["brain"].knowledge.current.kb.get(str(action.get("value") or ""))
+def _entry_from_button(action: dict[str, Any], kb: Any) -> Any:
+    return kb.get(str(action.get("value") or ""))
 
 
 def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any) -> None:
@@ -147,13 +160,14 @@ def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], context: An
     ack()
     messenger = context["messenger"]
     origin = Origin.from_body(body)
-    entry = _entry_from_button(action, context)
+    kb = context["brain"].snapshot().kb
+    entry = _entry_from_button(action, kb)
     if entry is None:
         messenger.ephemeral(
             channel=origin.channel, user=origin.user, text=ENTRY_GONE_KO, response_url=origin.response_url
         )
         return
-    message = entry_message(entry, kb=context["brain"].knowledge.current.kb, shared_by=origin.user)
+    message = entry_message(entry, kb=kb, shared_by=origin.user)
     posted = messenger.post(
         channel=origin.channel,
         user=origin.user,
@@ -170,7 +184,8 @@ def on_pick(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
     ack()
     brain, messenger = context["brain"], context["messenger"]
     origin = Origin.from_body(body)
-    entry = _entry_from_button(action, context)
+    kb = brain.snapshot().kb
+    entry = _entry_from_button(action, kb)
     if entry is None:
         messenger.ephemeral(
             channel=origin.channel, user=origin.user, text=ENTRY_GONE_KO, response_url=origin.response_url
@@ -178,7 +193,7 @@ def on_pick(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
         return
     if origin.ephemeral:
         # The question was private (/docker): keep the chosen answer private too, in place of the suggestions.
-        message = entry_message(entry, kb=brain.knowledge.current.kb, ephemeral=True)
+        message = entry_message(entry, kb=kb, ephemeral=True)
         if origin.response_url and messenger.respond(
             origin.response_url, text=message.text, blocks=message.blocks, replace_original=True
         ):
@@ -188,7 +203,7 @@ def on_pick(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
         )
         return
     brain.picked(entry.id, conversation=origin.conversation)  # the chosen answer is the thread's topic
-    message = entry_message(entry, kb=brain.knowledge.current.kb)
+    message = entry_message(entry, kb=kb)
     messenger.post(
         channel=origin.channel,
         user=origin.user,

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from bot.command_words import asks_for_demo_list
 from bot.demos.errors import DemoBusy, DemoError, UnknownDemo
 from bot.demos.result import DemoRun
 from handlers.demo_progress import DemoProgress, EditPacer
@@ -22,7 +23,6 @@ from handlers.views import RUN_DEMO_ACTION, demo_list_message, demo_message, not
 log = logging.getLogger("dockbot.handlers.demo")
 
 RUN_DEMO_ACTION_PATTERN = rf"\A{RUN_DEMO_ACTION}(?:_[0-9]{{1,3}})?\Z"  # \Z: "$" also matches before a newline
-LIST_WORDS = frozenset({"", "list", "ls", "목록", "리스트", "help", "도움말"})
 NO_DEMOS_KO = "이 dockbot 에서는 데모를 쓸 수 없어요 (데모 엔진이 꺼져 있어요). 관리자에게 문의해 주세요."
 CRASH_KO = (
     "데모를 실행하는 중에 예기치 못한 문제가 생겼어요. 만든 컨테이너는 정리했어요. "
@@ -58,11 +58,6 @@ def _track(progress: DemoProgress) -> None:
         _live.add(progress)
 
 
-def _allowed(channel: str, context: Any) -> bool:
-    allowed = context["brain"].settings.demo_channels
-    return not allowed or channel in allowed
-
-
 def _not_here_ko(context: Any) -> str:
     channels = ", ".join(f"<#{c}>" for c in sorted(context["brain"].settings.demo_channels))
     return f":no_entry: 이 채널에서는 데모를 실행할 수 없어요. 데모는 {channels} 에서 실행해 주세요."
@@ -71,7 +66,7 @@ def _not_here_ko(context: Any) -> str:
 def _show_list(context: Any, origin: Origin, *, notice: str = "") -> None:
     demos = context["brain"].demos
     message = demo_list_message(
-        demos.scenarios(), notice=notice, can_run_here=_allowed(origin.channel, context)
+        demos.scenarios(), notice=notice, can_run_here=context["brain"].demos_allowed_in(origin.channel)
     )
     context["messenger"].ephemeral(
         channel=origin.channel,
@@ -101,7 +96,7 @@ def start_demo(
     if brain.demos is None:
         _tell(context, origin, NO_DEMOS_KO)
         return None
-    if not _allowed(origin.channel, context):
+    if not context["brain"].demos_allowed_in(origin.channel):
         _tell(context, origin, _not_here_ko(context))
         return None
     try:
@@ -170,7 +165,7 @@ def on_demo_command(ack: Any, command: dict[str, Any], context: Any) -> None:
     if context["brain"].demos is None:
         _tell(context, origin, NO_DEMOS_KO)
         return
-    if name in LIST_WORDS:
+    if asks_for_demo_list(name):
         _show_list(context, origin)
         return
     start_demo(name, origin, context)

@@ -28,7 +28,7 @@ def on_vote(ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
     raw_value = action.get("value")
     # The button's value is the entry id the bot put there; only ids the knowledge base knows are votes
     # (a forged value never reaches the store, the stats or the log).
-    entry = brain.knowledge.current.kb.get(raw_value) if isinstance(raw_value, str) else None
+    entry = brain.snapshot().kb.get(raw_value) if isinstance(raw_value, str) else None
     message_ts = str(origin.message_ts or "")
     value = 1 if action.get("action_id") == VOTE_UP_ACTION else -1
     if entry is None or (message_ts and not _MESSAGE_TS.fullmatch(message_ts)):

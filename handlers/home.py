@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.render import render_blocks
+from handlers.blocks import home_blocks, stats_blocks
 
 log = logging.getLogger("dockbot.handlers.home")
 
@@ -20,28 +20,25 @@ def home_view(brain: Any, user: str) -> dict[str, Any]:
     if brain.demos is not None:
         scenarios = brain.demos.scenarios()
     else:
-        scenarios = sorted(brain.knowledge.current.kb.scenarios.values(), key=lambda s: s.name)
+        scenarios = sorted(brain.snapshot().kb.scenarios.values(), key=lambda s: s.name)
     demos = [{"name": s.name, "title": s.title} for s in scenarios]
-    stats_blocks: list[dict[str, Any]] = []
+    admin_blocks: list[dict[str, Any]] = []
     if is_admin:
         # The report is cached until new data arrives; everyone else never builds it (one small query).
         report = brain.cached_stats()
         topics = report.top_topics
         # The stats message without its own header: the Home tab puts one above it.
-        stats_blocks = [
-            b
-            for b in render_blocks("stats.blocks.j2", report=report, max_groups=5)
-            if b.get("type") != "header"
-        ][: MAX_HOME_BLOCKS - PUBLIC_BLOCKS - 2]
+        admin_blocks = [b for b in stats_blocks(report, max_groups=5) if b.get("type") != "header"][
+            : MAX_HOME_BLOCKS - PUBLIC_BLOCKS - 2
+        ]
     else:
         topics = brain.top_topics()
-    blocks = render_blocks(
-        "home.blocks.j2",
+    blocks = home_blocks(
         demos=demos,
         demo_channels=sorted(brain.settings.demo_channels),
         topics=topics,
         is_admin=is_admin,
-        stats_blocks=stats_blocks,
+        stats_blocks=admin_blocks,
     )
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
 

@@ -60,8 +60,9 @@ def wsgi_app(app: App, brain: Brain) -> Callable[..., Iterable[bytes]]:
 def health(brain: Brain, *, mode: str) -> dict[str, Any]:
     status: dict[str, Any] = {"ok": True, "mode": mode}
     try:
-        status["knowledge_version"] = str(brain.knowledge.current.version)
-        status["entries"] = len(brain.knowledge.current.kb.entries)
+        snapshot = brain.snapshot()
+        status["knowledge_version"] = str(snapshot.version)
+        status["entries"] = len(snapshot.kb.entries)
     except Exception as exc:  # health must answer even if a part is odd
         status["knowledge_error"] = type(exc).__name__
     status["demos"] = brain.demos is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.render import escape_mrkdwn
 from bot.review import due_for_review
+from handlers import blocks as layout
 from handlers.blockkit import fit_message
 from handlers.payload import Origin
 from handlers.slack_text import quote
@@ -25,9 +26,7 @@ MAX_DUE = 10
 
 
 def review_blocks(brain: Any, *, notice: str = "") -> list[dict[str, Any]]:
-    from bot.render import render_blocks
-
-    kb = brain.knowledge.current.kb
+    kb = brain.snapshot().kb
     waiting = brain.pending_examples()
     items = [
         {
@@ -43,13 +42,13 @@ def review_blocks(brain: Any, *, notice: str = "") -> list[dict[str, Any]]:
         {"entry_id": d.entry_id, "title": d.title, "owner": d.owner, "verified": d.verified, "days": d.days}
         for d in due_for_review(kb, review_days=brain.settings.review_days)[:MAX_DUE]
     ]
-    return render_blocks(
-        "review.blocks.j2",
+    return layout.review_blocks(
         items=items,
         total=len(waiting),
         notice=notice,
         due=due,
-        actions={"approve": APPROVE_ACTION, "reject": REJECT_ACTION},
+        approve_action=APPROVE_ACTION,
+        reject_action=REJECT_ACTION,
     )
 
 

@@ -64,7 +64,7 @@ def serve(settings: Settings | None = None) -> int:
     from bot.brain import build_brain
 
     try:
-        brain = build_brain(settings)
+        brain = build_brain(settings, serving=True)
     except Exception as exc:  # knowledge errors print path:line problems; anything else one line
         problems = getattr(exc, "problems", None)
         for problem in problems or [exc]:
@@ -115,7 +115,7 @@ def admin_notifier(client: WebClient, settings: Settings) -> Callable[[str], Non
 def _warm_up(brain: Brain) -> None:
     """Pay any lazy start-up cost now, so the first real question still acks within 3 s."""
     try:
-        brain.knowledge.current.matcher.match("도커 볼륨")
+        brain.snapshot().matcher.match("도커 볼륨")
     except Exception as exc:
         log.warning("warm-up question failed: %s", exc)
 

@@ -1,8 +1,9 @@
 """Slack message text -> the question a person asked, and safe one-line quotes of user text.
 
 Slack encodes user input: typed "&", "<", ">" arrive as &amp; &lt; &gt;, and "@channel" arrives as
-<!channel>. We strip the markup before asking the core (the bot's own mention is not part of the question)
-and always re-escape when quoting back, so nothing a user typed can ping anyone through the bot.
+<!channel>. The markup is read by the core's one grammar of it (bot/markup.py); the door adds only what is
+Slack's: the bot's own mention is not part of the question. Quoting back always re-escapes, so nothing a
+user typed can ping anyone through the bot.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot import markup
 from bot.render import escape_mrkdwn
 
-_USER = re.compile(r"<@([UWB][A-Z0-9]+)(?:\|[^>]*)?>")
-_BROADCAST = re.compile(r"<!(?:channel|here|everyone|group)(?:\|[^>]*)?>")
-_SPECIAL = re.compile(r"<!(?:subteam\^[^>|]+|date\^[^>|]+)(?:\|([^>]*))?>")
-_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
-_LINK = re.compile(r"<((?:https?|mailto|ftp):[^|>]*)(?:\|([^>]*))?>")
 _SPACES = re.compile(r"\s+")
 
 QUOTE_LIMIT = 200
@@ -38,17 +35,10 @@ def question_from_slack(raw: str, bot_user_id: str | None = None) -> SlackQuesti
     """The question inside a Slack message text (mention, DM or slash command)."""
     raw = raw or ""
     if bot_user_id:  # addressing the bot is not part of the question, nor "markup only"
-        raw = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", raw)
-    had_broadcast = bool(_BROADCAST.search(raw))
-    had_markup = had_broadcast or bool(_USER.search(raw) or _SPECIAL.search(raw) or _CHANNEL.search(raw))
-    text = _BROADCAST.sub(" ", raw)
-    text = _USER.sub(" ", text)  # other people are not part of a question either
-    text = _SPECIAL.sub(lambda m: f" {m.group(1) or ''} ", text)
-    text = _CHANNEL.sub(lambda m: f" #{m.group(2)} " if m.group(2) else " ", text)
-    text = _LINK.sub(lambda m: f" {m.group(2) or m.group(1)} ", text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = text.strip()
-    return SlackQuestion(text=text, had_broadcast=had_broadcast, only_markup=had_markup and not text)
+        raw = markup.without_mention(raw, bot_user_id)
+    text = markup.to_plain_text(raw)
+    only_markup = markup.has_tags(raw) and not text
+    return SlackQuestion(text=text, had_broadcast=markup.has_broadcast(raw), only_markup=only_markup)
 
 
 def quote(text: str, limit: int = QUOTE_LIMIT) -> str:

@@ -1,7 +1,8 @@
-"""Slack messages (Block Kit + fallback text) from core results, through the bot/templates/*.blocks.j2.
+"""Slack messages (Block Kit + fallback text) from core results.
 
-Python here only prepares safe strings (escaped user text, code blocks, section-sized parts); the layout
-lives in the templates; every message is passed through `fit_message` so Slack never rejects it.
+This module prepares safe strings (escaped user text, code blocks, section-sized parts); handlers/blocks.py
+lays them out as blocks and Jinja2 (bot/templates/*.txt.j2, shared with the terminal) renders the fallback
+text; every message is passed through `fit_message` so Slack never rejects it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.matcher import Answer, Match
-from bot.render import escape_mrkdwn, render_blocks, render_text
+from bot.render import escape_mrkdwn, render_text
+from handlers import blocks as layout
 from handlers.blockkit import code_block, fit_message, split_for_sections
 from handlers.slack_text import quote
 
@@ -31,9 +33,9 @@ class Message:
     text: str  # plain-text fallback for notifications and clients without Block Kit
 
 
-def _message(template: str, text_template: str, **context: Any) -> Message:
-    blocks, text = fit_message(render_blocks(template, **context), render_text(text_template, **context))
-    return Message(blocks=blocks, text=text)
+def _message(blocks: list[dict[str, Any]], text_template: str, **context: Any) -> Message:
+    fitted, text = fit_message(blocks, render_text(text_template, **context))
+    return Message(blocks=fitted, text=text)
 
 
 def _entry_view(entry: Any) -> dict[str, Any]:
@@ -100,15 +102,15 @@ def answer_message(
         "recorded": recorded,  # the question went to the store, so admins will see it in the stats
         # The question travels in the button's value (Slack caps a value at 2000 characters).
         "ask_human": answer.question[:1900] if ask_human and answer.outcome in ASK_HUMAN_OUTCOMES else "",
-        "actions": {
-            "share": SHARE_ACTION,
-            "run_demo": RUN_DEMO_ACTION,
-            "vote_up": VOTE_UP_ACTION,
-            "vote_down": VOTE_DOWN_ACTION,
-            "ask_human": ASK_HUMAN_ACTION,
-        },
     }
-    return _message("answer.blocks.j2", "answer.slack.txt.j2", **context)
+    action_ids = {
+        "share": SHARE_ACTION,
+        "run_demo": RUN_DEMO_ACTION,
+        "vote_up": VOTE_UP_ACTION,
+        "vote_down": VOTE_DOWN_ACTION,
+        "ask_human": ASK_HUMAN_ACTION,
+    }
+    return _message(layout.answer_blocks(**context, action_ids=action_ids), "answer.slack.txt.j2", **context)
 
 
 def entry_message(entry: Any, *, kb: Any = None, ephemeral: bool = False, shared_by: str = "") -> Message:
@@ -119,7 +121,8 @@ def entry_message(entry: Any, *, kb: Any = None, ephemeral: bool = False, shared
 
 def notice_message(text: str, *, context_line: str = "") -> Message:
     """A short notice; `text` is mrkdwn the caller made safe (escape anything quoted from a user)."""
-    return _message("notice.blocks.j2", "notice.txt.j2", text=text, context_line=context_line)
+    blocks = layout.notice_blocks(text, context_line=context_line)
+    return _message(blocks, "notice.txt.j2", text=text, context_line=context_line)
 
 
 def demo_list_message(scenarios: Iterable[Any], *, notice: str = "", can_run_here: bool = True) -> Message:
@@ -132,9 +135,8 @@ def demo_list_message(scenarios: Iterable[Any], *, notice: str = "", can_run_her
         }
         for i, s in enumerate(scenarios)
     ]
-    return _message(
-        "demo_list.blocks.j2", "demo_list.txt.j2", demos=items, notice=notice, can_run_here=can_run_here
-    )
+    blocks = layout.demo_list_blocks(items, notice=notice, can_run_here=can_run_here)
+    return _message(blocks, "demo_list.txt.j2", demos=items, notice=notice, can_run_here=can_run_here)
 
 
 def demo_message(run: Any | None, *, name: str, title: str, user: str, total_steps: int = 0) -> Message:
@@ -154,7 +156,7 @@ def demo_message(run: Any | None, *, name: str, title: str, user: str, total_ste
             }
         )
     finished = bool(run is not None and run.finished)
-    context = {
+    context: dict[str, Any] = {
         "name": name,
         "title": title,
         "user": user,
@@ -170,26 +172,23 @@ def demo_message(run: Any | None, *, name: str, title: str, user: str, total_ste
         # The value of the dockbot.demo label on everything the run created (for operators and `dockbot gc`).
         "run_id": getattr(run, "run_id", "") if run is not None else "",
     }
-    return _message("demo.blocks.j2", "demo.slack.txt.j2", **context)
+    return _message(layout.demo_blocks(**context), "demo.slack.txt.j2", **context)
 
 
 def help_message(*, is_admin: bool, demos: Iterable[Any] = ()) -> Message:
     items = [{"name": s.name, "title": s.title} for s in demos]
-    return _message("help.blocks.j2", "help.slack.txt.j2", is_admin=is_admin, demos=items)
+    blocks = layout.help_blocks(is_admin=is_admin, demos=items)
+    return _message(blocks, "help.slack.txt.j2", is_admin=is_admin, demos=items)
 
 
 def text_message(text: str) -> Message:
     """Preformatted text (e.g. a reload report) shown safely: escaped, split into sections."""
     safe = escape_mrkdwn(text)
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in split_for_sections(safe)
-    ]
+    blocks = [layout.section(part) for part in split_for_sections(safe)]
     fitted, fallback = fit_message(blocks, safe)
     return Message(blocks=fitted, text=fallback)
 
 
 def stats_message(report: Any) -> Message:
-    blocks, text = fit_message(
-        render_blocks("stats.blocks.j2", report=report, max_groups=8), "dockbot 통계 요약"
-    )
+    blocks, text = fit_message(layout.stats_blocks(report, max_groups=8), "dockbot 통계 요약")
     return Message(blocks=blocks, text=text)

@@ -30,6 +30,51 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     os.environ.update(saved)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A `dockbot serve` a test body started (not a fixture's, which its teardown stops) ends with the test,
+    also when an assertion fails before the test's own stop()."""
+    from slack_harness import STARTED
+
+    before = len(STARTED)
+    try:
+        return (yield)
+    finally:
+        for proc in STARTED[before:]:
+            proc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_dockbot_left_running():
+    """Whatever a fixture left running is stopped when the session ends."""
+    yield
+    from slack_harness import STARTED
+
+    for proc in STARTED:
+        proc.stop()
+
+
+@pytest.fixture
+def spawn():
+    """subprocess.Popen for one test: whatever it started is killed, reaped and its pipes closed when the
+    test ends, passed or failed (a failing assertion must not leave a `dockbot` process behind)."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args, **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     try:

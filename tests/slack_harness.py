@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -569,6 +570,37 @@ def dockbot_env(fake: FakeSlack, **overrides: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if v is not None}
 
 
+_TRAINED: set[tuple[str, str]] = set()
+
+
+def train_once(env: dict[str, str]) -> None:
+    """Train and cache the matcher's model for this knowledge and cache dir once per session, outside the
+    health timeout: on an empty cache `serve` trains before it listens, which on a busy 2-core machine can
+    take longer than a test should wait for /healthz."""
+    key = (env.get("XDG_CACHE_HOME", ""), env.get("DOCKBOT_KNOWLEDGE_DIR", ""))
+    if key in _TRAINED or not key[1]:
+        return
+    with tempfile.TemporaryDirectory() as scratch:  # the trainer's lock file (it removes it when done)
+        lock = Path(scratch) / "training.lock"
+        lock.touch()
+        subprocess.run(
+            [sys.executable, "-m", "bot.snapshot_cache", key[1], str(lock)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=1800,
+            check=False,
+        )
+    _TRAINED.add(key)
+
+
+# Every DockbotProcess started, in order: tests/conftest.py stops the ones a test started itself when that
+# test ends (passed or failed), and any still running at the end of the session.
+STARTED: list[DockbotProcess] = []
+
+
 class DockbotProcess:
     """`dockbot serve` as a real subprocess; stderr goes to `log_path` (checked for leaked secrets)."""
 
@@ -584,6 +616,7 @@ class DockbotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> DockbotProcess:
+        train_once(self.env)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],
@@ -593,6 +626,7 @@ class DockbotProcess:
             stderr=subprocess.STDOUT,
             preexec_fn=self._limit_open_files if self.open_files else None,
         )
+        STARTED.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

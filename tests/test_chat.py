@@ -7,6 +7,7 @@ DemoRun step by step through on_progress, exactly as the DemoService contract sa
 from __future__ import annotations
 
 import io
+import re
 from concurrent.futures import Future
 from pathlib import Path
 from types import SimpleNamespace
@@ -107,14 +108,59 @@ def test_demos_unavailable_is_said_plainly():
 def test_demo_list_and_run_through_the_demo_service():
     demos = ReplayDemos()
     out = chat(["/demo list", "/demo volumes", "/demo rm-rf"], demos=demos)
-    assert "volumes" in out.split("\n")[1]
+    listing = out.split("\n")[1:4]
+    assert any("volumes" in line and "명명된 볼륨 vs 익명 볼륨" in line for line in listing), (
+        listing
+    )  # described
+    assert "/demo volumes" in out.split("\n")[3]  # how to run one here, not the CLI's command
     assert demos.submitted == [("volumes", "terminal")]
-    assert "docker volume create demo1" in out and "docker volume create demo2" in out
-    assert "명명된 볼륨은 남아요" in out
     assert "그런 데모는 없습니다" in out
+
+
+def test_a_demo_is_shown_once_progress_then_the_summary():
+    out = chat(["/demo volumes"], demos=ReplayDemos())
+    # Each step once, as it finished, then the verdict once: not the whole run again at the end.
+    assert out.count("$ docker volume create demo1") == 1 and out.count("$ docker volume create demo2") == 1
+    assert out.count("데모 volumes: 명명된 볼륨 vs 익명 볼륨") == 1
+    assert out.count("결론: 명명된 볼륨은 남아요") == 1
+    assert out.index("[1/2]") < out.index("[2/2]") < out.index("결론:")
+
+
+def test_unknown_commands_are_told_as_such_and_paths_are_questions():
+    out = chat(["/dmeo list", "/help", "/var/lib/docker 가 너무 커요"])
+    assert "'/dmeo' 은(는) 모르는 명령이에요" in out and "/help" in out
+    after_help = out.split("이 도움말")[1]
+    assert "모르는 명령" not in after_help  # a path at the start is a question, not a command
+
+
+def test_terminal_answers_are_text_without_slack_markup():
+    knowledge = LiveKnowledge.load(Path(__file__).resolve().parent.parent / "knowledge")
+    kb = knowledge.current.kb
+    marked = [e for e in kb.entries if "*" in e.answer.replace("`", "")]
+    assert marked, "the knowledge has *emphasis* somewhere"
+    brain = Brain(settings=Settings(), knowledge=knowledge)
+    out = io.StringIO()
+    chat_loop(brain, io.StringIO("\n".join(e.title for e in marked[:5]) + "\n"), out, prompt=False)
+    text = out.getvalue()
+    outside_code = "".join(text.split("`")[::2])
+    assert re.search(r"(?<![\w*])\*[^*\s][^*\n]*\*", outside_code) is None, "raw *bold* reached the terminal"
+    assert re.search(r"<(https?://|#C|@U|!)[^>]*>", text) is None
 
 
 def test_end_of_input_ends_the_chat():
     brain = Brain(settings=Settings(), knowledge=LiveKnowledge.load(FIXTURE))
     out = io.StringIO()
     assert chat_loop(brain, io.StringIO(""), out, prompt=False) == 0
+
+
+def test_plain_text_of_slack_mrkdwn():
+    from bot.terminal_text import plain_text
+
+    assert plain_text("*한 호스트*에서 *서비스 이름으로* 접속") == "한 호스트에서 서비스 이름으로 접속"
+    assert plain_text("<https://docs.docker.com/compose/|Compose 문서> 참고") == (
+        "Compose 문서 (https://docs.docker.com/compose/) 참고"
+    )
+    assert plain_text("<#C0123|ops> 채널의 <@U042>, <!here>") == "#ops 채널의 @U042, @here"
+    # Code spans and ordinary text are left exactly as written.
+    for text in ("`<프로젝트>_default` 네트워크", "`rm *.log`", "snake_case_name", "2*3*4", "a * b"):
+        assert plain_text(text) == text

@@ -15,7 +15,7 @@ import pytest
 from bot.brain import Brain
 from bot.chat import chat_loop
 from bot.config import Settings
-from bot.conversation import Conversations, LocalTopics, Topic, asks_for_an_example, looks_like_follow_up
+from bot.conversation import Conversations, LocalTopics, Topic, asks_for_an_example, may_lean_on_context
 from bot.live_knowledge import LiveKnowledge
 from bot.store import Store
 
@@ -85,12 +85,13 @@ def test_conversations_do_not_leak_into_each_other(knowledge: LiveKnowledge) -> 
 
 
 def test_follow_up_shapes() -> None:
-    for text in ("그럼 익명인 건?", "그거 지우려면?", "예시 보여줘", "쿠버네티스에서는?", "이건 왜 그래?"):
-        assert looks_like_follow_up(text), text
-    long_one = "컨테이너끼리 이름으로 통신하려면 어떻게 설정해야 하나요 알려주세요 제발"
-    for text in ("명명된 볼륨이 뭐야?", long_one):
-        assert not looks_like_follow_up(text), text
-    assert asks_for_an_example("예시 보여줘") and asks_for_an_example("그거 예시 좀 보여주세요")
+    for text in ("그럼 익명인 건?", "지우려면?", "예시 보여줘", "쿠버네티스에서는?", "명명된 볼륨이 뭐야?"):
+        assert may_lean_on_context(text), text
+    long_one = "컨테이너끼리 이름으로 통신하려면 어떻게 설정해야 하나요? 네트워크를 따로 만들어야 하나요?"
+    for text in ("", "   ", long_one):
+        assert not may_lean_on_context(text), text
+    for text in ("예시 보여줘", "그거 예시 좀 보여주세요", "예제 있어?", "명령어 좀 알려줘"):
+        assert asks_for_an_example(text), text
     assert not asks_for_an_example("볼륨 지우는 예시 보여줘")
 
 
@@ -173,3 +174,64 @@ def test_topics_in_postgres(postgres_url: str, knowledge: LiveKnowledge) -> None
     finally:
         first.close()
         second.close()
+
+
+def _pty_chat(tmp_path: Path):
+    """A real `dockbot chat` on a pseudo-terminal (readline active), with its environment."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DOCKBOT_"))}
+    env.update(DOCKBOT_KNOWLEDGE_DIR=str(KNOWLEDGE), DOCKBOT_DB=str(tmp_path / "chat.db"), TERM="xterm")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"], stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env
+    )
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(master: int, marker: str, seen: bytearray, *, timeout_s: float = 120.0) -> str:
+    import select
+
+    deadline = time.monotonic() + timeout_s
+    while marker.encode() not in seen:
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"no {marker!r} in the terminal output: {seen.decode(errors='replace')[-2000:]}"
+            )
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                seen.extend(os.read(master, 65536))
+            except OSError:  # the child closed the terminal
+                break
+    return seen.decode(errors="replace")
+
+
+def test_terminal_chat_on_a_pty_pastes_follow_ups_and_history(tmp_path: Path) -> None:
+    proc, master = _pty_chat(tmp_path)
+    seen = bytearray()
+    try:
+        _read_until(master, "질문> ", seen)
+        # A question pasted over two lines arrives in one burst: one question, one answer.
+        os.write(master, "명명된 볼륨이\n뭐야?\n".encode())
+        _read_until(master, "[명명된 볼륨 (named volume)]", seen)
+        _read_until(master, "관련 주제", seen)
+        os.write(master, "그럼 익명인 건?\n".encode())
+        _read_until(master, "[익명 볼륨 (anonymous volume)]", seen)
+        _read_until(master, "관련 주제", seen)
+        os.write(master, b"\x04")  # Ctrl-D ends the chat
+        text = _read_until(master, "안녕히 가세요!", seen)
+        assert proc.wait(timeout=60) == 0
+        # Three prompts: the first, one after the pasted question's single answer, one after the follow-up's.
+        assert text.count("질문> ") == 3, text
+        assert "답을 못 찾았어요" not in text  # neither half of the paste was asked on its own
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    history = (tmp_path / "cache" / "dockbot" / "chat_history").read_text(encoding="utf-8")
+    # Up-arrow brings back what was asked: the paste as one entry, then the follow-up.
+    assert "명명된 볼륨이 뭐야?" in history and "그럼 익명인 건?" in history

@@ -26,7 +26,8 @@ import pytest
 from bot.demos.cleanup import sweep
 from bot.demos.engine import connect_engine, ensure_image
 from bot.demos.errors import DemoBusy, EngineUnavailable
-from bot.demos.runner import LABEL, OWNER_LABEL, LockdownViolation, check_lockdown, run_scenario
+from bot.demos.lockdown import LockdownViolation, check_lockdown
+from bot.demos.runner import LABEL, OWNER_LABEL, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
 from tests.second_engine import SecondEngine, unavailable_reason
@@ -382,9 +383,9 @@ def test_engine_stopping_mid_demo_reports_an_error_and_the_next_sweep_cleans_up(
 # --- the process is killed mid-demo -----------------------------------------------------------------------
 
 
-def start_and_kill_mid_demo(name: str) -> int:
+def start_and_kill_mid_demo(spawn, name: str) -> int:
     """Start `python -m bot demo NAME`, SIGKILL it once two steps are done; returns its pid."""
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "bot", "demo", name],
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -402,8 +403,8 @@ def start_and_kill_mid_demo(name: str) -> int:
 
 
 @pytest.mark.parametrize("cleaner", ["dockbot gc", "next demo start"])
-def test_sigkill_mid_demo_then_gc_or_next_start_leaves_nothing(api, cleaner):
-    pid = start_and_kill_mid_demo("anonymous-pileup")
+def test_sigkill_mid_demo_then_gc_or_next_start_leaves_nothing(api, cleaner, spawn):
+    pid = start_and_kill_mid_demo(spawn, "anonymous-pileup")
     owner = f"{OWNER_LABEL}={socket.gethostname()}:{pid}"
     left = objects(api, owner)
     assert left, "the killed demo should have left its containers and volumes behind"
@@ -624,12 +625,12 @@ def test_engine_really_stopping_mid_demo_then_restarting_leaves_nothing(second_e
     client.close()
 
 
-def test_sigkill_during_the_bind_mount_demo_gc_also_removes_its_host_dir(api):
+def test_sigkill_during_the_bind_mount_demo_gc_also_removes_its_host_dir(api, spawn):
     def local_dirs() -> set[Path]:
         return set(Path(tempfile.gettempdir()).glob("dockbot-*-*"))
 
     before = local_dirs()
-    pid = start_and_kill_mid_demo("bind-mount")
+    pid = start_and_kill_mid_demo(spawn, "bind-mount")
     owner = f"{OWNER_LABEL}={socket.gethostname()}:{pid}"
     left = objects(api, owner)
     # The host directory lives on the engine's host (a labelled volume and its never-started editor), so a

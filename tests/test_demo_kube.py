@@ -224,8 +224,8 @@ def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
 # --- SIGKILL mid-demo, then `dockbot gc` or the next start sweeps it -------------------------------------
 
 
-def start_and_kill_mid_demo(env: dict) -> int:
-    proc = subprocess.Popen(
+def start_and_kill_mid_demo(spawn, env: dict) -> int:
+    proc = spawn(
         [sys.executable, "-m", "bot", "demo", "self-healing"],
         cwd=REPO,
         env={**os.environ, **env},
@@ -254,9 +254,9 @@ def namespaces_of(core, pid: int) -> list[str]:
 
 @pytest.mark.kubernetes
 @pytest.mark.parametrize("cleaner", ["dockbot gc", "next demo start"])
-def test_sigkill_mid_demo_then_gc_or_next_start_deletes_its_namespace(kube_cluster, kube, cleaner):
+def test_sigkill_mid_demo_then_gc_or_next_start_deletes_its_namespace(kube_cluster, kube, cleaner, spawn):
     env = kube_env(kube_cluster)
-    pid = start_and_kill_mid_demo(env)
+    pid = start_and_kill_mid_demo(spawn, env)
     left = namespaces_of(kube, pid)
     assert len(left) == 1, "the killed demo should have left its namespace behind"
     run_id = left[0].removeprefix(NAMESPACE_PREFIX)

@@ -134,7 +134,7 @@ def ctx():
 def test_the_built_template_passes_and_tampered_ones_are_refused(ctx):
     from kubernetes import client
 
-    from bot.demos.runner import LockdownViolation
+    from bot.demos.lockdown import LockdownViolation
 
     template = ctx.pod_template("web", ["sleep", "60"], [("VERSION", "v1")], 8080)
     ctx.check_pod_template(template)

@@ -213,12 +213,13 @@ def test_examples_have_no_spacing_twins_near_copies_or_templated_personas(kb: Kn
 def test_no_answer_replies_say_what_the_knowledge_covers_in_both_doors():
     # A question outside the knowledge is told what the bot does answer (terminal and Slack), in 파드 terms.
     from bot.matcher import UNCOVERED_REPLY
+    from handlers.blocks import NO_ANSWER_HINT_KO
 
     templates = Path(__file__).resolve().parent.parent / "bot" / "templates"
     for text in (
         UNCOVERED_REPLY,
         (templates / "answer.txt.j2").read_text(encoding="utf-8"),
-        (templates / "answer.blocks.j2").read_text(encoding="utf-8"),
+        NO_ANSWER_HINT_KO,  # Slack's Block Kit answer (handlers/blocks.py)
     ):
         areas = ("볼륨", "네트워크", "Compose", "파드", "Ingress", "ConfigMap")
         assert [area for area in areas if area not in text] == []

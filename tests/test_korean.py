@@ -11,13 +11,13 @@ from bot.korean import (
     MOUNT_NAMED,
     QUESTION_TOKEN,
     Analyzer,
-    clean_slack_markup,
     clean_text,
     is_filler_shape,
     jamo,
     raw_tokens,
     strip_suffix,
 )
+from bot.markup import strip_for_matching
 
 SYNONYMS = {
     "볼륨": ["volume", "volumes", "보륨"],
@@ -44,7 +44,7 @@ def analyzer() -> Analyzer:
 
 def test_slack_markup_is_removed_but_link_labels_and_code_text_stay():
     text = "<@U123ABC> <!channel> 이거 봐 <https://docs.docker.com|도커 문서> `docker ps` <#C1|dev>"
-    cleaned = clean_slack_markup(text)
+    cleaned = strip_for_matching(text)
     assert "<" not in cleaned and "@U123" not in cleaned and "channel" not in cleaned
     assert "도커 문서" in cleaned and "docker ps" in cleaned and "dev" in cleaned
 

@@ -110,7 +110,8 @@ def test_edits_under_a_running_bot_valid_invalid_fixed(brain, knowledge_copy, fo
 
     # Saving again with the same mistake (another harmless change) does not repeat the notice.
     practices.write_text("".join(lines) + "# 메모\n", encoding="utf-8")
-    time.sleep(3)
+    saved = practices.stat().st_mtime
+    wait_until(lambda: brain.reloader.last_reload_began >= saved, what="a reload that read the second save")
     assert len(notices) == 1
     assert answered_id(brain, QUESTION) == NEW_ID
 

@@ -14,6 +14,7 @@ from slack_harness import (
     BOT_USER_ID,
     KNOWLEDGE_DIR,
     REPO,
+    STARTED,
     DockbotProcess,
     FakeSlack,
     action_payload,
@@ -52,6 +53,7 @@ class _SocketModeProcess(DockbotProcess):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        STARTED.append(self)
         fake.wait_for(
             lambda: fake.open_sockets >= 1 or self.proc.poll() is not None,
             timeout=timeout,

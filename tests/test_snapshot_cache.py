@@ -126,3 +126,40 @@ def test_a_knowledge_edit_retrains_while_the_old_model_answers(tmp_path, monkeyp
     assert live.current is not old and live.current.matcher.model is not None
     assert live.current.kb.get("volume-named").title == "명명된 볼륨"
     assert live.current.matcher.match(question).match.entry.id == "volume-named"
+
+
+def test_serving_answers_at_once_on_an_empty_cache_and_swaps_in_the_trained_model(tmp_path, monkeypatch):
+    import threading
+
+    from bot import thresholds
+    from bot.live_knowledge import LiveKnowledge
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    training, release = threading.Event(), threading.Event()
+    real_fit = thresholds.fit_learned
+
+    def held_fit(kb):
+        training.set()
+        assert release.wait(60)
+        return real_fit(kb)
+
+    monkeypatch.setattr(thresholds, "fit_learned", held_fit)
+    live = LiveKnowledge.load_serving(FIXTURE_KB / "kb")
+    provisional = live.current
+    # The model is still training (held): the lexical scorer answers meanwhile.
+    assert training.wait(60)
+    assert provisional.provisional and provisional.matcher.model is None
+    assert provisional.matcher.match("명명된 볼륨이 뭐야?").match.entry.id == "volume-named"
+    release.set()
+    for _ in range(600):
+        if not live.current.provisional:
+            break
+        threading.Event().wait(0.1)
+    trained = live.current
+    assert not trained.provisional and trained.matcher.model is not None
+    assert trained.version == provisional.version
+    assert trained.matcher.match("명명된 볼륨이 뭐야?").match.entry.id == "volume-named"
+    # It was cached: the next process starts with the trained model.
+    monkeypatch.setattr(thresholds, "fit_learned", real_fit)
+    again = LiveKnowledge.load_serving(FIXTURE_KB / "kb").current
+    assert not again.provisional and again.matcher.model is not None

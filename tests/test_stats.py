@@ -17,12 +17,14 @@ import pytest
 from bot.brain import Brain
 from bot.config import Settings
 from bot.demos.result import DemoRun
+from bot.gap_snippets import suggest_snippets
 from bot.live_knowledge import LiveKnowledge
 from bot.matcher import Answer, Match, Matcher, Thresholds
-from bot.render import render_blocks, render_text
-from bot.stats import build_report, group_questions, suggest_snippets
+from bot.render import render_text
+from bot.stats import build_report, group_questions
 from bot.store import Store
 from bot.yamlfile import read_yaml
+from handlers.blocks import home_blocks, stats_blocks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -259,15 +261,14 @@ def test_slack_blocks_escape_pings_and_respect_limits(brain):
     questions = [f"<!channel> 질문 {i} 헬름 {'x' * 400}" for i in range(30)]
     ask_all(brain, questions)
     report = brain.stats()
-    blocks = render_blocks("stats.blocks.j2", report=report, max_groups=8)
+    blocks = stats_blocks(report, max_groups=8)
     assert len(blocks) <= 50
     dumped = json.dumps(blocks, ensure_ascii=False)
     assert "<!channel>" not in dumped and "&lt;!channel&gt;" in dumped
     for block in blocks:
         text = block.get("text", {}).get("text", "")
         assert len(text) <= 3000
-    home = render_blocks(
-        "home.blocks.j2",
+    home = home_blocks(
         demos=[{"name": "volumes", "title": "볼륨"}],
         demo_channels=["CDEMO1"],
         topics=report.top_topics,
@@ -276,9 +277,7 @@ def test_slack_blocks_escape_pings_and_respect_limits(brain):
     )
     assert "<#CDEMO1>" in json.dumps(home, ensure_ascii=False)
     assert len(home) <= 100 and any("/demo volumes" in json.dumps(b, ensure_ascii=False) for b in home)
-    plain = render_blocks(
-        "home.blocks.j2", demos=[], demo_channels=[], topics=[], is_admin=False, stats_blocks=[]
-    )
+    plain = home_blocks(demos=[], demo_channels=[], topics=[], is_admin=False, stats_blocks=[])
     assert "관리자" not in json.dumps(plain, ensure_ascii=False)
 
 
@@ -286,7 +285,7 @@ def test_no_store_means_no_stats_but_no_crash(knowledge_copy):
     report = build_report(None, None)
     assert not report.available
     assert "DOCKBOT_DB" in render_text("stats.txt.j2", report=report)
-    assert render_blocks("stats.blocks.j2", report=report)
+    assert stats_blocks(report)
 
 
 def run_cli(*args: str, db: Path, knowledge: Path) -> subprocess.CompletedProcess[str]:

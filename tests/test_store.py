@@ -246,13 +246,11 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_sigkill_during_writes_leaves_a_consistent_database(tmp_path):
+def test_sigkill_during_writes_leaves_a_consistent_database(tmp_path, spawn):
     db = tmp_path / "dockbot.db"
     observed = 0
     for round_ in range(4):
-        child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(db)], cwd=REPO, stdout=subprocess.PIPE, text=True
-        )
+        child = spawn([sys.executable, "-c", WRITER, str(db)], cwd=REPO, stdout=subprocess.PIPE, text=True)
         assert child.stdout is not None and child.stdout.readline().strip() == "writing"
         # Read committed rows from another connection while the child writes, then kill it mid-stream.
         deadline = time.monotonic() + 30

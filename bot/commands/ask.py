@@ -45,14 +45,15 @@ def run_ask(
         utf8_streams()
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    from bot.config import ConfigError, Settings
+    from bot.brain import build_brain
+    from bot.config import ConfigError
     from bot.knowledge import KnowledgeError
-    from bot.live_knowledge import LiveKnowledge
 
     try:
         # One question: a provisional fit on an empty cache keeps the cold start fast (bot/thresholds.py);
         # a batch from stdin gets the full fit, so every answer of the batch uses the same thresholds.
-        knowledge = LiveKnowledge.load(Settings.from_env().knowledge_dir, quick=question != "-")
+        # No demos and no store: `ask` records nothing and never touches Docker.
+        brain = build_brain(with_demos=False, with_store=False, quick=question != "-")
     except ConfigError as exc:
         print(f"설정 오류: {exc}", file=sys.stderr)
         return 2
@@ -66,14 +67,14 @@ def run_ask(
         return 1
     from bot.answer_view import answer_text
 
-    matcher = knowledge.current.matcher
     questions = (line.rstrip("\r\n") for line in stdin) if question == "-" else iter([question])
     for text in questions:
-        answer = matcher.match(text)
+        snapshot = brain.snapshot()  # one version of the knowledge for this answer and its text
+        answer = brain.ask(text, source="cli", snapshot=snapshot)
         if as_json:
             stdout.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
         else:
-            stdout.write(answer_text(answer, knowledge.current.kb) + "\n")
+            stdout.write(answer_text(answer, snapshot.kb) + "\n")
             if question == "-":
                 stdout.write("\n")
         stdout.flush()

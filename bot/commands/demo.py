@@ -19,11 +19,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
 
+from bot.brain import build_demo_service
 from bot.config import Settings
 from bot.demos.errors import DemoError, EngineUnavailable, UnknownDemo
 from bot.demos.result import DemoRun, StepResult
 from bot.demos.scenario import Scenario, is_plain_name, load_scenario_files, load_scenarios
-from bot.demos.service import DemoService, platforms_from_settings
+from bot.demos.service import DemoService
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -45,13 +46,7 @@ def _service(settings: Settings, name: str | None) -> tuple[DemoService, list[st
         scenarios, problems = load_scenario_files([directory / f"{name}.yaml"])
     if name not in scenarios:
         scenarios, problems = load_scenarios(directory)
-    service = DemoService(
-        lambda: scenarios,
-        image=settings.demo_image,
-        max_concurrent=1,
-        hosts=settings.docker_hosts,
-        platforms=platforms_from_settings(settings),
-    )
+    service = build_demo_service(settings, lambda: scenarios, one_at_a_time=True)
     return service, [str(problem) for problem in problems]
 
 
@@ -150,13 +145,7 @@ def os_user() -> str:
 
 def run_gc() -> int:
     settings = Settings.from_env()  # a malformed variable: bot/cli.py prints one line, exit 2
-    service = DemoService(
-        dict,
-        image=settings.demo_image,
-        max_concurrent=1,
-        hosts=settings.docker_hosts,
-        platforms=platforms_from_settings(settings),
-    )
+    service = build_demo_service(settings, dict, one_at_a_time=True)
     removed: list[str] = []
     unavailable = False
     # The Docker engine always; the Kubernetes demo cluster too when one is configured (DOCKBOT_KUBECONFIG).

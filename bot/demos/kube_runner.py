@@ -22,6 +22,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from bot.demos.kube_operations import NEVER_PULLED_IMAGE, KubeOutcome
+from bot.demos.lockdown import LockdownViolation
 from bot.demos.result import DemoRun, ProgressCallback, StepResult
 from bot.demos.runlock import RunLock
 from bot.demos.runner import (
@@ -29,7 +30,6 @@ from bot.demos.runner import (
     EXPIRY_GRACE_S,
     LABEL,
     OWNER_LABEL,
-    LockdownViolation,
     StepTimeout,
     finish_run,
     new_run_id,

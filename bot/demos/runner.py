@@ -19,7 +19,7 @@ from typing import Any
 
 import docker
 import requests
-from docker.types import LogConfig, Mount, Ulimit
+from docker.types import Mount
 
 from bot.demos.hostdir import (
     DEMO_USER,
@@ -29,6 +29,7 @@ from bot.demos.hostdir import (
     EngineHostDir,
     writable_root_tar,
 )
+from bot.demos.lockdown import LockdownViolation, check_lockdown, host_config_options
 from bot.demos.operations import Mount as MountSpec
 from bot.demos.operations import Outcome
 from bot.demos.result import DemoRun, ProgressCallback, StepResult, truncate_output
@@ -42,9 +43,6 @@ OWNER_LABEL = "dockbot.owner"
 EXPIRES_LABEL = "dockbot.expires"
 # Objects outlive a crashed run by at most its deadline plus this; after that any sweep removes them.
 EXPIRY_GRACE_S = 60
-MEMORY_BYTES = 64 * 1024 * 1024
-NANO_CPUS = 500_000_000
-PIDS_LIMIT = 64
 OUTPUT_READ_MAX = 64 * 1024
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
@@ -79,74 +77,9 @@ class StepTimeout(Exception):
     """A step ran past its deadline."""
 
 
-class LockdownViolation(Exception):
-    """A container or mount would be less locked down than every demo container must be."""
-
-
 def lockdown_host_config(api: docker.APIClient, *, network_mode: str, mounts: list[Mount]) -> dict[str, Any]:
-    """The only host config a demo container ever gets."""
-    return api.create_host_config(
-        cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
-        read_only=True,
-        tmpfs={"/tmp": "rw,size=16m,mode=1777"},
-        pids_limit=PIDS_LIMIT,
-        mem_limit=MEMORY_BYTES,
-        memswap_limit=MEMORY_BYTES,  # equal to mem_limit: no swap
-        nano_cpus=NANO_CPUS,
-        init=True,  # busybox as PID 1 ignores SIGTERM; tini makes stops and kills prompt
-        ulimits=[Ulimit(name="nofile", soft=256, hard=256)],
-        log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-        network_mode=network_mode,
-        mounts=mounts,
-        privileged=False,
-    )
-
-
-def check_lockdown(
-    host_config: dict[str, Any], *, allowed_networks: Iterable[str], host_dir: str | None
-) -> None:
-    """Refuse any host config that is not exactly as locked down as `lockdown_host_config` makes it."""
-    problems = []
-    expected = {
-        "CapDrop": ["ALL"],
-        "SecurityOpt": ["no-new-privileges"],
-        "ReadonlyRootfs": True,
-        "PidsLimit": PIDS_LIMIT,
-        "Memory": MEMORY_BYTES,
-        "MemorySwap": MEMORY_BYTES,
-        "NanoCpus": NANO_CPUS,
-        "Init": True,
-    }
-    for key, value in expected.items():
-        if host_config.get(key) != value:
-            problems.append(f"{key}={host_config.get(key)!r}")
-    for key in (
-        "Privileged",
-        "CapAdd",
-        "Devices",
-        "Binds",
-        "VolumesFrom",
-        "PidMode",
-        "IpcMode",
-        "UsernsMode",
-        "PortBindings",
-        "Sysctls",
-        "DeviceRequests",
-        "Links",
-        "Runtime",
-    ):
-        if host_config.get(key):
-            problems.append(f"{key} is set")
-    if host_config.get("NetworkMode") not in {"none", *allowed_networks}:
-        problems.append(f"NetworkMode={host_config.get('NetworkMode')!r}")
-    for mount in host_config.get("Mounts") or []:
-        if mount.get("Type") == "bind" and (host_dir is None or mount.get("Source") != host_dir):
-            problems.append(f"bind mount of {mount.get('Source')!r}")
-        elif mount.get("Type") not in {"bind", "volume"}:
-            problems.append(f"mount type {mount.get('Type')!r}")
-    if problems:
-        raise LockdownViolation("refusing demo container: " + ", ".join(problems))
+    """The only host config a demo container ever gets (the policy: bot/demos/lockdown.py)."""
+    return api.create_host_config(**host_config_options(network_mode=network_mode, mounts=mounts))
 
 
 class DemoContext:

@@ -30,7 +30,6 @@ from bot.demos.slots import LocalSlots, SharedSlots, Slot, Slots, Sweeper
 
 if TYPE_CHECKING:
     from bot.config import DockerHost, Settings
-    from bot.live_knowledge import LiveKnowledge
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -120,19 +119,6 @@ class DemoService:
         self._sweep_every_s = sweep_every_s
         self._cancel = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="dockbot-demo")
-
-    @classmethod
-    def from_settings(cls, settings: Settings, knowledge: LiveKnowledge) -> DemoService:
-        """Scenarios come from the live knowledge base, so a reload also updates the demos."""
-        return cls(
-            lambda: knowledge.current.kb.scenarios,
-            image=settings.demo_image,
-            max_concurrent=settings.max_concurrent_demos,
-            hosts=settings.docker_hosts,
-            lease_s=settings.demo_lease_s,
-            sweep_every_s=settings.demo_sweep_s,
-            platforms=platforms_from_settings(settings),
-        )
 
     # slots (generic: Docker demos here, other kinds of demos through the same board) ---------------------
     def share_slots(self, store: Store) -> None:

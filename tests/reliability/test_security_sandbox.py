@@ -99,7 +99,7 @@ def test_root_filesystem_is_read_only(sandbox, figures):
 
 
 def test_a_fork_bomb_stops_at_the_pids_limit(sandbox, figures):
-    from bot.demos.runner import PIDS_LIMIT
+    from bot.demos.lockdown import PIDS_LIMIT
 
     # Counting: background sleeps until fork fails; busybox sh then aborts, and tini takes the rest down.
     outcome = run(sandbox, ["sh", "-c", "i=0; while :; do sleep 60 & i=$((i+1)); echo $i; done"])
@@ -120,7 +120,7 @@ def test_a_fork_bomb_stops_at_the_pids_limit(sandbox, figures):
 
 
 def test_a_memory_hog_is_killed_at_the_memory_limit(sandbox, figures):
-    from bot.demos.runner import MEMORY_BYTES
+    from bot.demos.lockdown import MEMORY_BYTES
 
     run(
         sandbox,
@@ -236,7 +236,8 @@ HOST_CONFIG_ATTACKS = {
 @pytest.mark.parametrize("key", sorted(HOST_CONFIG_ATTACKS))
 def test_the_runner_refuses_any_loosened_host_config(sandbox, key, figures):
     """Whatever produced it, a host config looser than the lockdown never reaches the engine."""
-    from bot.demos.runner import LockdownViolation, check_lockdown, lockdown_host_config
+    from bot.demos.lockdown import LockdownViolation, check_lockdown
+    from bot.demos.runner import lockdown_host_config
 
     config = lockdown_host_config(sandbox.api, network_mode="none", mounts=[])
     check_lockdown(config, allowed_networks=(), host_dir=None)  # the real one passes
@@ -248,7 +249,7 @@ def test_the_runner_refuses_any_loosened_host_config(sandbox, key, figures):
 
 @pytest.mark.parametrize("network", ["host", "bridge", "default", "none-of-ours"])
 def test_the_runner_refuses_networks_and_mounts_it_did_not_create(sandbox, network, figures):
-    from bot.demos.runner import LockdownViolation
+    from bot.demos.lockdown import LockdownViolation
 
     with pytest.raises(LockdownViolation):
         sandbox.run_container(
