@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,14 +23,17 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-def stamp(kb_dir: Path, entry_id: str, *, owner: str, verified: str) -> None:
-    """Add owner/verified under `- id: entry_id` in its file, as an admin would."""
+def stamp(kb_dir: Path, entry_id: str, *, owner: str | None, verified: str | None) -> None:
+    """Set (or, with None, remove) owner/verified under `- id: entry_id` in its file, as an admin would."""
+    pattern = re.compile(rf"^  - id: {re.escape(entry_id)}\n(    owner: .*\n)?(    verified: .*\n)?", re.M)
     for path in kb_dir.glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
-        needle = f"  - id: {entry_id}\n"
-        if needle in text:
-            stamped = f"{needle}    owner: {owner}\n    verified: {verified}\n"
-            path.write_text(text.replace(needle, stamped), encoding="utf-8")
+        if pattern.search(text):
+            fields = (f"    owner: {owner}\n" if owner else "") + (
+                f"    verified: {verified}\n" if verified else ""
+            )
+            stamped = pattern.sub(lambda _: f"  - id: {entry_id}\n{fields}", text, count=1)
+            path.write_text(stamped, encoding="utf-8")
             return
     raise AssertionError(f"{entry_id} not found")
 
@@ -43,6 +47,7 @@ def validate(kb_dir: Path) -> tuple[int, list[str]]:
 def test_owner_and_verified_are_loaded(knowledge_copy: Path) -> None:
     stamp(knowledge_copy, "volume-named", owner="U0123ABCD", verified="2026-11-20")
     stamp(knowledge_copy, "volume-anonymous", owner="플랫폼팀", verified='"2026-10-02"')
+    stamp(knowledge_copy, "volume-basics", owner=None, verified=None)
     kb = load_knowledge(knowledge_copy)
     named, anonymous = kb.get("volume-named"), kb.get("volume-anonymous")
     assert (named.owner, named.verified) == ("U0123ABCD", date(2026, 11, 20))

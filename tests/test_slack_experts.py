@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -40,7 +41,11 @@ def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     volumes = target / "volumes.yaml"  # checked this month: its answers say so
     text = volumes.read_text(encoding="utf-8")
     stamped = "  - id: volume-named\n    owner: UEXPERT1\n    verified: 2026-12-01\n"
-    volumes.write_text(text.replace("  - id: volume-named\n", stamped, 1), encoding="utf-8")
+    # The starter entry's own owner/verified lines give way to the expert's.
+    text = re.sub(
+        r"  - id: volume-named\n(    owner: .*\n)?(    verified: .*\n)?", lambda _: stamped, text, count=1
+    )
+    volumes.write_text(text, encoding="utf-8")
     return target
 
 
