@@ -212,7 +212,7 @@ def main() -> int:
         f"fitted: score = {t.w_lex}·lexical + {t.w_jamo}·jamo − {t.w_neg}·p(negative) − "
         f"{t.w_unseen}·unseen; answer >= {t.answer:.3f}, suggest >= {t.suggest:.3f}"
     )
-    lexical = Matcher(kb)
+    lexical = fitting.lexical_matcher(kb)
     print(f"lexical alone (leave-one-out fit): answer >= {lexical.thresholds.answer:.3f}")
 
     start = time.perf_counter()

@@ -60,7 +60,7 @@ def build_snapshot(
     on a sample (provisional) answers, and a detached process trains and caches the model for the next run.
     """
     from bot import snapshot_cache
-    from bot.thresholds import fit_learned
+    from bot.thresholds import fit_learned, lexical_matcher
 
     version = content_version(directory)
     kb = load_knowledge(directory)
@@ -70,7 +70,7 @@ def build_snapshot(
         matcher = Matcher(kb, thresholds, model=model, text_tokens=text_tokens)
         return Snapshot(kb=kb, matcher=matcher, version=version)
     if quick and use_cache:
-        snapshot = Snapshot(kb=kb, matcher=Matcher(kb, quick=True), version=version, provisional=True)
+        snapshot = Snapshot(kb=kb, matcher=lexical_matcher(kb, quick=True), version=version, provisional=True)
         if detach:  # a one-shot process: a detached trainer caches the model for the next run
             snapshot_cache.warm_in_background(directory)
         return snapshot

@@ -292,26 +292,20 @@ class Matcher:
     def __init__(
         self,
         kb: KnowledgeBase,
-        thresholds: Thresholds | None = None,
+        thresholds: Thresholds,
         *,
-        quick: bool = False,
         model: JamoModel | None = None,
         text_tokens: TextTokens | None = None,
     ):
         """`model`: the trained jamo model of this knowledge (its labels must be the entry ids, then
-        NEGATIVE), used with the weights in `thresholds`. Without thresholds the lexical-only ones are
-        fitted or read from the cache; quick=True fits provisional ones on a sample (cached_thresholds)."""
+        NEGATIVE), used with the weights in `thresholds`. The thresholds come from bot/thresholds.py
+        (`fit_learned`, or `lexical_matcher` for the lexical scorer alone), which scores with a Matcher:
+        they are passed in, so this module never imports the fitting."""
         self.kb = kb
         self.index = Index(kb, text_tokens)
         if model is not None and model.labels != (*(e.id for e in kb.entries), NEGATIVE):
             raise ValueError("the jamo model was trained on other entries")
         self.model = model
-        if thresholds is None:
-            from bot.thresholds import cached_thresholds
-
-            self.thresholds = Thresholds(answer=1.01, suggest=1.01)  # lexical scoring while fitting
-
-            thresholds = cached_thresholds(self, quick=quick)
         self.thresholds = thresholds
         # What the cache keeps so the next start skips analysing the KB's texts (bot/snapshot_cache.py).
         self.text_tokens: TextTokens = {

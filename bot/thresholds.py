@@ -160,6 +160,16 @@ def content_key(matcher: Matcher) -> str:
     return digest.hexdigest()[:32]
 
 
+def lexical_matcher(kb: KnowledgeBase, *, quick: bool = False) -> Matcher:
+    """A Matcher of the lexical scorer alone, with its thresholds fitted on the example questions or read
+    from the cache; quick=True fits provisional ones on a sample (see cached_thresholds)."""
+    from bot.matcher import Matcher, Thresholds
+
+    matcher = Matcher(kb, Thresholds(answer=1.01, suggest=1.01))  # scores every candidate while fitting
+    matcher.thresholds = cached_thresholds(matcher, quick=quick)  # set before anyone else holds it
+    return matcher
+
+
 def cached_thresholds(matcher: Matcher, quick: bool = False) -> Thresholds:
     """The fitted thresholds of this knowledge content: from the cache, else fitted (and cached).
 

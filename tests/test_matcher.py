@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.knowledge import load_knowledge
 from bot.matcher import MAX_ALTERNATIVES, Matcher
-from bot.thresholds import Evidence, collect_evidence, fit
+from bot.thresholds import Evidence, collect_evidence, fit, lexical_matcher
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kb"
 
@@ -23,7 +23,7 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
-    return Matcher(load_knowledge(FIXTURE))
+    return lexical_matcher(load_knowledge(FIXTURE))
 
 
 def test_every_example_question_is_answered_by_its_own_entry(matcher: Matcher):
@@ -98,7 +98,7 @@ _MATCHER: list[Matcher] = []
 
 def _shared_matcher() -> Matcher:
     if not _MATCHER:
-        _MATCHER.append(Matcher(load_knowledge(FIXTURE)))
+        _MATCHER.append(lexical_matcher(load_knowledge(FIXTURE)))
     return _MATCHER[0]
 
 
@@ -124,13 +124,13 @@ def test_fit_separates_in_scope_from_off_topic():
 
 def test_thresholds_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    first = Matcher(load_knowledge(FIXTURE))
+    first = lexical_matcher(load_knowledge(FIXTURE))
     cached = list((tmp_path / "dockbot").glob("thresholds-*.json"))
     assert len(cached) == 1
-    second = Matcher(load_knowledge(FIXTURE))
+    second = lexical_matcher(load_knowledge(FIXTURE))
     assert second.thresholds == first.thresholds
     cached[0].write_text("{not json", encoding="utf-8")  # a corrupt cache is refitted, not trusted
-    assert Matcher(load_knowledge(FIXTURE)).thresholds == first.thresholds
+    assert lexical_matcher(load_knowledge(FIXTURE)).thresholds == first.thresholds
 
 
 def test_concurrent_matching_gives_the_serial_answers(matcher: Matcher):
@@ -167,7 +167,7 @@ def test_a_quick_start_fits_provisional_thresholds_and_warms_the_full_fit_in_the
     # Training is seeded: the cached fit is the one a fresh training makes.
     fresh = build_snapshot(kb_dir, use_cache=False)
     assert warm.matcher.thresholds == fresh.matcher.thresholds
-    full = Matcher(load_knowledge(kb_dir))
+    full = lexical_matcher(load_knowledge(kb_dir))
     # The sample's thresholds are the full fit's on the suggest side (off-topic file only) and close on
     # the answer side; every example question is still answered by its own entry.
     assert quick.matcher.thresholds.suggest == pytest.approx(full.thresholds.suggest)

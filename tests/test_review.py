@@ -14,8 +14,8 @@ from bot.answer_view import answer_text
 from bot.commands.validate import run_validate
 from bot.drafts import draft_yaml, write_draft
 from bot.knowledge import load_knowledge
-from bot.matcher import Matcher
 from bot.review import due_for_review, last_checked_label
+from bot.thresholds import lexical_matcher
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,8 @@ def stamp(kb_dir: Path, entry_id: str, *, owner: str | None, verified: str | Non
             fields = (f"    owner: {owner}\n" if owner else "") + (
                 f"    verified: {verified}\n" if verified else ""
             )
-            stamped = pattern.sub(lambda _: f"  - id: {entry_id}\n{fields}", text, count=1)
+            head = f"  - id: {entry_id}\n{fields}"
+            stamped = pattern.sub(lambda _, head=head: head, text, count=1)
             path.write_text(stamped, encoding="utf-8")
             return
     raise AssertionError(f"{entry_id} not found")
@@ -55,7 +56,7 @@ def test_owner_and_verified_are_loaded(knowledge_copy: Path) -> None:
     assert last_checked_label(named) == "마지막 확인: 2026-11"
     assert last_checked_label(kb.get("volume-basics")) == ""
     # The terminal answer says when it was last checked; one never verified says nothing about it.
-    matcher = Matcher(kb)
+    matcher = lexical_matcher(kb)
     assert "마지막 확인: 2026-11" in answer_text(matcher.match("명명된 볼륨이 뭐야?"), kb)
     assert "마지막 확인" not in answer_text(matcher.match("볼륨이란?"), kb)
 
@@ -111,7 +112,7 @@ def test_a_draft_is_validated_but_never_matched(knowledge_copy: Path) -> None:
     assert any("drafts/draft-helm-values.yaml:" in line and "draft:" in line for line in lines)
     kb = load_knowledge(knowledge_copy)
     assert kb.get("draft-helm-values") is None
-    answer = Matcher(kb).match(question)
+    answer = lexical_matcher(kb).match(question)
     assert answer.match is None or answer.match.entry.id != "draft-helm-values"
     # Moved into an entries file (with enough examples), the same YAML is a valid entry.
     from ruamel.yaml import YAML
