@@ -1,8 +1,9 @@
 """The fixed vocabulary of Kubernetes demo steps (scenarios with `platform: kubernetes`).
 
 Like bot/demos/operations.py for Docker: each operation knows its fields (validated, unknown ones refused),
-the equivalent `kubectl` command with the scenario's names, and how to execute through a `KubeContext`
-(bot/demos/kube_runner.py), which owns the Kubernetes client, the run's namespace and the pod lockdown.
+the equivalent `kubectl` command with the scenario's names, and how to execute through a `KubeStepContext`
+(a protocol; bot/demos/kube_runner.py's KubeContext implements it and owns the Kubernetes client, the run's
+namespace and the pod lockdown).
 There are no words for host paths, host networking, privileges, other images or Service types that open a
 port on the node: a step cannot ask for what the vocabulary cannot say.
 
@@ -13,15 +14,12 @@ is a validation error, not an expectation that silently fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from bot.demos.operations import Step, alias, sandbox_hint, shell_quote
 from bot.demos.schema import boolean, checked, integer, nested, text, texts
-
-if TYPE_CHECKING:
-    from bot.demos.kube_runner import KubeContext
 
 # The image of the bad-image step: `.invalid` never resolves (RFC 6761), and the step also sets
 # imagePullPolicy Never, so the kubelet never tries to pull it from anywhere.
@@ -56,6 +54,35 @@ class KubeOutcome:
     output: str
     facts: Mapping[str, Any] = field(default_factory=dict)
     command: str | None = None
+
+
+class KubeStepContext(Protocol):
+    """What a Kubernetes step may do: the runner's context (bot/demos/kube_runner.py) implements it with
+    the kubernetes client inside the run's namespace; steps only name the scenario's app and service."""
+
+    def create_deployment(
+        self,
+        app: str,
+        replicas: int,
+        argv: Iterable[str],
+        env: Iterable[tuple[str, str]],
+        port: int | None,
+        deadline: float,
+    ) -> KubeOutcome: ...
+    def create_service(
+        self, name: str, app: str, port: int, target_port: int, deadline: float
+    ) -> KubeOutcome: ...
+    def show_service(self, name: str, deadline: float) -> KubeOutcome: ...
+    def list_pods(self, app: str, deadline: float) -> KubeOutcome: ...
+    def pod_logs(self, app: str, deadline: float) -> KubeOutcome: ...
+    def delete_pods(self, app: str, *, every: bool, deadline: float) -> KubeOutcome: ...
+    def wait_replaced(self, app: str, deadline: float) -> KubeOutcome: ...
+    def set_env(self, app: str, env: Iterable[tuple[str, str]], deadline: float) -> KubeOutcome: ...
+    def set_never_pulled_image(self, app: str, deadline: float) -> KubeOutcome: ...
+    def wait_stalled(self, app: str, deadline: float) -> KubeOutcome: ...
+    def rollout_status(self, app: str, deadline: float) -> KubeOutcome: ...
+    def rollout_history(self, app: str, deadline: float) -> KubeOutcome: ...
+    def rollout_undo(self, app: str, deadline: float) -> KubeOutcome: ...
 
 
 def _count(template: str) -> Callable[[Any], str]:
@@ -112,7 +139,7 @@ class KubeExpect:
 
 @dataclass(frozen=True)
 class KubeOperation(Step):
-    """A Kubernetes step: the facts it reports, what it expects of them, and how it runs in a KubeContext."""
+    """A Kubernetes step: the facts it reports, what it expects of them, how it runs in a KubeStepContext."""
 
     expect: KubeExpect | None = checked(nested(KubeExpect, what="expect"), None)  # noqa: RUF009 (checked() returns a dataclasses.field)
     facts: ClassVar[frozenset[str]] = frozenset()
@@ -128,7 +155,7 @@ class KubeOperation(Step):
                     f"(it reports: {reports})"
                 )
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         raise NotImplementedError
 
 
@@ -164,7 +191,7 @@ class CreateDeployment(KubeOperation):
             shown += f" && kubectl set env deployment/{self.deployment} {pairs}"
         return shown
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.create_deployment(self.deployment, self.replicas, self.argv, self.env, self.port, deadline)
 
     def creates(self) -> dict[str, str]:
@@ -182,7 +209,7 @@ class RolloutStatus(_OnDeployment):
         shown = f"kubectl rollout status deployment/{self.deployment}"
         return f"{shown} && kubectl get pods -l app={self.deployment}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.rollout_status(self.deployment, deadline)
 
 
@@ -194,7 +221,7 @@ class ListPods(_OnDeployment):
     def command(self, image: str) -> str:
         return f"kubectl get pods -l app={self.deployment}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.list_pods(self.deployment, deadline)
 
 
@@ -210,7 +237,7 @@ class DeletePod(_OnDeployment):
             return f"kubectl delete pods -l app={self.deployment}"
         return f"kubectl delete pod <{self.deployment} 파드 하나>"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.delete_pods(self.deployment, every=self.all, deadline=deadline)
 
 
@@ -224,7 +251,7 @@ class WaitReplaced(_OnDeployment):
     def command(self, image: str) -> str:
         return f"kubectl get pods -l app={self.deployment} --watch"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.wait_replaced(self.deployment, deadline)
 
 
@@ -246,7 +273,7 @@ class CreateService(KubeOperation):
             f"--port={self.port} --target-port={self.target_port}"
         )
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.create_service(self.service, self.deployment, self.port, self.target_port, deadline)
 
     def creates(self) -> dict[str, str]:
@@ -268,7 +295,7 @@ class ShowService(KubeOperation):
     def command(self, image: str) -> str:
         return f"kubectl get service {self.service} && kubectl get endpoints {self.service}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.show_service(self.service, deadline)
 
     def uses(self) -> list[tuple[str, str, tuple[str | int, ...]]]:
@@ -287,7 +314,7 @@ class SetEnv(_OnDeployment):
         pairs = " ".join(f"{key}={shell_quote(value)}" for key, value in self.env)
         return f"kubectl set env deployment/{self.deployment} {pairs}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.set_env(self.deployment, self.env, deadline)
 
 
@@ -300,7 +327,7 @@ class SetNeverPulledImage(_OnDeployment):
     def command(self, image: str) -> str:
         return f"kubectl set image deployment/{self.deployment} app={NEVER_PULLED_IMAGE}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.set_never_pulled_image(self.deployment, deadline)
 
 
@@ -317,7 +344,7 @@ class WaitStalled(_OnDeployment):
             f"kubectl get pods -l app={self.deployment}"
         )
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.wait_stalled(self.deployment, deadline)
 
 
@@ -328,7 +355,7 @@ class RolloutUndo(_OnDeployment):
     def command(self, image: str) -> str:
         return f"kubectl rollout undo deployment/{self.deployment}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.rollout_undo(self.deployment, deadline)
 
 
@@ -340,7 +367,7 @@ class RolloutHistory(_OnDeployment):
     def command(self, image: str) -> str:
         return f"kubectl rollout history deployment/{self.deployment}"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.rollout_history(self.deployment, deadline)
 
 
@@ -353,7 +380,7 @@ class PodLogs(_OnDeployment):
     def command(self, image: str) -> str:
         return f"kubectl logs -l app={self.deployment} --prefix"
 
-    def execute(self, ctx: KubeContext, deadline: float) -> KubeOutcome:
+    def execute(self, ctx: KubeStepContext, deadline: float) -> KubeOutcome:
         return ctx.pod_logs(self.deployment, deadline)
 
 

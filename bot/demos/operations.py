@@ -2,22 +2,21 @@
 
 A scenario step is one of the operations below and nothing else: each knows which fields it takes (pydantic,
 unknown fields rejected), how to show the equivalent `docker` CLI command with the scenario's friendly names,
-and how to execute through a `DemoContext` (bot/demos/runner.py), which owns the docker SDK, the lockdown,
-labels and real names. There are deliberately no words for privileged mode, host paths, host networking,
-devices or capabilities: a step cannot ask for what the vocabulary cannot say.
+and how to execute through a `DockerStepContext` (a protocol; bot/demos/runner.py's DemoContext implements
+it and owns the docker SDK, the lockdown, labels and real names). There are deliberately no words for
+privileged mode, host paths, host networking, devices or capabilities: a step cannot ask for what the
+vocabulary cannot say.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 from bot.demos.schema import boolean, checked, integer, nested, nested_list, seconds, text, texts
-
-if TYPE_CHECKING:
-    from bot.demos.runner import DemoContext
 
 # Scenario-local names (volumes, networks, containers); the runner prefixes them per run.
 ALIAS_PATTERN = r"[a-z][a-z0-9-]{0,29}"
@@ -167,6 +166,34 @@ class Mount:
         return f"-v {self.target}"
 
 
+class DockerStepContext(Protocol):
+    """What a Docker step may do: the runner's context (bot/demos/runner.py) implements it with the docker
+    SDK and the lockdown; steps only name scenario-local aliases and never see the engine."""
+
+    def run_container(
+        self,
+        alias: str | None,
+        argv: Iterable[str],
+        mounts: Iterable[Mount],
+        network: str | None,
+        *,
+        detach: bool,
+        remove: bool,
+        deadline: float,
+    ) -> Outcome: ...
+    def container_logs(self, alias: str, *, deadline: float) -> Outcome: ...
+    def remove_container(self, alias: str, *, volumes: bool, force: bool) -> None: ...
+    def list_containers(self) -> list[str]: ...
+    def create_volume(self, alias: str) -> None: ...
+    def remove_volume(self, alias: str) -> None: ...
+    def list_volumes(self) -> list[str]: ...
+    def remove_anonymous_volumes(self) -> list[str]: ...
+    def create_network(self, alias: str) -> None: ...
+    def remove_network(self, alias: str) -> None: ...
+    def read_host_file(self, relative: str) -> str | None: ...
+    def write_host_file(self, relative: str, content: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Step:
     """Fields every step of every platform has (Docker: Operation, Kubernetes: KubeOperation, which add
@@ -201,11 +228,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Operation(Step):
-    """A Docker step: what it expects of its outcome, and how it runs in a DemoContext."""
+    """A Docker step: what it expects of its outcome, and how it runs in a DockerStepContext."""
 
     expect: Expect | None = checked(nested(Expect, what="expect"), None)  # noqa: RUF009 (checked() returns a dataclasses.field)
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         raise NotImplementedError
 
 
@@ -218,7 +245,7 @@ class CreateVolume(Operation):
     def command(self, image: str) -> str:
         return f"docker volume create {self.volume}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         ctx.create_volume(self.volume)
         return Outcome(self.volume)
 
@@ -235,7 +262,7 @@ class RemoveVolume(Operation):
     def command(self, image: str) -> str:
         return f"docker volume rm {self.volume}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         ctx.remove_volume(self.volume)
         return Outcome(self.volume)
 
@@ -257,7 +284,7 @@ class CreateNetwork(Operation):
     def command(self, image: str) -> str:
         return f"docker network create --internal {self.network}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         ctx.create_network(self.network)
         return Outcome(self.network)
 
@@ -274,7 +301,7 @@ class RemoveNetwork(Operation):
     def command(self, image: str) -> str:
         return f"docker network rm {self.network}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         ctx.remove_network(self.network)
         return Outcome(self.network)
 
@@ -312,7 +339,7 @@ class Run(Operation):
         parts.append(" ".join(shell_quote(arg) for arg in self.argv))
         return " ".join(parts)
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         return ctx.run_container(
             self.container,
             self.argv,
@@ -349,7 +376,7 @@ class RemoveContainer(Operation):
         flags = ("-f " if self.force else "") + ("-v " if self.volumes else "")
         return f"docker rm {flags}{self.container}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         ctx.remove_container(self.container, volumes=self.volumes, force=self.force)
         return Outcome(self.container)
 
@@ -372,7 +399,7 @@ class Logs(Operation):
     def command(self, image: str) -> str:
         return f"docker wait {self.container} && docker logs {self.container}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         return ctx.container_logs(self.container, deadline=deadline)
 
     def uses(self) -> list[tuple[str, str, tuple[str | int, ...]]]:
@@ -388,7 +415,7 @@ class ListVolumes(Operation):
     def command(self, image: str) -> str:
         return "docker volume ls -q"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         return Outcome("\n".join(ctx.list_volumes()))
 
 
@@ -399,7 +426,7 @@ class ListContainers(Operation):
     def command(self, image: str) -> str:
         return "docker ps -a --format '{{.Names}}'"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         return Outcome("\n".join(ctx.list_containers()))
 
 
@@ -412,7 +439,7 @@ class RemoveAnonymousVolumes(Operation):
     def command(self, image: str) -> str:
         return "docker volume rm <익명 볼륨 ID...>"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         return Outcome("\n".join(ctx.remove_anonymous_volumes()))
 
 
@@ -435,7 +462,7 @@ class WriteHostFile(Operation):
     def command(self, image: str) -> str:
         return f"echo {shell_quote(self.content)} > {HOST_DIR_SHOWN}/{self.path}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         ctx.write_host_file(self.path, self.content + "\n")
         return Outcome("")
 
@@ -449,7 +476,7 @@ class ReadHostFile(Operation):
     def command(self, image: str) -> str:
         return f"cat {HOST_DIR_SHOWN}/{self.path}"
 
-    def execute(self, ctx: DemoContext, deadline: float) -> Outcome:
+    def execute(self, ctx: DockerStepContext, deadline: float) -> Outcome:
         content = ctx.read_host_file(self.path)
         if content is None:
             return Outcome(f"cat: {HOST_DIR_SHOWN}/{self.path}: No such file or directory", 1)
