@@ -172,16 +172,20 @@ def print_fold_confusions(kb: KnowledgeBase, ev: fitting.FoldEvidence, t, top: i
 
 
 def sealed_round(path: Path) -> int:
-    """N of sealed-rN.yaml (0 when the name carries no round number)."""
+    """N of sealed-rN.yaml or sealed-rNx.yaml (a second writer's set of round N); 0 without a number."""
     tail = path.stem.rsplit("-r", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
+    digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
+    return int(digits) if digits else 0
 
 
 def evaluation_files(data: Path) -> tuple[list[Path], list[Path]]:
-    """(development files, sealed files): every sealed-rN.yaml but the newest is development data."""
-    sealed = sorted(data.glob("sealed-*.yaml"), key=sealed_round)
-    dev = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")]) + sealed[:-1]
-    return dev, sealed[-1:]
+    """(development files, sealed files): the sealed sets of the newest round are sealed, every older one
+    is development data."""
+    sealed = sorted(data.glob("sealed-*.yaml"), key=lambda p: (sealed_round(p), p.name))
+    newest = max((sealed_round(p) for p in sealed), default=0)
+    dev = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")])
+    dev += [p for p in sealed if sealed_round(p) != newest]
+    return dev, [p for p in sealed if sealed_round(p) == newest]
 
 
 def main() -> int:
@@ -246,17 +250,15 @@ def main() -> int:
     dev_files += [Path(p) for p in args.dev]
     dev = load_labelled(dev_files)
     columns = {"dev lexical": score(lexical, dev), "dev combined": score(matcher, dev)}
-    if sealed_files:
-        sealed: list[Labelled] = load_labelled(sealed_files)
-        columns["sealed lexical"] = score(lexical, sealed, sealed=True)
-        columns["sealed combined"] = score(matcher, sealed, sealed=True)
+    sealed_sizes = []
+    for path in sealed_files:  # each writer's set in its own columns
+        sealed: list[Labelled] = load_labelled([path])
+        sealed_sizes.append(f"{path.stem} {len(sealed)}")
+        columns[f"{path.stem} lexical"] = score(lexical, sealed, sealed=True)
+        columns[f"{path.stem} combined"] = score(matcher, sealed, sealed=True)
     print(
         f"\ndevelopment: {len(dev)} questions ({', '.join(p.stem for p in dev_files)})"
-        + (
-            f"; sealed: {len(sealed)} questions ({sealed_files[0].stem})"
-            if sealed_files
-            else "; no sealed set in tests/data"
-        )
+        + (f"; sealed: {', '.join(sealed_sizes)} questions" if sealed_files else "; no sealed set")
     )
     print_side_by_side(columns)
     for name, result in columns.items():
