@@ -275,7 +275,8 @@ def build_brain(
 ) -> Brain:
     """The one place that builds the parts, for every door (chat, ask, serve; demo and gc use
     `build_demo_service` below). Demos and the store are optional so `dockbot ask` stays light.
-    serving=True (`dockbot serve`): on an empty model cache answer at once and train in the background;
+    serving=True (`dockbot serve`, `dockbot chat`): on an empty model cache answer at once and train in
+    the background;
     quick=True (one `dockbot ask`): a provisional threshold fit on an empty cache (bot/thresholds.py)."""
     from bot.live_knowledge import LiveKnowledge
 

@@ -175,10 +175,12 @@ def run_chat(stdin: TextIO, stdout: TextIO) -> int:
 
     try:
         try:
-            brain = build_brain(with_demos=True)
+            # serving: on an empty model cache the prompt comes at once (lexical answers) and the model
+            # trains in a thread, swapped in when done, as in `dockbot serve`.
+            brain = build_brain(with_demos=True, serving=True)
         except (ImportError, RuntimeError, OSError) as exc:
             log.warning("demos unavailable: %s", exc)
-            brain = build_brain(with_demos=False)
+            brain = build_brain(with_demos=False, serving=True)
     except ConfigError as exc:
         stdout.write(f"설정 오류: {exc}\n")
         return 2
