@@ -342,9 +342,14 @@ class KubeContext:
         def settled() -> tuple[client.V1Service, list[str]] | None:
             pods = self._pods(app, deadline)
             ready_ips = {pod.status.pod_ip for pod in pods if _ready(pod) and not _terminating(pod)}
-            endpoints = self.core.read_namespaced_endpoints(
-                name, self.namespace, _request_timeout=self._timeout(deadline)
-            )
+            try:
+                endpoints = self.core.read_namespaced_endpoints(
+                    name, self.namespace, _request_timeout=self._timeout(deadline)
+                )
+            except ApiException as exc:
+                if exc.status == 404:  # the endpoints controller has not written it yet (a busy cluster)
+                    return None
+                raise
             addresses = sorted(
                 f"{address.ip}:{port.port}"
                 for subset in endpoints.subsets or []
