@@ -12,6 +12,24 @@ from bot.live_knowledge import build_snapshot
 FIXTURE_KB = Path(__file__).parent / "fixtures"
 
 
+def hold_training(monkeypatch):
+    """Make the model's fit wait: (set once training has begun, set it to let training finish)."""
+    import threading
+
+    from bot import thresholds
+
+    training, release = threading.Event(), threading.Event()
+    real_fit = thresholds.fit_learned
+
+    def held_fit(kb):
+        training.set()
+        assert release.wait(60)
+        return real_fit(kb)
+
+    monkeypatch.setattr(thresholds, "fit_learned", held_fit)
+    return training, release
+
+
 def _read_only(*_args, **_kwargs):
     raise OSError(errno.EROFS, "Read-only file system")
 
@@ -88,7 +106,6 @@ def test_a_knowledge_edit_retrains_while_the_old_model_answers(tmp_path, monkeyp
     import shutil
     import threading
 
-    from bot import thresholds
     from bot.live_knowledge import LiveKnowledge
 
     kb_dir = tmp_path / "kb"
@@ -99,15 +116,7 @@ def test_a_knowledge_edit_retrains_while_the_old_model_answers(tmp_path, monkeyp
     question = "명명된 볼륨이 뭐야?"
     assert old.matcher.match(question).match.entry.id == "volume-named"
 
-    training, release = threading.Event(), threading.Event()
-    real_fit = thresholds.fit_learned
-
-    def slow_fit(kb):
-        training.set()
-        assert release.wait(60)
-        return real_fit(kb)
-
-    monkeypatch.setattr(thresholds, "fit_learned", slow_fit)
+    training, release = hold_training(monkeypatch)
     volumes = kb_dir / "volumes.yaml"
     volumes.write_text(
         volumes.read_text(encoding="utf-8").replace(
@@ -138,15 +147,8 @@ def test_serving_answers_at_once_on_an_empty_cache_and_swaps_in_the_trained_mode
     from bot.live_knowledge import LiveKnowledge
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    training, release = threading.Event(), threading.Event()
     real_fit = thresholds.fit_learned
-
-    def held_fit(kb):
-        training.set()
-        assert release.wait(60)
-        return real_fit(kb)
-
-    monkeypatch.setattr(thresholds, "fit_learned", held_fit)
+    training, release = hold_training(monkeypatch)
     live = LiveKnowledge.load_serving(FIXTURE_KB / "kb")
     provisional = live.current
     # The model is still training (held): the lexical scorer answers meanwhile.
