@@ -191,11 +191,14 @@ def _pty_chat(tmp_path: Path):
     return proc, master
 
 
-def _read_until(master: int, marker: str, seen: bytearray, *, timeout_s: float = 120.0) -> str:
+def _read_until(
+    master: int, marker: str, seen: bytearray, *, times: int = 1, timeout_s: float = 120.0
+) -> str:
+    """Read until `marker` has appeared `times` times in all output so far (earlier answers count)."""
     import select
 
     deadline = time.monotonic() + timeout_s
-    while marker.encode() not in seen:
+    while seen.count(marker.encode()) < times:
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"no {marker!r} in the terminal output: {seen.decode(errors='replace')[-2000:]}"
@@ -217,10 +220,12 @@ def test_terminal_chat_on_a_pty_pastes_follow_ups_and_history(tmp_path: Path) ->
         # A question pasted over two lines arrives in one burst: one question, one answer.
         os.write(master, "명명된 볼륨이\n뭐야?\n".encode())
         _read_until(master, "[명명된 볼륨 (named volume)]", seen)
-        _read_until(master, "관련 주제", seen)
+        _read_until(master, "질문> ", seen, times=2)
         os.write(master, "그럼 익명인 건?\n".encode())
         _read_until(master, "[익명 볼륨 (anonymous volume)]", seen)
-        _read_until(master, "관련 주제", seen)
+        # Ctrl-D only once readline reads again: typed while the answer prints, the terminal's own
+        # line discipline would take it, and readline would never see an end of input.
+        _read_until(master, "질문> ", seen, times=3)
         os.write(master, b"\x04")  # Ctrl-D ends the chat
         text = _read_until(master, "안녕히 가세요!", seen)
         assert proc.wait(timeout=60) == 0
