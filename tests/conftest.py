@@ -91,6 +91,12 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture(scope="session")
+def engine_host(docker_client) -> str:
+    """The DOCKER_HOST URL `docker_client` reached (the docker SDK's default when unset)."""
+    return os.environ.get("DOCKER_HOST", "").strip() or "unix:///var/run/docker.sock"
+
+
 def _ensure_demo_image(client, image: str) -> None:
     """The demo image exists, or is built FROM scratch with Debian's static busybox as .ci/docker-engine.sh
     does (no registry is reachable to pull it); without /bin/busybox the demo tests skip with the reason

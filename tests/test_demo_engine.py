@@ -305,7 +305,7 @@ class EngineProxy:
     """A TCP front for the local engine socket that the test can cut, as if the engine stopped. A real
     second dockerd is not used: on this shared machine it would share containerd with the team's engine."""
 
-    def __init__(self, target: str = "/var/run/docker.sock"):
+    def __init__(self, target: str):
         self.target = target
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -353,10 +353,10 @@ class EngineProxy:
                     s.close()
 
 
-def test_engine_stopping_mid_demo_reports_an_error_and_the_next_sweep_cleans_up(api):
-    if not Path("/var/run/docker.sock").exists():
-        pytest.skip("needs the engine on the local unix socket to put a cuttable proxy in front of it")
-    proxy = EngineProxy()
+def test_engine_stopping_mid_demo_reports_an_error_and_the_next_sweep_cleans_up(api, engine_host):
+    if not engine_host.startswith("unix://"):
+        pytest.skip("needs the engine on a local unix socket to put a cuttable proxy in front of it")
+    proxy = EngineProxy(engine_host.removeprefix("unix://"))
     through_proxy = docker.APIClient(base_url=f"tcp://127.0.0.1:{proxy.port}", timeout=10)
 
     def cut_after_writer(run):
