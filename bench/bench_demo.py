@@ -10,7 +10,10 @@
 3. Objects left afterwards: labelled containers/volumes/networks, all volumes (unlabelled anonymous ones
    would show here), and per-run temp dirs. Must all be 0.
 
-Usage: python bench/bench_demo.py [--runs 10] [--batches 5] [--json]
+4. With --vs-image IMAGE, only this: the demo in a running bot on DOCKBOT_DEMO_IMAGE against IMAGE, paired
+   (e.g. the image of demo-images/Dockerfile, whose volume paths need no handover, against busybox:1.36).
+
+Usage: python bench/bench_demo.py [--runs 10] [--batches 5] [--json] [--vs-image IMAGE]
 """
 
 from __future__ import annotations
@@ -191,6 +194,36 @@ def cli_vs_bot(runs: int) -> dict:
     }
 
 
+def image_vs_image(other: str, runs: int) -> dict:
+    """The same demo in a running bot on DOCKBOT_DEMO_IMAGE (A) and on `other` (B), alternated A B A B:
+    e.g. the image that pre-owns the volume paths (no handover) against one that does not (uploads)."""
+    scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
+    services = {
+        "a": DemoService(lambda: scenarios, image=demo_image()),
+        "b": DemoService(lambda: scenarios, image=other),
+    }
+    times: dict[str, list[float]] = {"a": [], "b": []}
+    for index in range(runs + 2):  # two warm-up rounds
+        for name in ("a", "b"):
+            started = time.perf_counter()
+            run = services[name].run("volumes", user=f"bench-{name}")
+            if not run.ok:
+                raise SystemExit(f"in-process demo on {name} failed: {run.error}")
+            if index >= 2:
+                times[name].append(time.perf_counter() - started)
+    for service in services.values():
+        service.close()
+    pairs = [a / b for a, b in zip(times["a"], times["b"], strict=True)]
+    return {
+        "a": demo_image(),
+        "b": other,
+        "a_median_s": round(statistics.median(times["a"]), 3),
+        "b_median_s": round(statistics.median(times["b"]), 3),
+        "ratio_median": round(statistics.median(pairs), 3),
+        "ratio_min_max": [round(min(pairs), 3), round(max(pairs), 3)],
+    }
+
+
 def concurrency(levels: tuple[int, ...], batches: int) -> list[dict]:
     api = connect_engine()
     image = demo_image()
@@ -261,7 +294,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--vs-image",
+        metavar="IMAGE",
+        help="only: the in-process demo on DOCKBOT_DEMO_IMAGE vs on IMAGE, paired",
+    )
     args = parser.parse_args()
+    if args.vs_image:
+        row = image_vs_image(args.vs_image, args.runs)
+        if args.json:
+            print(json.dumps(row, indent=2))
+            return 0
+        print(f"in-process volumes demo, {args.runs} pairs, A = {row['a']}, B = {row['b']}")
+        print(f"   A median {row['a_median_s']:.3f} s, B median {row['b_median_s']:.3f} s")
+        low, high = row["ratio_min_max"]
+        print(f"   paired ratio A/B median {row['ratio_median']:.3f} (min {low:.3f}, max {high:.3f})")
+        return 0
     api = connect_engine()
     volumes_before = len(api.volumes().get("Volumes") or [])
     api.close()
