@@ -79,11 +79,10 @@ def main() -> int:
     output = proc.stdout + proc.stderr
     (work / "pytest.log").write_text(output)
     summary = [line for line in output.splitlines() if re.match(r"^=+ .*(passed|failed|error|skipped)", line)]
-    reasons = collections.Counter(
-        re.sub(r"^SKIPPED \[\d+\] [^:]+:\d+: ", "", line)
-        for line in output.splitlines()
-        if line.startswith("SKIPPED")
-    )
+    reasons: collections.Counter[str] = collections.Counter()
+    for line in output.splitlines():  # -rs: "SKIPPED [count] file:line: reason"
+        if skipped := re.match(r"^SKIPPED \[(\d+)\] [^:]+:\d+: (.*)", line):
+            reasons[skipped.group(2)] += int(skipped.group(1))
     print(f"exit {proc.returncode} after {elapsed:.0f} s; log {work / 'pytest.log'}")
     print(summary[-1] if summary else output[-3000:])
     for reason, count in reasons.most_common():
