@@ -90,8 +90,10 @@ def main() -> int:
     failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
     for line in failures:
         print(f"  {line}")
-    if not args.keep:
-        subprocess.run(["rm", "-rf", str(clone), str(venv)], check=False)
+    if not args.keep:  # everything but the log (HOME was the work dir: pip's cache too)
+        for path in work.iterdir():
+            if path.name != "pytest.log":
+                subprocess.run(["rm", "-rf", str(path)], check=False)
     return proc.returncode
 
 
