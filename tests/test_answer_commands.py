@@ -42,6 +42,7 @@ import secrets
 import shlex
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -496,11 +497,27 @@ class Runner:
             with contextlib.suppress(DockerException):  # already gone with its container
                 docker_client.volumes.get(name).remove(force=True)
         for network in docker_client.networks.list(filters={"label": f"{LABEL}={self.prefix}"}):
-            network.remove()
+            remove_network(network)
         for image in docker_client.images.list():
             for tag in image.tags:
                 if tag.startswith(self.prefix):
                     docker_client.images.remove(tag, noprune=False)
+
+
+def remove_network(network, timeout_s: float = 30.0) -> None:
+    """A `--rm` container the engine is still removing holds its endpoint for a moment ("has active
+    endpoints"): retry until it lets go."""
+    from docker.errors import APIError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            network.remove()
+            return
+        except APIError as exc:
+            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def docker_entries() -> list[Entry]:
