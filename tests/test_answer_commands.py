@@ -505,9 +505,9 @@ class Runner:
 
 
 def remove_network(network, timeout_s: float = 30.0) -> None:
-    """A `--rm` container the engine is still removing holds its endpoint for a moment ("has active
-    endpoints"): retry until it lets go."""
-    from docker.errors import APIError
+    """The run's containers are gone, but an engine may still hold an endpoint of one ("has active
+    endpoints": a `--rm` container being removed, or a stale endpoint): force those off, then remove."""
+    from docker.errors import APIError, NotFound
 
     deadline = time.monotonic() + timeout_s
     while True:
@@ -517,7 +517,11 @@ def remove_network(network, timeout_s: float = 30.0) -> None:
         except APIError as exc:
             if "active endpoints" not in str(exc) or time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
+        network.reload()
+        for endpoint in network.attrs.get("Containers") or {}:
+            with contextlib.suppress(NotFound, APIError):
+                network.disconnect(endpoint, force=True)
+        time.sleep(0.2)
 
 
 def docker_entries() -> list[Entry]:
