@@ -42,7 +42,6 @@ import secrets
 import shlex
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -497,31 +496,11 @@ class Runner:
             with contextlib.suppress(DockerException):  # already gone with its container
                 docker_client.volumes.get(name).remove(force=True)
         for network in docker_client.networks.list(filters={"label": f"{LABEL}={self.prefix}"}):
-            remove_network(network)
+            network.remove()
         for image in docker_client.images.list():
             for tag in image.tags:
                 if tag.startswith(self.prefix):
                     docker_client.images.remove(tag, noprune=False)
-
-
-def remove_network(network, timeout_s: float = 30.0) -> None:
-    """The run's containers are gone, but an engine may still hold an endpoint of one ("has active
-    endpoints": a `--rm` container being removed, or a stale endpoint): force those off, then remove."""
-    from docker.errors import APIError, NotFound
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            network.remove()
-            return
-        except APIError as exc:
-            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
-                raise
-        network.reload()
-        for endpoint in network.attrs.get("Containers") or {}:
-            with contextlib.suppress(NotFound, APIError):
-                network.disconnect(endpoint, force=True)
-        time.sleep(0.2)
 
 
 def docker_entries() -> list[Entry]:
