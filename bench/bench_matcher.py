@@ -51,7 +51,8 @@ def replicate(kb: KnowledgeBase, size: int) -> KnowledgeBase:
         for entry in kb.entries:
             if len(entries) >= size:
                 break
-            entries.append(dataclasses.replace(entry, id=f"{entry.id}~{copy}"))
+            # The shipped entries keep their ids (a knowledge base grown from them), the copies get new ones.
+            entries.append(entry if copy == 0 else dataclasses.replace(entry, id=f"{entry.id}~{copy}"))
         copy += 1
     return dataclasses.replace(kb, entries=tuple(entries))
 

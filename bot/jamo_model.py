@@ -158,9 +158,9 @@ def train(
 ) -> JamoModel:
     """Fit one logistic regression per class of `classes` (entry ids and NEGATIVE) on labelled texts.
 
-    `base` + `only` (fitting on folds of a large knowledge base): fit just the classes in `only`, over
-    base's vocabulary (n-grams the texts lack get idf 0, i.e. they are absent as in a model trained on
-    these texts alone), and copy every other class from base.
+    `base` + `only` (fitting on folds of a large knowledge base, or refitting the entries an edit changed):
+    fit just the classes in `only`, over base's vocabulary (n-grams the texts lack get idf 0, i.e. they are
+    absent as in a model trained on these texts alone), and copy every other class from base by label.
     Imports scikit-learn and scipy (about a second): call it off the request path."""
     from scipy import sparse
     from sklearn.linear_model import SGDClassifier
@@ -217,13 +217,20 @@ def train(
     bias = np.zeros(n_class, dtype=np.float32)
     fitted = range(n_class) if only is None else [class_of[c] for c in only if c in class_of]
     if base is not None and only is not None:
-        # Classes not refitted keep base's coefficients (same vocabulary, same class order).
-        mask = ~np.isin(base.coef_class, np.asarray(fitted, dtype=np.int32))
+        # Classes not refitted keep base's coefficients (same vocabulary), found by label: base may have
+        # had entries since removed (dropped) and lack new ones (those must be in `only`).
+        new_of_old = np.asarray([class_of.get(label, -1) for label in base.labels], dtype=np.int64)
+        missing = [c for c in classes if c not in set(base.labels) and c not in only]
+        if missing:
+            raise ValueError(f"classes neither in base nor refitted: {missing[:3]}")
+        moved = new_of_old[base.coef_class]
+        mask = (moved >= 0) & ~np.isin(moved, np.asarray(fitted, dtype=np.int64))
         owner = np.repeat(np.arange(n_feat), np.diff(base.coef_ptr))
-        coef_rows.append(base.coef_class[mask])
+        coef_rows.append(moved[mask].astype(np.int32))
         coef_cols.append(owner[mask].astype(np.int64))
         coef_vals.append(base.coef_value[mask])
-        bias[:] = base.bias
+        kept = new_of_old >= 0
+        bias[new_of_old[kept]] = base.bias[kept]
     for c in fitted:
         if len(members[c]) == 0:
             bias[c] = -20.0

@@ -273,6 +273,27 @@ def train_model(kb: KnowledgeBase) -> JamoModel:
     return train(texts, labels, [*(e.id for e in kb.entries), NEGATIVE])
 
 
+# An edit that changes more than this share of the classes is retrained in full at once.
+REFIT_MAX_SHARE = 0.2
+
+
+def refit_model(kb: KnowledgeBase, before: KnowledgeBase, model: JamoModel) -> JamoModel | None:
+    """After an edit: `model` (trained on `before`) with only the classes of changed or new entries (and the
+    negative class, when the off-topic/uncovered questions changed) refitted, over its vocabulary. Seconds
+    at 1,000 entries where a full training takes a minute; the full training follows in the background.
+    None when too much changed for that to be a fair stand-in."""
+    from bot.jamo_model import NEGATIVE, train
+
+    old = {e.id: (e.title, e.questions) for e in before.entries}
+    changed = {e.id for e in kb.entries if old.get(e.id) != (e.title, e.questions)}
+    if negative_questions(kb) != negative_questions(before):
+        changed.add(NEGATIVE)
+    if len(changed) > REFIT_MAX_SHARE * (len(kb.entries) + 1):
+        return None
+    texts, labels = training_set(kb)
+    return train(texts, labels, [*(e.id for e in kb.entries), NEGATIVE], base=model, only=frozenset(changed))
+
+
 def _root(parent: list[int], i: int) -> int:
     """Union-find root of i (with path halving)."""
     while parent[i] != i:
@@ -503,7 +524,7 @@ def fit_learned(kb: KnowledgeBase) -> tuple[JamoModel, Thresholds]:
 # ---- the stacker, fitted on questions written by people who never read the entries ---------------------
 
 COMBINATION_FILE = Path(__file__).resolve().parent / "data" / "combination.json"
-# The stacker is used for a knowledge base whose entry ids are mostly the ones its questions were about
+# The stacker is used for a knowledge base that still has most of the entries its questions were about
 # (the shipped knowledge as it grows and is edited); a knowledge base of other topics (a fixture, another
 # team's) is fitted on its own grouped folds.
 COMBINATION_MIN_OVERLAP = 0.8
@@ -589,8 +610,8 @@ def fit_stacker(ev: FoldEvidence, negative_weight: float = STACK_NEGATIVE_WEIGHT
 
 
 def load_combination(kb: KnowledgeBase, path: Path = COMBINATION_FILE) -> Thresholds | None:
-    """The shipped stacker when it fits this knowledge (its features are this code's, its questions were
-    about at least COMBINATION_MIN_OVERLAP of these entries), else None."""
+    """The shipped stacker when it fits this knowledge (its features are this code's, at least
+    COMBINATION_MIN_OVERLAP of the entries its questions were about are here), else None."""
     from bot.matcher import STACK_FEATURES, Thresholds
 
     try:
@@ -608,7 +629,7 @@ def load_combination(kb: KnowledgeBase, path: Path = COMBINATION_FILE) -> Thresh
         log.warning("ignoring %s: %s", path, exc)
         return None
     ids = {e.id for e in kb.entries}
-    if len(ids & about) < COMBINATION_MIN_OVERLAP * max(len(ids), len(about)):
+    if len(ids & about) < COMBINATION_MIN_OVERLAP * len(about):
         return None
     return Thresholds(answer=answer, suggest=suggest, stack=stack)
 
