@@ -247,6 +247,9 @@ def main() -> int:
             f"shipped stacker ({fitting.COMBINATION_FILE.name}): "
             f"answer >= {t.answer:.3f}, suggest >= {t.suggest:.3f}"
         )
+        fitted_for = json.loads(fitting.COMBINATION_FILE.read_text(encoding="utf-8")).get("knowledge_version")
+        if fitted_for != snapshot.version:
+            print("  NOTE: fitted on other knowledge content: rerun python bench/fit_combination.py")
     else:
         print(
             f"fitted: score = {t.w_lex}·lexical + {t.w_jamo}·jamo − {t.w_neg}·p(negative) − "

@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))
 from bot import thresholds as fitting  # noqa: E402
 from bot.heldout import writer_evidence  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
+from bot.live_knowledge import content_version  # noqa: E402
 from bot.matcher import Matcher, Thresholds  # noqa: E402
 
 
@@ -31,7 +32,8 @@ def main() -> int:
     groups = writer_evidence(matcher, REPO / "tests" / "data")
     t = fitting.fit_stacker(fitting.join_evidence(list(groups.values())))
     sizes = {name: len(ev.expect) for name, ev in groups.items()}
-    fitting.write_combination(t, kb, sizes, fitting.COMBINATION_FILE)
+    version = content_version(REPO / "knowledge")
+    fitting.write_combination(t, kb, sizes, fitting.COMBINATION_FILE, version)
     print(
         f"fitted on {sizes} in {time.perf_counter() - start:.1f} s: answer >= {t.answer:.3f}, "
         f"suggest >= {t.suggest:.3f}; wrote {fitting.COMBINATION_FILE.relative_to(REPO)}"

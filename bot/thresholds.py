@@ -634,8 +634,11 @@ def load_combination(kb: KnowledgeBase, path: Path = COMBINATION_FILE) -> Thresh
     return Thresholds(answer=answer, suggest=suggest, stack=stack)
 
 
-def write_combination(t: Thresholds, kb: KnowledgeBase, fitted_on: dict[str, int], path: Path) -> None:
-    """Save a fitted stacker as JSON (read by load_combination): data, never code."""
+def write_combination(
+    t: Thresholds, kb: KnowledgeBase, fitted_on: dict[str, int], path: Path, knowledge_version: str
+) -> None:
+    """Save a fitted stacker as JSON (read by load_combination): data, never code. `knowledge_version`
+    (live_knowledge.content_version) lets the bench say when the knowledge has changed since."""
     from bot.matcher import STACK_FEATURES
 
     doc = {
@@ -645,6 +648,7 @@ def write_combination(t: Thresholds, kb: KnowledgeBase, fitted_on: dict[str, int
         "answer": round(t.answer, 6),
         "suggest": round(t.suggest, 6),
         "fitted_on": fitted_on,
+        "knowledge_version": knowledge_version,
         "entries": sorted(e.id for e in kb.entries),
     }
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
