@@ -337,6 +337,55 @@ def grouped_folds(kb: KnowledgeBase, model: JamoModel) -> tuple[list[list[int]],
     return folds, negatives
 
 
+class _EvidenceBuilder:
+    """Collects questions' candidates (lexical scores and model probabilities) into FoldEvidence arrays."""
+
+    def __init__(self) -> None:
+        self.expect: list[int] = []
+        self.number: list[int] = []
+        self.negative: list[float] = []
+        self.unseen: list[float] = []
+        self.ptr = [0]
+        self.entry: list[int] = []
+        self.lex: list[float] = []
+        self.learned: list[float] = []
+        self.exact: list[bool] = []
+
+    def add(self, lexical: Matcher, model: JamoModel, question: str, expect: int, number: int = -1) -> None:
+        """One question: the lexical index's candidates plus the model's LEARNED_CANDIDATES best entries."""
+        from bot.matcher import LEARNED_CANDIDATES
+
+        n = lexical.index.n
+        scored, share = lexical.lexical(lexical.analyse(question))
+        probs = model.probabilities(question)
+        cands: dict[int, Scored | None] = {s.index: s for s in scored}
+        for extra in np.argsort(-probs[:n])[:LEARNED_CANDIDATES]:
+            cands.setdefault(int(extra), None)
+        for idx, s in cands.items():
+            self.entry.append(idx)
+            self.lex.append(s.lexical if s is not None else 0.0)
+            self.learned.append(float(probs[idx]))
+            self.exact.append(bool(s is not None and s.exact))
+        self.expect.append(expect)
+        self.number.append(number)
+        self.negative.append(float(probs[n]))
+        self.unseen.append(share)
+        self.ptr.append(len(self.entry))
+
+    def build(self) -> FoldEvidence:
+        return FoldEvidence(
+            expect=np.asarray(self.expect, np.int64),
+            negative=np.asarray(self.negative),
+            unseen=np.asarray(self.unseen),
+            ptr=np.asarray(self.ptr, np.int64),
+            cand_entry=np.asarray(self.entry, np.int64),
+            cand_lex=np.asarray(self.lex),
+            cand_learned=np.asarray(self.learned),
+            cand_exact=np.asarray(self.exact, bool),
+            question=np.asarray(self.number, np.int64),
+        )
+
+
 def fold_evidence(kb: KnowledgeBase, final: JamoModel, *, every: bool = False) -> FoldEvidence:
     """Train on FOLDS - 1 folds, score the held-out fold with both scorers; all folds in turn.
 
@@ -345,7 +394,7 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel, *, every: bool = False) -
     from dataclasses import replace
 
     from bot.jamo_model import NEGATIVE, train
-    from bot.matcher import LEARNED_CANDIDATES, Matcher, Thresholds
+    from bot.matcher import Matcher, Thresholds
 
     folds, negative_folds = grouped_folds(kb, final)
     n = len(kb.entries)
@@ -360,8 +409,7 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel, *, every: bool = False) -
     negatives = negative_questions(kb)
     n_off = len(kb.off_topic)
     classes = [*(e.id for e in kb.entries), NEGATIVE]
-    expect, negative, unseen, ptr, number = [], [], [], [0], []
-    c_entry, c_lex, c_learned, c_exact = [], [], [], []
+    evidence = _EvidenceBuilder()
     for k in range(FOLDS):
         entries = tuple(
             replace(e, questions=tuple(q for q, f in zip(e.questions, fold, strict=True) if f != k))
@@ -400,32 +448,8 @@ def fold_evidence(kb: KnowledgeBase, final: JamoModel, *, every: bool = False) -
         total = len(negatives) + sum(len(e.questions) for e in kb.entries)
         step = 1 if every else max(1, -(-total // MAX_EVIDENCE))  # ceil
         for question, e, j in held[::step]:
-            scored, share = lexical.lexical(lexical.analyse(question))
-            probs = model.probabilities(question)
-            cands: dict[int, Scored | None] = {s.index: s for s in scored}
-            for extra in np.argsort(-probs[:n])[:LEARNED_CANDIDATES]:
-                cands.setdefault(int(extra), None)
-            for idx, s in cands.items():
-                c_entry.append(idx)
-                c_lex.append(s.lexical if s is not None else 0.0)
-                c_learned.append(float(probs[idx]))
-                c_exact.append(bool(s is not None and s.exact))
-            expect.append(e)
-            number.append(j)
-            negative.append(float(probs[n]))
-            unseen.append(share)
-            ptr.append(len(c_entry))
-    return FoldEvidence(
-        expect=np.asarray(expect, np.int64),
-        negative=np.asarray(negative),
-        unseen=np.asarray(unseen),
-        ptr=np.asarray(ptr, np.int64),
-        cand_entry=np.asarray(c_entry, np.int64),
-        cand_lex=np.asarray(c_lex),
-        cand_learned=np.asarray(c_learned),
-        cand_exact=np.asarray(c_exact, bool),
-        question=np.asarray(number, np.int64),
-    )
+            evidence.add(lexical, model, question, e, j)
+    return evidence.build()
 
 
 def candidate_scores(ev: FoldEvidence, t: Thresholds) -> np.ndarray:
@@ -536,42 +560,17 @@ STACK_NEGATIVE_WEIGHT = 3.0
 def outside_evidence(matcher: Matcher, labelled: list[Labelled]) -> FoldEvidence:
     """Candidates of labelled outside questions as the matcher's lexical index and model score them (the
     same arrays as fold_evidence, so one fit and one scoring serve both)."""
-    from bot.matcher import LEARNED_CANDIDATES
-
     model = matcher.model
     if model is None:
         raise ValueError("outside evidence needs the jamo model")
     ids = {e.id: i for i, e in enumerate(matcher.kb.entries)}
-    n = len(ids)
-    expect, negative, unseen, ptr = [], [], [], [0]
-    c_entry, c_lex, c_learned, c_exact = [], [], [], []
+    evidence = _EvidenceBuilder()
     for item in labelled:
         if item.expect is not None and item.expect not in ids:
             continue  # an entry this knowledge no longer has
-        scored, share = matcher.lexical(matcher.analyse(item.question))
-        probs = model.probabilities(item.question)
-        cands: dict[int, Scored | None] = {s.index: s for s in scored}
-        for extra in np.argsort(-probs[:n])[:LEARNED_CANDIDATES]:
-            cands.setdefault(int(extra), None)
-        for idx, s in cands.items():
-            c_entry.append(idx)
-            c_lex.append(s.lexical if s is not None else 0.0)
-            c_learned.append(float(probs[idx]))
-            c_exact.append(bool(s is not None and s.exact))
-        expect.append(ids[item.expect] if item.expect else (-2 if item.kind == "uncovered" else -1))
-        negative.append(float(probs[n]))
-        unseen.append(share)
-        ptr.append(len(c_entry))
-    return FoldEvidence(
-        expect=np.asarray(expect, np.int64),
-        negative=np.asarray(negative),
-        unseen=np.asarray(unseen),
-        ptr=np.asarray(ptr, np.int64),
-        cand_entry=np.asarray(c_entry, np.int64),
-        cand_lex=np.asarray(c_lex),
-        cand_learned=np.asarray(c_learned),
-        cand_exact=np.asarray(c_exact, bool),
-    )
+        expect = ids[item.expect] if item.expect else (-2 if item.kind == "uncovered" else -1)
+        evidence.add(matcher, model, item.question, expect)
+    return evidence.build()
 
 
 def join_evidence(parts: list[FoldEvidence]) -> FoldEvidence:
@@ -588,6 +587,9 @@ def join_evidence(parts: list[FoldEvidence]) -> FoldEvidence:
         cand_lex=np.concatenate([p.cand_lex for p in parts]),
         cand_learned=np.concatenate([p.cand_learned for p in parts]),
         cand_exact=np.concatenate([p.cand_exact for p in parts]),
+        question=np.concatenate(
+            [p.question if p.question is not None else np.full(len(p.expect), -1) for p in parts]
+        ),
     )
 
 
