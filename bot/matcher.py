@@ -383,26 +383,36 @@ class Matcher:
         exclude: tuple[int, int] | None = None,
         limit: int = CANDIDATES,
         off_topic_left_out: bool = False,
+        leave_out: frozenset[int] = frozenset(),
     ) -> list[Scored]:
         """Candidates best first, scored as the thresholds say (lexical alone, or lexical + learned).
 
         `exclude=(entry, question number)` leaves one example question out of the lexical index (fitting
         the lexical-only thresholds); `off_topic_left_out`: the question is one of the off-topic file's,
-        left out of its counts."""
+        left out of its counts; `leave_out`: entries that are not candidates at all (a follow-up is about
+        something other than the entry just answered), so the others' margins are to each other."""
         tokens = self.index.build_tokens.get(question) if exclude is not None else None
         if tokens is None:
             tokens = self.analyse(question)
         lexical, unseen = self.lexical(
             tokens, exclude=exclude, limit=limit, off_topic_left_out=off_topic_left_out
         )
-        return self.combine(question, lexical, unseen)
+        if leave_out:
+            lexical = [s for s in lexical if s.index not in leave_out]
+        return self.combine(question, lexical, unseen, leave_out)
 
     def rank_tokens(self, tokens: list[str], **kwargs) -> list[Scored]:
         """Lexical-only ranking of analysed tokens, with the unseen penalty of the lexical thresholds."""
         lexical, unseen = self.lexical(tokens, **kwargs)
         return self.combine(None, lexical, unseen)
 
-    def combine(self, question: str | None, lexical: list[Scored], unseen: float) -> list[Scored]:
+    def combine(
+        self,
+        question: str | None,
+        lexical: list[Scored],
+        unseen: float,
+        leave_out: frozenset[int] = frozenset(),
+    ) -> list[Scored]:
         """Final scores: w_lex·lexical + w_jamo·p(entry) − w_neg·p(negative) − w_unseen·unseen share.
 
         The weights come with the thresholds (fitted together on grouped folds, bot/thresholds.py); the
@@ -421,9 +431,8 @@ class Matcher:
         n = self.index.n
         negative = float(probs[n]) if len(probs) > n else 0.0
         by_index = {s.index: s for s in lexical}
-        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else np.zeros(0, dtype=np.intp)
-        for e in learned_top:
-            e = int(e)
+        learned_top: list[int] = np.argsort(-probs[:n])[: LEARNED_CANDIDATES + len(leave_out)].tolist()
+        for e in [e for e in learned_top if e not in leave_out][:LEARNED_CANDIDATES]:
             if e not in by_index:
                 by_index[e] = Scored(e, 0.0, 0.0, 0.0, 0.0)
         if t.stack:
