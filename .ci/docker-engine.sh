@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Docker engine for the demo tests: Debian's docker.io when none answers, started here.
-# No registry is reachable, so the demo image is built FROM scratch with Debian's static busybox.
+# No registry is reachable, so the demo image is built FROM scratch with Debian's static busybox
+# (demo-images/Dockerfile: the scenarios' volume paths pre-owned by the demo uid).
 set -euo pipefail
 image="${DOCKBOT_DEMO_IMAGE:-busybox:1.36}"
 
@@ -20,13 +21,7 @@ fi
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   ctx=$(mktemp -d)
   cp /bin/busybox "$ctx/busybox"
-  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
-FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox", "--install", "-s", "/bin"]
-CMD ["sh"]
-DOCKERFILE
-  docker build -q -t "$image" "$ctx" >/dev/null
+  docker build -q --network none -t "$image" -f demo-images/Dockerfile "$ctx" >/dev/null
   rm -rf "$ctx"
 fi
 echo "docker engine: $(docker version --format '{{.Server.Version}}'), demo image: $image"

@@ -86,7 +86,7 @@ fi
 
 # --- lint --------------------------------------------------------------------------------------------------------
 say "hadolint $(hadolint --version | head -1)"
-hadolint Dockerfile          # any finding fails; the ignored ones carry an inline reason in the Dockerfile
+hadolint Dockerfile demo-images/Dockerfile   # any finding fails; ignored ones carry an inline reason
 say "docker compose config ($(docker compose version --short))"
 docker compose -f compose.yaml config --quiet
 # With a filled env file too, as an admin would have it.

@@ -10,7 +10,10 @@
 3. Objects left afterwards: labelled containers/volumes/networks, all volumes (unlabelled anonymous ones
    would show here), and per-run temp dirs. Must all be 0.
 
-Usage: python bench/bench_demo.py [--runs 10] [--batches 5] [--json]
+4. With --vs-image IMAGE, only this: the demo in a running bot on DOCKBOT_DEMO_IMAGE against IMAGE, paired
+   (e.g. the image of demo-images/Dockerfile, whose volume paths need no handover, against busybox:1.36).
+
+Usage: python bench/bench_demo.py [--runs 10] [--batches 5] [--json] [--vs-image IMAGE]
 """
 
 from __future__ import annotations
@@ -32,12 +35,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.demos.engine import connect_engine, ensure_image  # noqa: E402
-from bot.demos.hostdir import writable_root_tar  # noqa: E402
+from bot.demos.hostdir import image_writable_paths, writable_root_tar  # noqa: E402
 from bot.demos.runner import LABEL, OWNER_LABEL, run_scenario  # noqa: E402
 from bot.demos.scenario import load_scenarios  # noqa: E402
 from bot.demos.service import DemoService  # noqa: E402
 
 OWNERS = {f"{socket.gethostname()}:{os.getpid()}"}  # every process of this bench that runs demos
+
+
+def demo_image() -> str:
+    return os.environ.get("DOCKBOT_DEMO_IMAGE", "").strip() or "busybox:1.36"
 
 
 def timed(argv: list[str]) -> float:
@@ -141,9 +148,14 @@ def cli_vs_bot(runs: int) -> dict:
     cli_nonroot = ["sh", str(REPO / "bench" / "volumes_demo_cli_nonroot.sh")]
     with tempfile.NamedTemporaryFile(prefix="dockbot-bench-", suffix=".tar", delete=False) as handover:
         handover.write(writable_root_tar())
-    os.environ["HANDOVER_TAR"] = handover.name
+    # An image that ships /data and /anon owned by the demo uid (demo-images/Dockerfile) needs no handover,
+    # for the runner as for a person at the CLI: the non-root script then skips its `docker cp`s.
+    api = connect_engine()
+    pre_owned = {"/data", "/anon"} <= image_writable_paths(api.inspect_image(demo_image()))
+    api.close()
+    os.environ["HANDOVER_TAR"] = "" if pre_owned else handover.name
     scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
-    service = DemoService(lambda: scenarios, image=os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36"))
+    service = DemoService(lambda: scenarios, image=demo_image())
 
     def warm() -> float:  # the bot as it runs in Slack or the chat: a live process with a connected client
         started = time.perf_counter()
@@ -171,6 +183,8 @@ def cli_vs_bot(runs: int) -> dict:
     medians = {name: statistics.median(values) for name, values in times.items()}
     return {
         "runs": runs,
+        "image": demo_image(),
+        "volumes_pre_owned_by_the_image": pre_owned,
         **{f"{name}_median_s": round(value, 3) for name, value in medians.items()},
         "ratio": round(medians["bot"] / medians["cli"], 3),
         "warm_ratio": round(medians["warm"] / medians["cli"], 3),
@@ -180,9 +194,39 @@ def cli_vs_bot(runs: int) -> dict:
     }
 
 
+def image_vs_image(other: str, runs: int) -> dict:
+    """The same demo in a running bot on DOCKBOT_DEMO_IMAGE (A) and on `other` (B), alternated A B A B:
+    e.g. the image that pre-owns the volume paths (no handover) against one that does not (uploads)."""
+    scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
+    services = {
+        "a": DemoService(lambda: scenarios, image=demo_image()),
+        "b": DemoService(lambda: scenarios, image=other),
+    }
+    times: dict[str, list[float]] = {"a": [], "b": []}
+    for index in range(runs + 2):  # two warm-up rounds
+        for name in ("a", "b"):
+            started = time.perf_counter()
+            run = services[name].run("volumes", user=f"bench-{name}")
+            if not run.ok:
+                raise SystemExit(f"in-process demo on {name} failed: {run.error}")
+            if index >= 2:
+                times[name].append(time.perf_counter() - started)
+    for service in services.values():
+        service.close()
+    pairs = [a / b for a, b in zip(times["a"], times["b"], strict=True)]
+    return {
+        "a": demo_image(),
+        "b": other,
+        "a_median_s": round(statistics.median(times["a"]), 3),
+        "b_median_s": round(statistics.median(times["b"]), 3),
+        "ratio_median": round(statistics.median(pairs), 3),
+        "ratio_min_max": [round(min(pairs), 3), round(max(pairs), 3)],
+    }
+
+
 def concurrency(levels: tuple[int, ...], batches: int) -> list[dict]:
     api = connect_engine()
-    image = os.environ.get("DOCKBOT_DEMO_IMAGE", "busybox:1.36")
+    image = demo_image()
     ensure_image(api, image)
     scenario = load_scenarios(REPO / "knowledge" / "demos")[0]["volumes"]
     rows = []
@@ -250,7 +294,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--vs-image",
+        metavar="IMAGE",
+        help="only: the in-process demo on DOCKBOT_DEMO_IMAGE vs on IMAGE, paired",
+    )
     args = parser.parse_args()
+    if args.vs_image:
+        row = image_vs_image(args.vs_image, args.runs)
+        if args.json:
+            print(json.dumps(row, indent=2))
+            return 0
+        print(f"in-process volumes demo, {args.runs} pairs, A = {row['a']}, B = {row['b']}")
+        print(f"   A median {row['a_median_s']:.3f} s, B median {row['b_median_s']:.3f} s")
+        low, high = row["ratio_min_max"]
+        print(f"   paired ratio A/B median {row['ratio_median']:.3f} (min {low:.3f}, max {high:.3f})")
+        return 0
     api = connect_engine()
     volumes_before = len(api.volumes().get("Volumes") or [])
     api.close()
@@ -283,6 +342,8 @@ def main() -> int:
                 f"  (exit {row['exit']})"
             )
     print(f"\n1. volumes demo, {args.runs} alternated runs each (whole process wall time)")
+    handover = "none (copy-up)" if head_to_head["volumes_pre_owned_by_the_image"] else "archive uploads"
+    print(f"   image {head_to_head['image']}: volume handover to uid 65534 by {handover}")
     print(f"   dockbot demo volumes   median {head_to_head['bot_median_s']:.3f} s   {head_to_head['bot_s']}")
     print(f"   docker CLI script      median {head_to_head['cli_median_s']:.3f} s   {head_to_head['cli_s']}")
     print(f"   ratio dockbot / CLI    {head_to_head['ratio']:.2f}x")

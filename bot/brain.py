@@ -291,9 +291,9 @@ def build_brain(
         demos = build_demo_service(settings, lambda: knowledge.current.kb.scenarios)
     store = None
     if with_store and settings.db_target is not None:
-        from bot.store import Store
+        from bot.database import open_store
 
-        store = Store.open(settings.db_target, retention_days=settings.retention_days, background_writes=True)
+        store = open_store(settings.db_target, retention_days=settings.retention_days, background_writes=True)
     if demos is not None and store is not None and store.shared:
         demos.share_slots(store)  # the cap and one-demo-per-user across replicas, and the lease sweeper
     return Brain(settings=settings, knowledge=knowledge, demos=demos, store=store)

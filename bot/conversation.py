@@ -24,9 +24,9 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot.conversation_topic import Topic
 from bot.matcher import Answer, Match, Scored
 
 if TYPE_CHECKING:
@@ -57,18 +57,6 @@ _EXAMPLE_FILLER = re.compile(
 )
 # Cut from a follow-up before it is asked again: the copula in "익명인 건" hides the noun from the analyser.
 _COPULA = re.compile(r"(\S+?)인\s*(건|거|것|경우)")
-
-
-@dataclass(frozen=True)
-class Topic:
-    """What a conversation is about: the last entry answered in it and the question that led there."""
-
-    entry_id: str  # "" when the bot has only offered suggestions so far
-    question: str
-    # A question of this conversation still waiting for its entry (it got suggestions, or a 👎): the entry
-    # the asker ends up with makes it a suggested example (bot/suggestions.py). pending_reason says how.
-    pending: str = ""
-    pending_reason: str = ""
 
 
 class TopicMemory(Protocol):

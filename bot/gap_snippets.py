@@ -32,7 +32,7 @@ _GENERIC_WORDS = frozenset(
 if TYPE_CHECKING:
     from bot.knowledge import Entry, KnowledgeBase
     from bot.matcher import Matcher
-    from bot.stats import QuestionGroup
+    from bot.question_groups import QuestionGroup
 
 
 @dataclass(frozen=True)

@@ -1,61 +1,29 @@
 """What the admins should write next: unanswered questions grouped by similarity, 👎 per entry, demo health.
 
-The report is plain data (`StatsReport`) rendered by stats.txt.j2 for the terminal and handlers/blocks.py
-for Slack, or dumped as JSON. `suggest=True` adds, for the top groups, the YAML snippets of
-bot/gap_snippets.py (more example questions for the entry the matcher almost chose, or a new entry stub).
+The groups are bot/question_groups.py's. The report is plain data (`StatsReport`) rendered by
+stats.txt.j2 for the terminal and handlers/blocks.py for Slack, or dumped as JSON. `suggest=True` adds,
+for the top groups, the YAML snippets of bot/gap_snippets.py (more example questions for the entry the
+matcher almost chose, or a new entry stub).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rapidfuzz import fuzz, process
-
-from bot.korean import QUESTION_TOKEN, STOPWORDS, clean_text, raw_tokens
+from bot.gap_snippets import Suggestion, suggest_snippets
+from bot.question_groups import QuestionGroup, describe_group, group_questions, grouping_key, matcher_key
 
 if TYPE_CHECKING:
-    from bot.gap_snippets import Suggestion
     from bot.knowledge import KnowledgeBase
     from bot.matcher import Matcher
     from bot.store import DemoTally, Store
 
 # Outcomes an admin should act on: nothing found, or only a low-confidence guess.
 GAP_OUTCOMES = ("no_answer", "suggested")
-# Two questions belong to one group at this rapidfuzz WRatio (0-100) or above. WRatio mixes whole-string,
-# partial and token-set similarity, which copes with Korean particles and word order ("볼륨 백업 방법" vs
-# "볼륨은 어떻게 백업해요"); 70 keeps unrelated one-word fragments apart on the questions we tried.
-GROUP_SIMILARITY = 70.0
 MAX_GROUPS = 10
 MAX_SUGGESTIONS = 5
-MAX_EXAMPLES_PER_GROUP = 8
-
-
-def grouping_key(text: str) -> str:
-    """The words that carry a question: the matcher's own cleaning and particle stripping, minus filler.
-
-    "볼륨 백업은 어떻게 하나요?" and "볼륨을 백업하는 방법 알려줘" both become "볼륨 백업 ...", so their
-    similarity reflects the topic rather than the grammar.
-    """
-    tokens = raw_tokens(clean_text(text))
-    kept = [t for t in tokens if t not in STOPWORDS and t != QUESTION_TOKEN]
-    return " ".join(kept or tokens)
-
-
-@dataclass(frozen=True)
-class QuestionGroup:
-    """Similar questions that went unanswered or got only a low-confidence guess."""
-
-    representative: str
-    count: int
-    examples: tuple[str, ...]  # distinct texts, most asked first
-    outcomes: dict[str, int]
-    entry_id: str | None  # the entry the matcher most often guessed, if any
-    entry_title: str | None
-    last_asked: str
 
 
 @dataclass(frozen=True)
@@ -114,40 +82,6 @@ class StatsReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
 
-def group_questions(
-    rows: Sequence[tuple[str, str, str | None, str]],
-    *,
-    key: Callable[[str], str] = grouping_key,
-    threshold: float = GROUP_SIMILARITY,
-) -> list[dict[str, Any]]:
-    """Group (text, outcome, entry_id, asked_at) rows by text similarity, biggest group first.
-
-    Greedy single pass over distinct texts, most frequent first, so each group is represented by its most
-    asked wording. Quadratic only in the number of groups, which stays small.
-    """
-    by_text: dict[str, list[tuple[str, str, str | None, str]]] = {}
-    for row in rows:
-        folded = key(row[0])
-        if folded:
-            by_text.setdefault(folded, []).append(row)
-    ordered = sorted(by_text.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    groups: list[dict[str, Any]] = []
-    representatives: list[str] = []
-    for folded, members in ordered:
-        found = process.extractOne(folded, representatives, scorer=fuzz.WRatio, score_cutoff=threshold)
-        if found is None:
-            representatives.append(folded)
-            groups.append({"members": list(members), "texts": Counter()})
-            target = groups[-1]
-        else:
-            target = groups[found[2]]
-            target["members"].extend(members)
-        for text, *_ in members:
-            target["texts"][text.strip()] += 1
-    groups.sort(key=lambda g: -len(g["members"]))  # stable: ties keep the most-asked-wording order
-    return groups
-
-
 def build_report(
     store: Store | None,
     kb: KnowledgeBase | None,
@@ -166,8 +100,8 @@ def build_report(
         )
     counts = store.outcome_counts()
     rows = [(q.text, q.outcome, q.entry_id, q.asked_at) for q in store.questions(GAP_OUTCOMES)]
-    key = _matcher_key(matcher) if matcher is not None else grouping_key
-    groups = [_describe_group(g, kb) for g in group_questions(rows, key=key)[:max_groups]]
+    key = matcher_key(matcher) if matcher is not None else grouping_key
+    groups = [describe_group(g, kb) for g in group_questions(rows, key=key)[:max_groups]]
 
     def title(entry_id: str) -> str:
         entry = kb.get(entry_id) if kb is not None else None
@@ -178,8 +112,6 @@ def build_report(
     topics = most_asked_topics(store, kb)
     suggestions = None
     if suggest:
-        from bot.gap_snippets import suggest_snippets
-
         suggestions = (
             suggest_snippets(groups[:max_suggestions], kb, matcher)
             if kb is not None and matcher is not None
@@ -246,34 +178,3 @@ def most_asked_topics(store: Store | None, kb: KnowledgeBase | None, limit: int 
         entry = kb.get(entry_id) if kb is not None else None
         titled.append(TopicCount(entry_id, entry.title if entry is not None else entry_id, count))
     return titled
-
-
-def _matcher_key(matcher: Matcher) -> Callable[[str], str]:
-    """Group by the matcher's own analysis: synonyms and typo fixes make 보륨/volume/볼륨 one word."""
-
-    def key(text: str) -> str:
-        try:
-            tokens = [t for t in matcher.analyse(text) if t != QUESTION_TOKEN]
-        except Exception:  # grouping is best effort; never lose the report over one odd question
-            tokens = []
-        return " ".join(tokens) or grouping_key(text)
-
-    return key
-
-
-def _describe_group(group: dict[str, Any], kb: KnowledgeBase | None) -> QuestionGroup:
-    members = group["members"]
-    texts: Counter[str] = group["texts"]
-    guesses = Counter(m[2] for m in members if m[2])
-    entry_id = guesses.most_common(1)[0][0] if guesses else None
-    entry = kb.get(entry_id) if kb is not None and entry_id else None
-    examples = tuple(text for text, _ in texts.most_common(MAX_EXAMPLES_PER_GROUP))
-    return QuestionGroup(
-        representative=examples[0],
-        count=len(members),
-        examples=examples,
-        outcomes=dict(Counter(m[1] for m in members)),
-        entry_id=entry_id,
-        entry_title=entry.title if entry is not None else None,
-        last_asked=max(m[3] for m in members),
-    )

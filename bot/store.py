@@ -31,19 +31,16 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from bot.config import DB_URL_SCHEMES
+from bot.conversation_topic import Topic
 from bot.record_writer import RecordWriter
-
-if TYPE_CHECKING:
-    from bot.conversation import Topic
-    from bot.matcher import Answer
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +172,36 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+class _Entry(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class _Guess(Protocol):
+    @property
+    def entry(self) -> _Entry: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+class AnsweredQuestion(Protocol):
+    """What the store records of a bot.matcher.Answer: a protocol, so the store never imports the matcher
+    (which imports the knowledge, which imports the demos, which use the store: a cycle)."""
+
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def match(self) -> _Guess | None: ...
+
+    @property
+    def alternatives(self) -> Sequence[_Guess]: ...
+
+
 @dataclass(frozen=True)
 class QuestionRow:
     asked_at: str
@@ -217,11 +244,14 @@ class OutcomeCounts:
 
 
 class Store:
-    """The bot's database. Use `Store.open(path_or_url)`; every method is safe to call from any thread."""
+    """The bot's database (SQLite). Open DOCKBOT_DB with `bot.database.open_store(path_or_url)`; every
+    method is safe to call from any thread."""
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, retention_days: int = 90, clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self, path: Path | str, *, retention_days: int = 90, clock: Callable[[], datetime] = utc_now
+    ):
         self.path = Path(path)
         self.retention_days = retention_days
         self._clock = clock
@@ -243,16 +273,14 @@ class Store:
         clock: Callable[[], datetime] = utc_now,
         background_writes: bool = False,
     ) -> Store:
-        """Open (creating and migrating) the database: a postgresql:// URL or a SQLite path. Never raises:
-        a bad file or an unreachable server is logged and retried. With `background_writes`, the
-        `submit_*` methods queue their records for a writer thread instead of writing before returning."""
-        store: Store
-        if isinstance(target, str) and target.startswith(DB_URL_SCHEMES):
-            from bot.store_postgres import PostgresStore
-
-            store = PostgresStore(target, retention_days=retention_days, clock=clock)
-        else:
-            store = cls(Path(target), retention_days=retention_days, clock=clock)
+        """Open (creating and migrating) the database this class stores in: a SQLite path here, a
+        postgresql:// URL for PostgresStore (bot.database.open_store picks the class from DOCKBOT_DB). Never
+        raises on a bad file or an unreachable server: the failure is logged and retried. With
+        `background_writes`, the `submit_*` methods queue their records for a writer thread instead of
+        writing before returning."""
+        if cls is Store and isinstance(target, str) and target.startswith(DB_URL_SCHEMES):
+            raise ValueError("a database URL is not a SQLite path: open it with bot.database.open_store")
+        store = cls(target, retention_days=retention_days, clock=clock)
         store._first_open()
         if background_writes:
             store._writer = RecordWriter(name=f"store-writer-{store.dialect}")
@@ -441,14 +469,14 @@ class Store:
     # ---- writes -------------------------------------------------------------------------------------
 
     def record_question(
-        self, answer: Answer, *, user: str = "", channel: str = "", source: str = "cli"
+        self, answer: AnsweredQuestion, *, user: str = "", channel: str = "", source: str = "cli"
     ) -> int | None:
         """Remember one question and how it was answered. Returns its row id, or None if not stored."""
         try:
             entry_id, score = _best_guess(answer)
             text = getattr(answer, "question", "") or ""
             outcome = str(getattr(answer, "outcome", "") or "")
-        except Exception as exc:  # an unexpected Answer shape must not stop the reply either
+        except Exception as exc:  # an unexpected answer shape must not stop the reply either
             self._failed("record_question", exc)
             return None
         return self._insert_question(
@@ -555,7 +583,7 @@ class Store:
     # ---- writes after the reply (a RecordWriter thread when opened with background_writes) ----------
 
     def submit_question(
-        self, answer: Answer, *, user: str = "", channel: str = "", source: str = "cli"
+        self, answer: AnsweredQuestion, *, user: str = "", channel: str = "", source: str = "cli"
     ) -> bool:
         """Record a question without waiting for the database; False only when it had to be dropped."""
         try:
@@ -564,7 +592,7 @@ class Store:
                 "text": getattr(answer, "question", "") or "",
                 "outcome": str(getattr(answer, "outcome", "") or ""),
             }
-        except Exception as exc:  # an unexpected Answer shape must not stop the reply either
+        except Exception as exc:  # an unexpected answer shape must not stop the reply either
             self._failed("record_question", exc)
             return False
         asked_at = self._clock()
@@ -849,7 +877,6 @@ class Store:
 
     def recall_topic(self, key: str, *, max_age_s: float) -> Topic | None:
         """The topic of conversation `key` if it was updated within max_age_s, else None."""
-        from bot.conversation import Topic
 
         def query(conn: Any) -> Topic | None:
             row = conn.execute(
@@ -1029,7 +1056,7 @@ def _clip(text: str | None) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _best_guess(answer: Answer) -> tuple[str | None, float | None]:
+def _best_guess(answer: AnsweredQuestion) -> tuple[str | None, float | None]:
     """The entry the matcher chose, or its best alternative (what an admin should look at next)."""
     match = getattr(answer, "match", None)
     if match is None:

@@ -52,10 +52,18 @@ def _is_from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
     return bool(user) and user != bot_user_id
 
 
-def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None, source: str) -> None:
+def _not_answered(body: dict[str, Any], reason: str) -> None:
+    """One line per event the bot decided not to answer (ids only): what "nothing happened" looks like."""
+    log.info("event %s not answered: %s", body.get("event_id") or "-", reason)
+
+
+def _answer_event(
+    event: dict[str, Any], body: dict[str, Any], context: Any, *, thread_ts: str | None, source: str
+) -> None:
     recent = context["recent"]
     # One message can reach us twice under different event ids (app_mention + message.im): answer it once.
     if not recent.first_time(f"message:{event.get('channel')}:{event.get('ts')}"):
+        _not_answered(body, "the same message was answered under another event id")
         return
     brain, messenger = context["brain"], context["messenger"]
     channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
@@ -85,34 +93,41 @@ def _answer_event(event: dict[str, Any], context: Any, *, thread_ts: str | None,
     messenger.post(channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts)
 
 
-def on_mention(event: dict[str, Any], context: Any) -> None:
+def on_mention(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
     """@dockbot in a channel: answer in the thread of the question."""
     if not _is_from_a_person(event, context.get("bot_user_id")):
+        _not_answered(body, "not a person's new message")
         return
-    _answer_event(event, context, thread_ts=event.get("thread_ts") or event.get("ts"), source="slack_mention")
+    thread_ts = event.get("thread_ts") or event.get("ts")
+    _answer_event(event, body, context, thread_ts=thread_ts, source="slack_mention")
 
 
-def on_message(event: dict[str, Any], context: Any) -> None:
+def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
     """Message events: DMs to the bot, and (with message.channels / message.groups) replies without a
     mention in a thread the bot answered: follow-ups. Mentions arrive as app_mention, answered there."""
     bot_user_id = context.get("bot_user_id")
     if not _is_from_a_person(event, bot_user_id):
+        _not_answered(body, "not a person's new message")
         return
     if event.get("channel_type") == "im":
-        _answer_event(event, context, thread_ts=event.get("thread_ts"), source="slack_dm")
+        _answer_event(event, body, context, thread_ts=event.get("thread_ts"), source="slack_dm")
         return
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts"):
-        return  # top-level channel chatter is not for the bot
+        _not_answered(body, "top-level channel message")  # chatter, not for the bot
+        return
     if bot_user_id and f"<@{bot_user_id}" in str(event.get("text") or ""):
-        return  # the app_mention event of the same message answers it
+        _not_answered(body, "a mention: its app_mention event answers it")
+        return
     brain = context["brain"]
     if event.get("channel") == brain.settings.experts_channel and experts.on_expert_reply(event, context):
         return  # an expert answering a question we posted (handlers/experts.py)
     origin = Origin(channel=str(event.get("channel") or ""), thread_ts=thread_ts)
     if brain.conversations.topic(origin.conversation) is None:
-        return  # a thread the bot has not answered in (or long ago): people talking among themselves
-    _answer_event(event, context, thread_ts=thread_ts, source="slack_thread")
+        # A thread the bot has not answered in (or long ago): people talking among themselves.
+        _not_answered(body, "a thread the bot is not in")
+        return
+    _answer_event(event, body, context, thread_ts=thread_ts, source="slack_thread")
 
 
 def on_docker_command(ack: Any, command: dict[str, Any], context: Any) -> None:

@@ -6,11 +6,9 @@ locally, and fail under CI=true (CI must prove the demos on a real engine).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -91,10 +89,16 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture(scope="session")
+def engine_host(docker_client) -> str:
+    """The DOCKER_HOST URL `docker_client` reached (the docker SDK's default when unset)."""
+    return os.environ.get("DOCKER_HOST", "").strip() or "unix:///var/run/docker.sock"
+
+
 def _ensure_demo_image(client, image: str) -> None:
-    """The demo image exists, or is built FROM scratch with Debian's static busybox as .ci/docker-engine.sh
-    does (no registry is reachable to pull it); without /bin/busybox the demo tests skip with the reason
-    (and fail under CI=true) instead of timing out on a missing image."""
+    """The demo image exists, or is built from demo-images/Dockerfile with Debian's static busybox as
+    .ci/docker-engine.sh does (no registry is reachable to pull it); without /bin/busybox the demo tests
+    skip with the reason (and fail under CI=true) instead of timing out on a missing image."""
     import docker
 
     try:
@@ -102,23 +106,14 @@ def _ensure_demo_image(client, image: str) -> None:
         return
     except docker.errors.ImageNotFound:
         pass
-    busybox = Path("/bin/busybox")
-    if not busybox.is_file():
-        reason = f"demo image {image} is missing and /bin/busybox (busybox-static) is absent to build it"
+    from demo_image import BUSYBOX, build_demo_image
+
+    if not BUSYBOX.is_file():
+        reason = f"demo image {image} is missing and {BUSYBOX} (busybox-static) is absent to build it"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {reason}")
         pytest.skip(reason)
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        tar.add(busybox, arcname="busybox")
-        dockerfile = (
-            b'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-        )
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-    context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=image, rm=True)
+    build_demo_image(client, image)
 
 
 @pytest.fixture(scope="session")

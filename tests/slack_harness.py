@@ -84,6 +84,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.acks: list[dict[str, Any]] = []
         self.connections_opened = 0
+        self.pongs = 0  # pings answered on any socket
         self.fail: dict[tuple[str, str], str] = {}  # (method, channel or "*") -> Slack error code
         self.rate_limit: dict[str, int] = {}  # method -> how many 429s to answer before succeeding
         self.retry_after_s = 1
@@ -266,6 +267,7 @@ class FakeSlack:
                 if msg.type == WSMsgType.PING:
                     with contextlib.suppress(ConnectionError):  # the client may be closing this socket
                         await ws.pong(msg.data)
+                        self.pongs += 1
                 elif msg.type == WSMsgType.TEXT:
                     with self._lock:
                         self.acks.append(json.loads(msg.data))

@@ -16,6 +16,7 @@ from bot.brain import Brain
 from bot.chat import chat_loop
 from bot.config import Settings
 from bot.conversation import Conversations, LocalTopics, Topic, asks_for_an_example, may_lean_on_context
+from bot.database import open_store
 from bot.live_knowledge import LiveKnowledge
 from bot.store import Store
 
@@ -164,7 +165,7 @@ def test_topics_in_sqlite_are_shared_by_two_stores(tmp_path: Path, knowledge: Li
 
 
 def test_topics_in_postgres(postgres_url: str, knowledge: LiveKnowledge) -> None:
-    first, second = Store.open(postgres_url), Store.open(postgres_url)
+    first, second = open_store(postgres_url), open_store(postgres_url)
     try:
         _topics_round_trip(first)
         Conversations(first).remember("slack:C9:6.6", "volume-named", "명명된 볼륨이 뭐야?")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,10 +27,12 @@ import pytest
 from bot.demos.cleanup import sweep
 from bot.demos.engine import connect_engine, ensure_image
 from bot.demos.errors import DemoBusy, EngineUnavailable
+from bot.demos.hostdir import writable_root_tar
 from bot.demos.lockdown import LockdownViolation, check_lockdown
 from bot.demos.runner import LABEL, OWNER_LABEL, run_scenario
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
+from tests.demo_image import BUSYBOX, DOCKERFILE, build_demo_image
 from tests.second_engine import SecondEngine, unavailable_reason
 
 pytestmark = pytest.mark.docker
@@ -162,6 +165,78 @@ def test_path_precedence_more_specific_mount_wins(api):
     assert listing[3:] == ["[/app/node_modules]", "(끝)"]  # the anonymous volume hides the host's files
     assert out[3] == "호스트의 node_modules"  # ...which are untouched on the host
     assert left_by_run(api, run.run_id) == []
+
+
+# --- volume handover: copy-up from the image, or an upload --------------------------------------------
+
+
+class UploadCountingAPI(docker.APIClient):
+    """The real client, recording where a volume is handed over to the demo uid by an archive upload."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.uploads: list[str] = []
+
+    def put_archive(self, container, path, data):
+        if data == writable_root_tar():  # not the bind-mount demos' file edits
+            self.uploads.append(path)
+        return super().put_archive(container, path, data)
+
+
+@pytest.fixture(scope="module")
+def copy_up_image(docker_client):
+    """demo-images/Dockerfile under a tag of this module's own (the shared engine's image may predate it)."""
+    if not BUSYBOX.is_file():
+        pytest.skip(f"{BUSYBOX} (busybox-static) is absent to build demo-images/Dockerfile")
+    tag = f"dockbot-test-copy-up:{os.getpid()}"
+    build_demo_image(docker_client, tag)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture
+def counting_api(api):
+    settings = {**docker.utils.kwargs_from_env(), "version": api.api_version, "timeout": 30}
+    client = UploadCountingAPI(**settings)
+    yield client
+    client.close()
+
+
+def test_volumes_over_paths_the_image_owns_need_no_upload(counting_api, copy_up_image):
+    # Every Docker scenario's volume targets are in the image's label: no scenario pays for an upload.
+    for name in ("volumes", "anonymous-pileup", "path-precedence", "bind-mount"):
+        run = run_scenario(counting_api, SCENARIOS[name], image=copy_up_image)
+        assert run.ok, run.to_json()
+        assert left_by_run(counting_api, run.run_id) == []
+    assert counting_api.uploads == []
+
+
+def test_a_volume_target_the_image_lacks_is_handed_over_by_upload(counting_api, copy_up_image, tmp_path):
+    text = (REPO / "knowledge" / "demos" / "volumes.yaml").read_text()
+    moved = text.replace("/data", "/srv/data").replace("/anon", "/srv/anon")
+    (tmp_path / "volumes.yaml").write_text(moved)
+    scenarios, problems = load_scenarios(tmp_path)
+    assert problems == []
+    run = run_scenario(counting_api, scenarios["volumes"], image=copy_up_image)
+    assert run.ok, run.to_json()
+    assert outputs(run)[5].splitlines() == ["명명된 볼륨의 메모", "익명 볼륨의 파일은 없음"]
+    # The named volume once, each new anonymous volume again.
+    assert counting_api.uploads == ["/srv/data", "/srv/anon", "/srv/anon"]
+    assert left_by_run(counting_api, run.run_id) == []
+
+
+def test_every_docker_scenario_volume_target_is_pre_owned_by_the_demo_image():
+    labelled = re.search(r'^ARG WRITABLE="([^"]*)"', DOCKERFILE.read_text(), re.M)
+    assert labelled is not None
+    declared = set(labelled.group(1).split())
+    targets = {
+        mount.target
+        for scenario in SCENARIOS.values()
+        for step in scenario.steps
+        for mount in getattr(step, "mounts", ()) or ()
+        if mount.type in ("volume", "anonymous")
+    }
+    assert targets and targets <= declared, sorted(targets - declared)
 
 
 # --- lockdown ---------------------------------------------------------------------------------------------
@@ -305,7 +380,7 @@ class EngineProxy:
     """A TCP front for the local engine socket that the test can cut, as if the engine stopped. A real
     second dockerd is not used: on this shared machine it would share containerd with the team's engine."""
 
-    def __init__(self, target: str = "/var/run/docker.sock"):
+    def __init__(self, target: str):
         self.target = target
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -353,10 +428,10 @@ class EngineProxy:
                     s.close()
 
 
-def test_engine_stopping_mid_demo_reports_an_error_and_the_next_sweep_cleans_up(api):
-    if not Path("/var/run/docker.sock").exists():
-        pytest.skip("needs the engine on the local unix socket to put a cuttable proxy in front of it")
-    proxy = EngineProxy()
+def test_engine_stopping_mid_demo_reports_an_error_and_the_next_sweep_cleans_up(api, engine_host):
+    if not engine_host.startswith("unix://"):
+        pytest.skip("needs the engine on a local unix socket to put a cuttable proxy in front of it")
+    proxy = EngineProxy(engine_host.removeprefix("unix://"))
     through_proxy = docker.APIClient(base_url=f"tcp://127.0.0.1:{proxy.port}", timeout=10)
 
     def cut_after_writer(run):

@@ -52,7 +52,10 @@ def run(ctx: DemoContext, argv: list[str]):
 def test_host_directory_is_on_the_engine_and_shared_both_ways_with_a_non_root_container(ctx):
     path = ctx.host_dir()
     assert path.startswith("/") and ctx.host_dir() == path  # created once per run
-    assert not Path(path).is_relative_to(tempfile.gettempdir())
+    # The engine's own volume directory, not a directory of the bot's (the engine's data root may be
+    # anywhere, /tmp included for a test-owned engine).
+    assert path == ctx.api.inspect_volume(ctx.real_name("hostdir"))["Mountpoint"]
+    assert not Path(path).name.startswith("dockbot-")
     ctx.write_host_file("node_modules/from-host.txt", "호스트\n")
     seen = run(
         ctx, ["sh", "-c", "id -u; cat /site/node_modules/from-host.txt; echo 컨테이너 > /site/out.txt"]

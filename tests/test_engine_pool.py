@@ -93,8 +93,10 @@ def dead_socket(tmp_path: Path) -> str:
 
 
 @pytest.mark.docker
-def test_a_demo_runs_on_the_live_engine_of_a_pool_with_a_dead_one(docker_client, dead_socket, caplog):
-    live = "unix:///var/run/docker.sock"
+def test_a_demo_runs_on_the_live_engine_of_a_pool_with_a_dead_one(
+    docker_client, engine_host, dead_socket, caplog
+):
+    live = engine_host
     scenarios = load_scenarios(REPO / "knowledge" / "demos")[0]
     settings = Settings.from_env({"DOCKER_HOST": f"{dead_socket},{live}"})
     demos = DemoService(lambda: scenarios, image=IMAGE, hosts=settings.docker_hosts)

@@ -82,7 +82,11 @@ def test_socket_mode_round_trip_through_dockbot_serve(fake: FakeSlack, tmp_path:
         assert post.params["thread_ts"] == event["ts"] and post.token == BOT_TOKEN
         again = fake.push("events_api", body, retry_attempt=1)
         fake.wait_for(lambda: fake.acked(again), what="the retry ack")
-        time.sleep(0.5)
+        # Turned away by the dedupe middleware, which runs before Bolt acks: nothing can follow it.
+        fake.wait_for(
+            lambda: f"duplicate delivery of {body['event_id']} ignored" in proc.log_text(),
+            what="the redelivery's decision",
+        )
         assert len(fake.calls_of("chat.postMessage", "CSOCKET1")) == 1
 
         # A slash command and a button over the socket.
@@ -135,8 +139,9 @@ def test_a_silently_dead_connection_is_noticed_and_replaced(fake: FakeSlack, tmp
     thread = threading.Thread(target=lambda: result.append(watchdog.run(stop)), daemon=True)
     thread.start()
     try:
-        # Healthy and idle: pongs keep it alive, nothing is replaced, the heartbeat is fresh.
-        time.sleep(2.5)
+        # Healthy and idle: pongs keep it alive, nothing is replaced, the heartbeat is fresh. Five pings
+        # answered (0.5 s apart) span more than the stale limit: a watchdog misreading pongs would have acted.
+        fake.wait_for(lambda: fake.pongs >= 5, what="five pings answered")
         assert watchdog.reconnects == 0 and fake.connections_opened == 1
         assert time.time() - heartbeat.stat().st_mtime < 1.5
 

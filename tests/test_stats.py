@@ -20,8 +20,9 @@ from bot.demos.result import DemoRun
 from bot.gap_snippets import suggest_snippets
 from bot.live_knowledge import LiveKnowledge
 from bot.matcher import Answer, Match, Matcher, Thresholds
+from bot.question_groups import group_questions
 from bot.render import render_text
-from bot.stats import build_report, group_questions
+from bot.stats import build_report
 from bot.store import Store
 from bot.yamlfile import read_yaml
 from handlers.blocks import home_blocks, stats_blocks
@@ -219,7 +220,7 @@ class ScriptedMatcher:
 
 
 def test_suggestion_rule(brain):
-    from bot.stats import QuestionGroup
+    from bot.question_groups import QuestionGroup
 
     kb = brain.knowledge.current.kb
 

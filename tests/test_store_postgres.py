@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import psycopg
 
+from bot.database import open_store
 from bot.store import MIGRATIONS, SCHEMA_VERSION, Store
 from bot.store_postgres import postgres_ddl
 
@@ -28,7 +29,7 @@ def answer(text: str, outcome: str = "no_answer", entry: str | None = None, scor
 
 
 def test_the_sqlite_migrations_become_postgres_ddl_of_the_same_tables(postgres_url):
-    store = Store.open(postgres_url)
+    store = open_store(postgres_url)
     try:
         assert store.shared and store.schema_version() == SCHEMA_VERSION
         with psycopg.connect(postgres_url) as conn:
@@ -54,7 +55,7 @@ def test_the_sqlite_migrations_become_postgres_ddl_of_the_same_tables(postgres_u
 def test_replicas_starting_together_migrate_once(postgres_url, caplog):
     stores: list[Store] = []
     with caplog.at_level(logging.INFO, logger="bot.store"):
-        threads = [threading.Thread(target=lambda: stores.append(Store.open(postgres_url))) for _ in range(4)]
+        threads = [threading.Thread(target=lambda: stores.append(open_store(postgres_url))) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
@@ -88,7 +89,7 @@ def test_records_and_reports_read_the_same_as_on_sqlite(postgres_url, tmp_path):
             store.vote_of(user="U2", entry_id="volume-named", message="C1:1.1"),
         )
 
-    pg, lite = Store.open(postgres_url), Store.open(tmp_path / "dockbot.db")
+    pg, lite = open_store(postgres_url), Store.open(tmp_path / "dockbot.db")
     try:
         assert fill(pg) == fill(lite)
         assert fill(pg)[0].total == 4
@@ -98,7 +99,7 @@ def test_records_and_reports_read_the_same_as_on_sqlite(postgres_url, tmp_path):
 
 
 def test_an_event_key_is_claimed_by_exactly_one_of_many_replicas(postgres_url):
-    stores = [Store.open(postgres_url) for _ in range(3)]
+    stores = [open_store(postgres_url) for _ in range(3)]
     wins: list[bool | None] = []
     lock = threading.Lock()
 
@@ -121,7 +122,7 @@ def test_an_event_key_is_claimed_by_exactly_one_of_many_replicas(postgres_url):
 
 
 def test_slots_hold_the_cap_and_one_per_user_across_replicas(postgres_url):
-    a, b = Store.open(postgres_url), Store.open(postgres_url)
+    a, b = open_store(postgres_url), open_store(postgres_url)
     try:
         slot = dict(kind="docker", host="unix:///x", cap=2, lease_s=30)
         assert a.take_slot(run_id="r1", user="U1", owner="A", **slot) == "taken"
@@ -140,7 +141,7 @@ def test_slots_hold_the_cap_and_one_per_user_across_replicas(postgres_url):
 
 
 def test_an_expired_lease_is_adopted_by_one_replica(postgres_url):
-    a, b, c = (Store.open(postgres_url) for _ in range(3))
+    a, b, c = (open_store(postgres_url) for _ in range(3))
     try:
         assert (
             a.take_slot(run_id="dead1", kind="docker", user="U1", owner="A", host="h", cap=2, lease_s=-1)
@@ -169,7 +170,7 @@ def test_an_expired_lease_is_adopted_by_one_replica(postgres_url):
 
 def test_a_stopped_server_is_logged_and_queued_records_land_after_it_returns(postgres_server, caplog):
     url = postgres_server.new_database("outage_store")
-    store = Store.open(url, background_writes=True)
+    store = open_store(url, background_writes=True)
     try:
         assert store.submit_question(answer("before"), user="U1")
         assert store.flush(10)

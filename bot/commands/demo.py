@@ -106,12 +106,12 @@ class DemoAudit:
 
     def _open(self) -> None:
         try:
-            from bot.store import Store
+            from bot.database import open_store
 
             target = self._settings.db_target
             if target is None:
                 return
-            self._store = Store.open(target, retention_days=self._settings.retention_days)
+            self._store = open_store(target, retention_days=self._settings.retention_days)
         except Exception as exc:  # the audit must never break a demo (and prints no traceback)
             log.warning("could not open the store for the demo audit: %s", exc)
 

@@ -32,10 +32,10 @@ def run_stats(as_json: bool = False, suggest: bool = False) -> int:
         )
         _print(empty, as_json)
         return 0
-    from bot.store import Store
+    from bot.database import open_store
 
     # On PostgreSQL this is every replica's questions, votes and demo audit: they all write there.
-    store = Store.open(settings.db_target, retention_days=settings.retention_days)
+    store = open_store(settings.db_target, retention_days=settings.retention_days)
     kb = matcher = None
     try:
         from bot.live_knowledge import LiveKnowledge
@@ -71,9 +71,9 @@ def run_decide(suggestion_id: int, *, approve: bool) -> int:
     if settings.db_target is None or (settings.db_path is not None and not settings.db_path.exists()):
         print("DOCKBOT_DB 에 기록이 없어서 처리할 제안이 없습니다.", file=sys.stderr)
         return 1
-    from bot.store import Store
+    from bot.database import open_store
 
-    store = Store.open(settings.db_target, retention_days=settings.retention_days)
+    store = open_store(settings.db_target, retention_days=settings.retention_days)
     try:
         decision = decide(
             store, settings.knowledge_dir, suggestion_id, approve=approve, admin=f"cli:{getpass.getuser()}"

@@ -8,7 +8,9 @@ that is created with the volume mounted and never started. No file of the bot's 
 and extraction happens inside that container's filesystem view, so a symlink a demo container plants cannot
 lead out of it.
 
-Demo containers run as an unprivileged uid; `writable_root_tar` makes a volume's root directory theirs.
+Demo containers run as an unprivileged uid; `writable_root_tar` makes a volume's root directory theirs,
+unless the image already ships the mount path owned by that uid (`image_writable_paths`): an empty volume
+takes the owner and mode of the image directory it is mounted over (Docker's volume copy-up).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ EDITOR_TARGET = "/host"
 ROLE_LABEL = "dockbot.role"
 EDITOR_ROLE = "host-editor"
 READ_MAX = 64 * 1024
+# Image label: the absolute paths the demo image ships as empty directories owned by DEMO_UID
+# (demo-images/Dockerfile), space-separated.
+WRITABLE_PATHS_LABEL = "dockbot.demo.writable"
 
 
 def _dir_entry(name: str) -> tarfile.TarInfo:
@@ -44,6 +49,16 @@ def writable_root_tar() -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.addfile(_dir_entry("/"))
     return buffer.getvalue()
+
+
+def image_writable_paths(image_info: dict[str, Any]) -> frozenset[str]:
+    """The mount paths an image (`inspect_image`) declares owned by DEMO_UID; only plain absolute paths
+    count, so a malformed label costs an upload, never a demo."""
+    labels = (image_info.get("Config") or {}).get("Labels") or {}
+    declared = str(labels.get(WRITABLE_PATHS_LABEL, "")).split()
+    return frozenset(
+        path for path in declared if path.startswith("/") and ".." not in path.split("/") and "//" not in path
+    )
 
 
 def file_tar(relative: str, content: bytes) -> bytes:
@@ -86,6 +101,7 @@ class EngineHostDir:
         editor: str,
         labels: dict[str, str],
         editor_config: Callable[[], dict[str, Any]],
+        image_writable: Callable[[], frozenset[str]] = frozenset,
     ):
         self.api = api
         self.image = image
@@ -94,6 +110,8 @@ class EngineHostDir:
         self.labels = labels
         # The locked-down host config every demo container gets, with this volume mounted at EDITOR_TARGET.
         self._editor_config = editor_config
+        # The paths the image ships owned by the demo uid: at EDITOR_TARGET the volume is theirs by copy-up.
+        self._image_writable = image_writable
         self._path: str | None = None
         self._editor: str | None = None
 
@@ -116,7 +134,8 @@ class EngineHostDir:
                 network_disabled=True,
             )
             self._editor = created["Id"]
-            self.api.put_archive(self._editor, EDITOR_TARGET, writable_root_tar())
+            if EDITOR_TARGET not in self._image_writable():
+                self.api.put_archive(self._editor, EDITOR_TARGET, writable_root_tar())
             self._path = self.api.inspect_volume(self.volume)["Mountpoint"]
         return self._path
 

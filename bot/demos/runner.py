@@ -27,6 +27,7 @@ from bot.demos.hostdir import (
     EDITOR_TARGET,
     ROLE_LABEL,
     EngineHostDir,
+    image_writable_paths,
     writable_root_tar,
 )
 from bot.demos.lockdown import LockdownViolation, check_lockdown, host_config_options
@@ -94,6 +95,7 @@ class DemoContext:
         self._networks: dict[str, str] = {}
         self._containers: dict[str, str] = {}
         self._writable_volumes: set[str] = set()
+        self._image_writable: frozenset[str] | None = None  # read from the image on first need
         self._host_dir = EngineHostDir(
             api,
             image=image,
@@ -101,6 +103,7 @@ class DemoContext:
             editor=self.real_name("hostdir-editor"),
             labels=self.labels,
             editor_config=self._editor_config,
+            image_writable=self._image_writable_paths,
         )
         self._unnamed = 0
 
@@ -216,17 +219,25 @@ class DemoContext:
         return Outcome(output.decode("utf-8", "replace"), exit_code)
 
     def _make_volumes_writable(self, container: str, mounts: Iterable[MountSpec]) -> None:
-        """Docker creates a volume's root directory root-owned; hand it to the demo uid before the container
-        starts (once per named volume; every anonymous volume is new)."""
+        """Docker creates an empty volume's root directory root-owned 0755, unless the image has a directory
+        at the mount path: then the volume takes its owner and mode (copy-up). Paths the image declares owned
+        by the demo uid need nothing; any other volume is handed to the demo uid by an archive upload before
+        the container starts (once per named volume; every anonymous volume is new)."""
         for spec in mounts:
             if spec.read_only or spec.type == "tempdir":
                 continue
             key = self._volumes.get(spec.source or "", "") if spec.type == "volume" else ""
             if key and key in self._writable_volumes:
                 continue
-            self.api.put_archive(container, spec.target, writable_root_tar())
+            if spec.target not in self._image_writable_paths():
+                self.api.put_archive(container, spec.target, writable_root_tar())
             if key:
                 self._writable_volumes.add(key)
+
+    def _image_writable_paths(self) -> frozenset[str]:
+        if self._image_writable is None:
+            self._image_writable = image_writable_paths(self.api.inspect_image(self.image))
+        return self._image_writable
 
     def _output(self, container: str) -> bytes:
         """stdout and stderr of a stopped container."""
