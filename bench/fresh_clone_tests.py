@@ -20,6 +20,7 @@ import argparse
 import collections
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -63,8 +64,8 @@ def main() -> int:
         env.update(DOCKER_HOST=engine.host, PATH=f"{venv / 'bin'}:{env.get('PATH', '')}", HOME=str(work))
         env.pop("CI", None)
         env.pop("VIRTUAL_ENV", None)
-        test_command = "pip install -q -e '.[test]' && python -m pytest -rs -p no:cacheprovider " + " ".join(
-            args.pytest_args
+        test_command = "pip install -q -e '.[test]' && python -m pytest -rfEs -p no:cacheprovider " + (
+            shlex.join(args.pytest_args)
         )
         if args.no_busybox:
             test_command = f"mount --bind /dev/null /bin/busybox && {test_command}"

@@ -12,6 +12,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / ".ci" / "kube-cluster.sh"
 RUN_DIR = Path(os.environ.get("DOCKBOT_KUBE_RUN_DIR", "/var/lib/dockbot-kube"))
+# The engine the cluster's kubelet runs pods on (dockershim's default endpoint in .ci/kube-cluster.sh),
+# which need not be DOCKER_HOST's (the Docker demos' engine).
+NODE_DOCKER_HOST = "unix:///var/run/docker.sock"
 UP_TIMEOUT_S = 1800  # a cold build is ~8 min on 2 cores; a cached one starts in ~20 s
 
 

@@ -142,7 +142,12 @@ class SecondEngine:
         """Stop the daemon and delete everything it had on disk."""
         self.stop()
         # vfs makes no mounts, but a crashed daemon may leave its exec root's namespaces/shm mounted.
-        subprocess.run(["umount", "-R", str(self.root / "exec")], capture_output=True, check=False)
+        # `umount -R exec` does nothing when exec itself is no mount point: unmount what is under it, deepest
+        # first (dockerd leaves its netns bind mount, exec/netns/default, behind).
+        prefix = f"{self.root / 'exec'}/"
+        mounted = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        for point in sorted((m for m in mounted if m.startswith(prefix)), key=len, reverse=True):
+            subprocess.run(["umount", point], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _log_tail(self) -> str:

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 from bot.demos.errors import DemoBusy
@@ -26,6 +27,7 @@ from bot.demos.kube_runner import NAMESPACE_PREFIX, RUN_LABEL, run_kube_scenario
 from bot.demos.runner import LABEL, OWNER_LABEL
 from bot.demos.scenario import load_scenarios
 from bot.demos.service import DemoService
+from tests.kube_cluster import NODE_DOCKER_HOST
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = load_scenarios(REPO / "knowledge" / "demos")[0]
@@ -166,6 +168,7 @@ def test_cli_json_self_healing_reports_ok_and_leaves_no_demo_namespace(kube_clus
 
 @pytest.mark.kubernetes
 def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
+    node_engine = docker.DockerClient(base_url=NODE_DOCKER_HOST, timeout=15)  # where the pods' containers are
     seen: dict = {}
 
     def inspect(progress) -> None:
@@ -177,10 +180,10 @@ def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
         seen["limits"] = kube.list_namespaced_limit_range(namespace).items
         seen["pods"] = kube.list_namespaced_pod(namespace).items
         of_pods = [f"io.kubernetes.pod.namespace={namespace}", "io.kubernetes.container.name=app"]
-        containers = docker_client.containers.list(filters={"label": of_pods})
+        containers = node_engine.containers.list(filters={"label": of_pods})
         seen["docker"] = [c.attrs for c in containers]
         # The pause containers carry the pod's labels (dockershim): never the Docker demos' `dockbot.demo`.
-        in_namespace = docker_client.containers.list(
+        in_namespace = node_engine.containers.list(
             filters={
                 "label": [f"io.kubernetes.pod.namespace={namespace}", "io.kubernetes.docker.type=podsandbox"]
             }
@@ -188,7 +191,10 @@ def test_namespace_and_pods_are_locked_down(api, kube, docker_client):
         seen["sandboxes"] = [c.labels for c in in_namespace]
         seen["status"] = [c.exec_run(["cat", "/proc/1/status"]).output.decode() for c in containers]
 
-    result = run(api, "self-healing", on_progress=inspect)
+    try:
+        result = run(api, "self-healing", on_progress=inspect)
+    finally:
+        node_engine.close()
     steps_ok(result)
     labels = seen["namespace"].metadata.labels
     assert labels[LABEL] == result.run_id

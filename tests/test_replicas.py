@@ -376,7 +376,8 @@ def test_sigkill_of_the_replica_running_a_demo_its_objects_are_swept_by_the_othe
 
         def left() -> list[str]:
             return (
-                [c.name for c in docker_client.containers.list(all=True, filters=label)]
+                # The low-level list: containers.list() inspects each one and fails on one just swept.
+                [c["Names"][0] for c in docker_client.api.containers(all=True, filters=label)]
                 + [v.name for v in docker_client.volumes.list(filters=label)]
                 + [n.name for n in docker_client.networks.list(filters=label)]
             )

@@ -209,7 +209,7 @@ def test_dockbot_serve_sigkilled_mid_demo_and_restarted(docker_client, tmp_path,
     shutil.copytree(REPO / "knowledge", knowledge)
     (knowledge / "demos" / "fault-slow-writer.yaml").write_text(SLOW_WRITER, encoding="utf-8")
     fake = FakeSlack().start()
-    api = docker.APIClient(timeout=30)
+    api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=30)  # the engine of DOCKER_HOST
     env = dockbot_env(fake, DOCKBOT_DB=str(tmp_path / "dockbot.db"), DOCKBOT_KNOWLEDGE_DIR=str(knowledge))
     first = DockbotProcess(env, tmp_path / "first.log")
     try:
@@ -273,7 +273,7 @@ def test_dockbot_serve_sigterm_mid_demo_cleans_up_and_says_stopped(docker_client
     shutil.copytree(REPO / "knowledge", knowledge)
     (knowledge / "demos" / "fault-slow-writer.yaml").write_text(SLOW_WRITER, encoding="utf-8")
     fake = FakeSlack().start()
-    api = docker.APIClient(timeout=30)
+    api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=30)  # the engine of DOCKER_HOST
     try:
         env = dockbot_env(fake, DOCKBOT_KNOWLEDGE_DIR=str(knowledge), DOCKBOT_DEMO_EDIT_INTERVAL_S="0.1")
         bot = DockbotProcess(env, tmp_path / "serve.log").start()
