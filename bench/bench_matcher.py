@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot import thresholds as fitting  # noqa: E402
-from bot.heldout import Labelled, Score, evaluation_files, load_labelled, score, writer_evidence  # noqa: E402
+from bot.heldout import Labelled, Score, evaluation_files, load_labelled, score  # noqa: E402
 from bot.knowledge import KnowledgeBase  # noqa: E402
 from bot.live_knowledge import build_snapshot  # noqa: E402
 from bot.matcher import Matcher, Thresholds  # noqa: E402
@@ -292,7 +292,7 @@ def main() -> int:
 
     data = REPO / "tests" / "data"
     print_fold_confusions(kb, evidence, t)
-    leave_one_writer_out(writer_evidence(matcher, data), folds_fit)
+    leave_one_writer_out(fitting.writer_evidence(matcher, data), folds_fit)
 
     dev_files, sealed_files = evaluation_files(data)
     dev_files += [Path(p) for p in args.dev]

@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot import thresholds as fitting  # noqa: E402
-from bot.heldout import writer_evidence  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
 from bot.live_knowledge import content_version  # noqa: E402
 from bot.matcher import Matcher, Thresholds  # noqa: E402
@@ -29,7 +28,7 @@ def main() -> int:
     start = time.perf_counter()
     kb = load_knowledge(REPO / "knowledge")
     matcher = Matcher(kb, Thresholds(answer=1.01, suggest=1.01), model=fitting.train_model(kb))
-    groups = writer_evidence(matcher, REPO / "tests" / "data")
+    groups = fitting.writer_evidence(matcher, REPO / "tests" / "data")
     t = fitting.fit_stacker(fitting.join_evidence(list(groups.values())))
     sizes = {name: len(ev.expect) for name, ev in groups.items()}
     version = content_version(REPO / "knowledge")

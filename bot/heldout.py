@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.matcher import Matcher
 from bot.yamlfile import read_yaml
-
-if TYPE_CHECKING:
-    from bot.thresholds import FoldEvidence
 
 
 @dataclass(frozen=True)
@@ -139,15 +135,3 @@ def outside_writers(dev_files: list[Path]) -> dict[str, list[Path]]:
         elif path.name.startswith("sealed-"):
             groups[path.stem] = [path]
     return groups
-
-
-def writer_evidence(matcher: Matcher, data: Path) -> dict[str, FoldEvidence]:
-    """Per outside writer of the development data in `data`, the candidates of their questions as the
-    matcher scores them (the stacker's fitting evidence; the newest sealed sets are never read)."""
-    from bot.thresholds import outside_evidence
-
-    dev_files, _sealed = evaluation_files(data)
-    return {
-        name: outside_evidence(matcher, load_labelled(paths))
-        for name, paths in outside_writers(dev_files).items()
-    }

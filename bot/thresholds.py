@@ -573,6 +573,18 @@ def outside_evidence(matcher: Matcher, labelled: list[Labelled]) -> FoldEvidence
     return evidence.build()
 
 
+def writer_evidence(matcher: Matcher, data: Path) -> dict[str, FoldEvidence]:
+    """Per outside writer of the development data in `data`, the candidates of their questions as the
+    matcher scores them (the stacker's fitting evidence; the current round's sealed sets are never read)."""
+    from bot.heldout import evaluation_files, load_labelled, outside_writers
+
+    dev_files, _sealed = evaluation_files(data)
+    return {
+        name: outside_evidence(matcher, load_labelled(paths))
+        for name, paths in outside_writers(dev_files).items()
+    }
+
+
 def join_evidence(parts: list[FoldEvidence]) -> FoldEvidence:
     """Several evidence sets as one (their questions one after the other)."""
     offsets = np.cumsum([0, *(len(p.cand_entry) for p in parts)])
