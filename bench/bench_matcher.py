@@ -27,14 +27,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot import thresholds as fitting  # noqa: E402
-from bot.heldout import Labelled, Score, load_labelled, score  # noqa: E402
+from bot.heldout import Labelled, Score, evaluation_files, load_labelled, score  # noqa: E402
 from bot.knowledge import KnowledgeBase  # noqa: E402
 from bot.live_knowledge import build_snapshot  # noqa: E402
-from bot.matcher import Matcher  # noqa: E402
+from bot.matcher import Matcher, Thresholds  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,7 +51,8 @@ def replicate(kb: KnowledgeBase, size: int) -> KnowledgeBase:
         for entry in kb.entries:
             if len(entries) >= size:
                 break
-            entries.append(dataclasses.replace(entry, id=f"{entry.id}~{copy}"))
+            # The shipped entries keep their ids (a knowledge base grown from them), the copies get new ones.
+            entries.append(entry if copy == 0 else dataclasses.replace(entry, id=f"{entry.id}~{copy}"))
         copy += 1
     return dataclasses.replace(kb, entries=tuple(entries))
 
@@ -153,11 +156,7 @@ def print_confusions(name: str, result: Score, top: int = 12) -> None:
 
 def print_fold_confusions(kb: KnowledgeBase, ev: fitting.FoldEvidence, t, top: int = 15) -> None:
     """The entry pairs the combined score swaps most on the grouped folds (content gaps to fix)."""
-    import numpy as np
-
-    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
-    penalty = (t.w_neg * ev.negative + t.w_unseen * ev.unseen)[owner]
-    score_ = np.where(ev.cand_exact, 1.0, t.w_lex * ev.cand_lex + t.w_jamo * ev.cand_learned - penalty)
+    score_ = fitting.candidate_scores(ev, t)
     pairs: Counter = Counter()
     for i, e in enumerate(ev.expect.tolist()):
         a, b = ev.ptr[i], ev.ptr[i + 1]
@@ -171,21 +170,52 @@ def print_fold_confusions(kb: KnowledgeBase, ev: fitting.FoldEvidence, t, top: i
         print(f"    {count:3d}  {expected} -> {got}")
 
 
-def sealed_round(path: Path) -> int:
-    """N of sealed-rN.yaml or sealed-rNx.yaml (a second writer's set of round N); 0 without a number."""
-    tail = path.stem.rsplit("-r", 1)[-1]
-    digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
-    return int(digits) if digits else 0
+def outcome_figures(ev: fitting.FoldEvidence, score_: np.ndarray, answer: float) -> Counter:
+    """Counts of what users would get for the evidence's questions with these candidate scores."""
+    evidence = fitting.scored_evidence(ev, score_)
+    n_off = int((ev.expect == -1).sum())
+    return Counter(
+        in_scope=len(evidence.in_scope),
+        top1=sum(ok for _, ok in evidence.in_scope),
+        right=sum(ok and s >= answer for s, ok in evidence.in_scope),
+        wrong=sum(not ok and s >= answer for s, ok in evidence.in_scope),
+        off=n_off,
+        off_rejected=sum(s < answer for s in evidence.unrelated or []),
+        uncovered=len(evidence.off_topic) - n_off,
+        uncovered_rejected=sum(s < answer for s in evidence.off_topic)
+        - sum(s < answer for s in evidence.unrelated or []),
+    )
 
 
-def evaluation_files(data: Path) -> tuple[list[Path], list[Path]]:
-    """(development files, sealed files): the sealed sets of the newest round are sealed, every older one
-    is development data."""
-    sealed = sorted(data.glob("sealed-*.yaml"), key=lambda p: (sealed_round(p), p.name))
-    newest = max((sealed_round(p) for p in sealed), default=0)
-    dev = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")])
-    dev += [p for p in sealed if sealed_round(p) != newest]
-    return dev, [p for p in sealed if sealed_round(p) == newest]
+def figure_line(c: Counter) -> str:
+    def share(num: str, den: str) -> str:
+        return f"{c[num] / c[den]:6.1%}" if c[den] else "     -"
+
+    return (
+        f"top-1 {share('top1', 'in_scope')}, right {share('right', 'in_scope')}, "
+        f"wrong {share('wrong', 'in_scope')}, off-topic rej. {share('off_rejected', 'off')}, "
+        f"uncovered rej. {share('uncovered_rejected', 'uncovered')} "
+        f"({c['in_scope']} + {c['off']} + {c['uncovered']})"
+    )
+
+
+def leave_one_writer_out(groups: dict[str, fitting.FoldEvidence], folds_fit: Thresholds) -> None:
+    """Per outside writer: the stacker and thresholds fitted on the other writers only, scored on this one
+    (how a new writer fares); beside it the fit on the knowledge base's own grouped folds, which never saw
+    any outside question."""
+    print(f"leave-one-writer-out ({len(groups)} writers; the model is trained on the knowledge only):")
+    pooled = {"stacker fit on the other writers": Counter(), "grouped-fold fit (knowledge only)": Counter()}
+    for name, ev in groups.items():
+        others = fitting.join_evidence([g for n, g in groups.items() if n != name])
+        for label, t in (
+            ("stacker fit on the other writers", fitting.fit_stacker(others)),
+            ("grouped-fold fit (knowledge only)", folds_fit),
+        ):
+            counts = outcome_figures(ev, fitting.candidate_scores(ev, t), t.answer)
+            pooled[label] += counts
+            print(f"  {name:<11} {label:<34} {figure_line(counts)}")
+    for label, counts in pooled.items():
+        print(f"  {'all':<11} {label:<34} {figure_line(counts)}")
 
 
 def main() -> int:
@@ -211,21 +241,38 @@ def main() -> int:
         f"knowledge: {len(kb.entries)} entries, {n_questions} example questions, "
         f"{len(kb.off_topic)} off-topic, {uncovered} uncovered"
     )
-    print(f"load + index + training + grouped-fold fit: {train_s:.1f} s wall, {train_cpu:.1f} s CPU")
-    print(
-        f"fitted: score = {t.w_lex}·lexical + {t.w_jamo}·jamo − {t.w_neg}·p(negative) − "
-        f"{t.w_unseen}·unseen; answer >= {t.answer:.3f}, suggest >= {t.suggest:.3f}"
-    )
+    print(f"load + index + training (+ fit when not shipped): {train_s:.1f} s wall, {train_cpu:.1f} s CPU")
+    if t.stack:
+        print(
+            f"shipped stacker ({fitting.COMBINATION_FILE.name}): "
+            f"answer >= {t.answer:.3f}, suggest >= {t.suggest:.3f}"
+        )
+        fitted_for = json.loads(fitting.COMBINATION_FILE.read_text(encoding="utf-8")).get("knowledge_version")
+        if fitted_for != snapshot.version:
+            print("  NOTE: fitted on other knowledge content: rerun python bench/fit_combination.py")
+    else:
+        print(
+            f"fitted: score = {t.w_lex}·lexical + {t.w_jamo}·jamo − {t.w_neg}·p(negative) − "
+            f"{t.w_unseen}·unseen; answer >= {t.answer:.3f}, suggest >= {t.suggest:.3f}"
+        )
     lexical = fitting.lexical_matcher(kb)
     print(f"lexical alone (leave-one-out fit): answer >= {lexical.thresholds.answer:.3f}")
 
     start = time.perf_counter()
     evidence = fitting.fold_evidence(kb, matcher.model)
-    print(f"grouped folds ({fitting.FOLDS}, fitting data; {time.perf_counter() - start:.1f} s):")
+    folds_fit = fitting.fit_combined(evidence)
+    print(f"grouped folds ({fitting.FOLDS}; {time.perf_counter() - start:.1f} s):")
+    if t.stack:
+        counts = outcome_figures(evidence, fitting.candidate_scores(evidence, t), t.answer)
+        print(f"  shipped stacker (never saw these questions): {figure_line(counts)}")
+    print(
+        f"  weighted sum fitted on the folds: {folds_fit.w_lex}·lexical + {folds_fit.w_jamo}·jamo − "
+        f"{folds_fit.w_neg}·p(negative) − {folds_fit.w_unseen}·unseen, answer >= {folds_fit.answer:.3f}"
+    )
     for name, (w_lex, w_neg, w_unseen) in {
-        "combined": (t.w_lex, t.w_neg, t.w_unseen),
+        "combined": (folds_fit.w_lex, folds_fit.w_neg, folds_fit.w_unseen),
         "lexical alone": (1.0, 0.0, 0.25),
-        "jamo alone": (0.0, t.w_neg, 0.0),
+        "jamo alone": (0.0, folds_fit.w_neg, 0.0),
     }.items():
         ev = fitting.combined_evidence(evidence, w_lex, w_neg, w_unseen)
         answer, _ = fitting.fit(ev)
@@ -245,6 +292,7 @@ def main() -> int:
 
     data = REPO / "tests" / "data"
     print_fold_confusions(kb, evidence, t)
+    leave_one_writer_out(fitting.writer_evidence(matcher, data), folds_fit)
 
     dev_files, sealed_files = evaluation_files(data)
     dev_files += [Path(p) for p in args.dev]
@@ -290,11 +338,19 @@ def main() -> int:
             f"(model training {trained:.1f} s wall / {trained_cpu:.1f} s CPU, lexical index {built:.1f} s)"
         )
         if size <= 1000:
-            start = time.perf_counter()
-            fitting.fold_evidence(big, model)
+            # An admin adds one example question: the reload refits that entry's class and rebuilds the
+            # index (the interim snapshot); the full training above follows in the background.
+            first = big.entries[0]
+            grown = (dataclasses.replace(first, questions=(*first.questions, "볼륨 백업은 어떻게 해요?")),)
+            edited = dataclasses.replace(big, entries=grown + big.entries[1:])
+            start, cpu = time.perf_counter(), time.process_time()
+            refit = fitting.refit_model(edited, big, model)
+            assert refit is not None
+            Matcher(edited, t, model=refit)
             print(
-                f"  retrain after an edit at {size:,} entries (model + grouped folds): "
-                f"{trained + time.perf_counter() - start:.1f} s"
+                f"  retrain after a one-entry edit at {size:,} entries (refit + index, answering "
+                f"throughout): {time.perf_counter() - start:.1f} s wall / "
+                f"{time.process_time() - cpu:.1f} s CPU"
             )
         del big_matcher, model
     print(f"RSS: {rss_start:.0f} MiB at start, {rss_mib():.0f} MiB peak (after the 10,000-entry model)")

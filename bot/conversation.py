@@ -154,10 +154,14 @@ def _in_context(
     it), plus a small boost for the previous entry's neighbourhood. The previous entry itself is left out
     unless the words alone pick it: a follow-up asks about something other than what was just answered."""
     entries = matcher.index.entries
-    own = {entries[s.index].id: s for s in matcher.rank(question)}
-    context = {entries[s.index].id: s for s in matcher.rank(f"{head_words(matcher, kb, previous)} {content}")}
-    near = neighbourhood(kb, previous)
     chosen_alone = alone.match.entry.id if alone.outcome == "answered" and alone.match else None
+    own = {entries[s.index].id: s for s in matcher.rank(question)}
+    # The context reading ranks without the previous entry (its words are in the reading), so the other
+    # candidates' scores are not judged against it.
+    without = frozenset(i for i, e in enumerate(entries) if e.id == previous.id and e.id != chosen_alone)
+    reading = f"{head_words(matcher, kb, previous)} {content}"
+    context = {entries[s.index].id: s for s in matcher.rank(reading, leave_out=without)}
+    near = neighbourhood(kb, previous)
     candidates = (own.keys() | context.keys()) - ({previous.id} - {chosen_alone})
 
     def weight(entry_id: str) -> float:

@@ -101,3 +101,37 @@ def score(matcher: Matcher, labelled: list[Labelled], *, sealed: bool = False) -
     if sealed:
         result.misses = []
     return result
+
+
+def sealed_round(path: Path) -> int:
+    """N of sealed-rN.yaml or sealed-rNx.yaml (a second writer's set of round N); 0 without a number."""
+    tail = path.stem.rsplit("-r", 1)[-1]
+    digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
+    return int(digits) if digits else 0
+
+
+# The round being worked on: its sealed sets (sealed-r7*.yaml) are scored, never read or fitted on; every
+# older round's sealed set is development data. Bump at the start of each round.
+CURRENT_ROUND = 7
+
+
+def evaluation_files(data: Path, current_round: int = CURRENT_ROUND) -> tuple[list[Path], list[Path]]:
+    """(development files, sealed files): the sealed sets of the current round (or a later one) are sealed,
+    every older one is development data."""
+    sealed = sorted(data.glob("sealed-*.yaml"), key=lambda p: (sealed_round(p), p.name))
+    dev = sorted([*data.glob("heldout-*.yaml"), *data.glob("dev-*.yaml")])
+    dev += [p for p in sealed if sealed_round(p) < current_round]
+    return dev, [p for p in sealed if sealed_round(p) >= current_round]
+
+
+def outside_writers(dev_files: list[Path]) -> dict[str, list[Path]]:
+    """The development files written by people who never read the entries, one group per writer: the
+    held-out files of round 1 together, each older sealed set alone (dev-*.yaml were written by matcher
+    helpers and are not outside questions). The unit of leave-one-writer-out."""
+    groups: dict[str, list[Path]] = {}
+    for path in dev_files:
+        if path.name.startswith("heldout-"):
+            groups.setdefault("heldout", []).append(path)
+        elif path.name.startswith("sealed-"):
+            groups[path.stem] = [path]
+    return groups

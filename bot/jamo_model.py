@@ -158,9 +158,9 @@ def train(
 ) -> JamoModel:
     """Fit one logistic regression per class of `classes` (entry ids and NEGATIVE) on labelled texts.
 
-    `base` + `only` (fitting on folds of a large knowledge base): fit just the classes in `only`, over
-    base's vocabulary (n-grams the texts lack get idf 0, i.e. they are absent as in a model trained on
-    these texts alone), and copy every other class from base.
+    `base` + `only` (fitting on folds of a large knowledge base, or refitting the entries an edit changed):
+    fit just the classes in `only`, over base's vocabulary (n-grams the texts lack get idf 0, i.e. they are
+    absent as in a model trained on these texts alone), and copy every other class from base by label.
     Imports scikit-learn and scipy (about a second): call it off the request path."""
     from scipy import sparse
     from sklearn.linear_model import SGDClassifier
@@ -168,25 +168,32 @@ def train(
     classes = tuple(classes)
     class_of = {c: i for i, c in enumerate(classes)}
     y = np.asarray([class_of[label] for label in labels], dtype=np.int64)
-    memo: dict[str, Counter[str]] = {}
-    docs = []
-    for text in texts:
-        doc = memo.get(text)
-        if doc is None:
-            doc = memo[text] = Counter(char_wb_ngrams(model_text(text)))
-        docs.append(doc)
     vocabulary: dict[str, int] = dict(base.vocabulary) if base is not None else {}
-    rows, cols, vals = [], [], []
-    for r, doc in enumerate(docs):
-        for gram, count in doc.items():
-            col = vocabulary.get(gram) if base is not None else vocabulary.setdefault(gram, len(vocabulary))
-            if col is not None:
-                rows.append(r)
-                cols.append(col)
-                vals.append(count)
-    n_docs, n_feat = len(docs), len(vocabulary)
-    x = sparse.csr_matrix((np.asarray(vals, np.float64), (rows, cols)), shape=(n_docs, n_feat))
-    df = np.bincount(np.asarray(cols, np.int64), minlength=n_feat)
+    # Each distinct text's (column ids, counts) once: knowledge bases repeat texts (shared keywords, the
+    # bench's replicated entries), and per-gram Python work is most of a large training's set-up.
+    memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    doc_cols, doc_vals = [], []
+    for text in texts:
+        found = memo.get(text)
+        if found is None:
+            counts = Counter(char_wb_ngrams(model_text(text)))
+            if base is not None:
+                pairs = [(vocabulary[g], c) for g, c in counts.items() if g in vocabulary]
+            else:
+                pairs = [(vocabulary.setdefault(g, len(vocabulary)), c) for g, c in counts.items()]
+            found = memo[text] = (
+                np.fromiter((col for col, _ in pairs), np.int64, len(pairs)),
+                np.fromiter((c for _, c in pairs), np.float64, len(pairs)),
+            )
+        doc_cols.append(found[0])
+        doc_vals.append(found[1])
+    n_docs, n_feat = len(texts), len(vocabulary)
+    lengths = np.fromiter((len(c) for c in doc_cols), np.int64, n_docs)
+    cols = np.concatenate(doc_cols) if n_docs else np.zeros(0, np.int64)
+    vals = np.concatenate(doc_vals) if n_docs else np.zeros(0, np.float64)
+    rows = np.repeat(np.arange(n_docs), lengths)
+    x = sparse.csr_matrix((vals, (rows, cols)), shape=(n_docs, n_feat))
+    df = np.bincount(cols, minlength=n_feat)
     idf = (np.log((1 + n_docs) / (1 + df)) + 1.0).astype(np.float64)  # scikit-learn's smooth idf
     idf[df == 0] = 0.0
     x = sparse.csr_matrix(x.multiply(idf[None, :]))
@@ -217,13 +224,20 @@ def train(
     bias = np.zeros(n_class, dtype=np.float32)
     fitted = range(n_class) if only is None else [class_of[c] for c in only if c in class_of]
     if base is not None and only is not None:
-        # Classes not refitted keep base's coefficients (same vocabulary, same class order).
-        mask = ~np.isin(base.coef_class, np.asarray(fitted, dtype=np.int32))
+        # Classes not refitted keep base's coefficients (same vocabulary), found by label: base may have
+        # had entries since removed (dropped) and lack new ones (those must be in `only`).
+        new_of_old = np.asarray([class_of.get(label, -1) for label in base.labels], dtype=np.int64)
+        missing = [c for c in classes if c not in set(base.labels) and c not in only]
+        if missing:
+            raise ValueError(f"classes neither in base nor refitted: {missing[:3]}")
+        moved = new_of_old[base.coef_class]
+        mask = (moved >= 0) & ~np.isin(moved, np.asarray(fitted, dtype=np.int64))
         owner = np.repeat(np.arange(n_feat), np.diff(base.coef_ptr))
-        coef_rows.append(base.coef_class[mask])
+        coef_rows.append(moved[mask].astype(np.int32))
         coef_cols.append(owner[mask].astype(np.int64))
         coef_vals.append(base.coef_value[mask])
-        bias[:] = base.bias
+        kept = new_of_old >= 0
+        bias[new_of_old[kept]] = base.bias[kept]
     for c in fitted:
         if len(members[c]) == 0:
             bias[c] = -20.0

@@ -27,6 +27,9 @@ class Snapshot:
     matcher: Matcher
     version: str  # a hash of the knowledge files' content
     provisional: bool = False  # the lexical scorer alone, answering until the learned model is trained
+    # After an edit: the previous model with the changed entries refitted, answering until the full
+    # training (in the background) replaces it. Never cached.
+    interim: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,12 @@ def content_version(directory: Path) -> str:
 
 
 def build_snapshot(
-    directory: Path, *, use_cache: bool = True, quick: bool = False, detach: bool = True
+    directory: Path,
+    *,
+    use_cache: bool = True,
+    quick: bool = False,
+    detach: bool = True,
+    previous: Snapshot | None = None,
 ) -> Snapshot:
     """Load and index `directory`; the learned model is cached or trained. Raises KnowledgeError.
 
@@ -58,9 +66,11 @@ def build_snapshot(
     calling thread: a reload runs in the reloader's thread while the old snapshot keeps answering.
     quick=True is for a one-shot answer on an empty cache: the lexical scorer alone with thresholds fitted
     on a sample (provisional) answers, and a detached process trains and caches the model for the next run.
+    `previous` (a reload): when the cache has nothing, the previous model refitted for the changed entries
+    makes an interim snapshot (seconds instead of a full training); the caller trains in full afterwards.
     """
     from bot import snapshot_cache
-    from bot.thresholds import fit_learned, lexical_matcher
+    from bot.thresholds import fit_learned, lexical_matcher, load_combination, refit_model
 
     version = content_version(directory)
     kb = load_knowledge(directory)
@@ -74,6 +84,12 @@ def build_snapshot(
         if detach:  # a one-shot process: a detached trainer caches the model for the next run
             snapshot_cache.warm_in_background(directory)
         return snapshot
+    if previous is not None and previous.matcher.model is not None and not previous.provisional:
+        refitted = refit_model(kb, previous.kb, previous.matcher.model)
+        if refitted is not None:
+            thresholds = load_combination(kb) or previous.matcher.thresholds
+            matcher = Matcher(kb, thresholds, model=refitted)
+            return Snapshot(kb=kb, matcher=matcher, version=version, interim=True)
     model, thresholds = fit_learned(kb)
     snapshot = Snapshot(kb=kb, matcher=Matcher(kb, thresholds, model=model), version=version)
     if use_cache:
@@ -110,10 +126,14 @@ class LiveKnowledge:
             threading.Thread(target=live._finish_training, name="dockbot-train", daemon=True).start()
         return live
 
-    def _finish_training(self) -> None:
-        provisional = self._snapshot
+    def _finish_training(self, standing: Snapshot | None = None) -> None:
+        """Train `standing`'s knowledge in full (default: the current snapshot) and swap the result in,
+        unless a reload has replaced `standing` meanwhile."""
+        provisional = standing or self._snapshot
         log.info(
-            "knowledge %s: answering with the lexical scorer while the model trains", provisional.version
+            "knowledge %s: answering with the %s while the model trains",
+            provisional.version,
+            "refitted model" if provisional.interim else "lexical scorer",
         )
         try:
             trained = build_snapshot(self.directory)
@@ -137,7 +157,7 @@ class LiveKnowledge:
                 version = content_version(self.directory)
                 if version == old.version:
                     return ReloadResult(ok=True, changed=False, problems=[], version=version)
-                fresh = build_snapshot(self.directory)
+                fresh = build_snapshot(self.directory, previous=old)
             except KnowledgeError as exc:
                 log.warning(
                     "knowledge reload rejected: %d problem(s); keeping version %s",
@@ -151,7 +171,11 @@ class LiveKnowledge:
                 return ReloadResult(ok=False, changed=False, problems=[where], version=old.version)
             self._snapshot = fresh
             log.info("knowledge reloaded: version %s -> %s", old.version, fresh.version)
-            return ReloadResult(ok=True, changed=True, problems=[], version=fresh.version)
+        if fresh.interim:  # the full training runs after the lock: later reloads are not held up
+            threading.Thread(
+                target=self._finish_training, args=(fresh,), name="dockbot-train", daemon=True
+            ).start()
+        return ReloadResult(ok=True, changed=True, problems=[], version=fresh.version)
 
 
 def train_and_cache(argv: list[str]) -> int:

@@ -62,6 +62,21 @@ CANDIDATES = 15
 # Entries the jamo model ranks highest are candidates too, even when BM25 did not retrieve them.
 LEARNED_CANDIDATES = 5
 MAX_ALTERNATIVES = 3
+# The stacker's inputs per candidate (Thresholds.stack, fitted by bot/thresholds.py fit_stacker): the two
+# scores, each one's margin to the best other candidate, whether the candidate is first by both / either,
+# and the question's p(negative) and unseen share. The margins and the agreement are what a fixed weighted
+# sum could not use: a right entry scored low but far ahead of the runner-up (docs/matching.md "Round 7").
+STACK_FEATURES = (
+    "lexical",
+    "learned",
+    "lexical_margin",
+    "learned_margin",
+    "both_first",
+    "lexical_first",
+    "learned_first",
+    "negative",
+    "unseen",
+)
 BM25_K1 = 1.2
 BM25_B = 0.75
 # Dice overlaps treat a longer question as if it weighed this quantile of the example questions' weights:
@@ -107,6 +122,48 @@ def features(tokens: list[str]) -> Counter[str]:
     feats: Counter[str] = Counter("w:" + t for t in tokens)
     feats.update("g:" + g for g in syllable_ngrams(tokens))
     return feats
+
+
+def _margin(x: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x minus the best other candidate's x of the same question, floored at 0; 1.0 where x is its best)."""
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, owner, x)
+    first = x >= best[owner]
+    ties = np.bincount(owner, weights=first.astype(np.float64), minlength=n)
+    runner = np.full(n, -np.inf)
+    np.maximum.at(runner, owner, np.where(first, -np.inf, x))
+    runner = np.where(ties >= 2, best, runner)
+    other = np.maximum(np.where(first, runner[owner], best[owner]), 0.0)
+    return x - other, first.astype(np.float64)
+
+
+def stack_features(
+    lexical: np.ndarray, learned: np.ndarray, owner: np.ndarray, negative: np.ndarray, unseen: np.ndarray
+) -> np.ndarray:
+    """STACK_FEATURES of every candidate (one row each); owner[i] is the question of candidate i, and
+    negative/unseen are per question. Shared by the matcher and the fitting, so both see the same inputs."""
+    n = len(negative)
+    lex_margin, lex_first = _margin(lexical, owner, n)
+    learned_margin, learned_first = _margin(learned, owner, n)
+    return np.column_stack(
+        [
+            lexical,
+            learned,
+            lex_margin,
+            learned_margin,
+            lex_first * learned_first,
+            lex_first,
+            learned_first,
+            negative[owner],
+            unseen[owner],
+        ]
+    )
+
+
+def stacked_score(features: np.ndarray, stack: tuple[float, ...]) -> np.ndarray:
+    """The stacker's probability that a candidate is the right answer: sigmoid(bias + coefficients·x)."""
+    coef = np.asarray(stack[1:], dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-(stack[0] + features @ coef)))
 
 
 def fuzzy_key(tokens: list[str]) -> str:
@@ -326,32 +383,43 @@ class Matcher:
         exclude: tuple[int, int] | None = None,
         limit: int = CANDIDATES,
         off_topic_left_out: bool = False,
+        leave_out: frozenset[int] = frozenset(),
     ) -> list[Scored]:
         """Candidates best first, scored as the thresholds say (lexical alone, or lexical + learned).
 
         `exclude=(entry, question number)` leaves one example question out of the lexical index (fitting
         the lexical-only thresholds); `off_topic_left_out`: the question is one of the off-topic file's,
-        left out of its counts."""
+        left out of its counts; `leave_out`: entries that are not candidates at all (a follow-up is about
+        something other than the entry just answered), so the others' margins are to each other."""
         tokens = self.index.build_tokens.get(question) if exclude is not None else None
         if tokens is None:
             tokens = self.analyse(question)
         lexical, unseen = self.lexical(
             tokens, exclude=exclude, limit=limit, off_topic_left_out=off_topic_left_out
         )
-        return self.combine(question, lexical, unseen)
+        if leave_out:
+            lexical = [s for s in lexical if s.index not in leave_out]
+        return self.combine(question, lexical, unseen, leave_out)
 
     def rank_tokens(self, tokens: list[str], **kwargs) -> list[Scored]:
         """Lexical-only ranking of analysed tokens, with the unseen penalty of the lexical thresholds."""
         lexical, unseen = self.lexical(tokens, **kwargs)
         return self.combine(None, lexical, unseen)
 
-    def combine(self, question: str | None, lexical: list[Scored], unseen: float) -> list[Scored]:
+    def combine(
+        self,
+        question: str | None,
+        lexical: list[Scored],
+        unseen: float,
+        leave_out: frozenset[int] = frozenset(),
+    ) -> list[Scored]:
         """Final scores: w_lex·lexical + w_jamo·p(entry) − w_neg·p(negative) − w_unseen·unseen share.
 
         The weights come with the thresholds (fitted together on grouped folds, bot/thresholds.py); the
-        lexical-only thresholds have w_jamo = w_neg = 0. An example question asked word for word keeps 1.0."""
+        lexical-only thresholds have w_jamo = w_neg = 0. With `thresholds.stack` the score is the stacker's
+        probability instead (stack_features). An example question asked word for word keeps 1.0."""
         t = self.thresholds
-        model = self.model if t.w_jamo or t.w_neg else None
+        model = self.model if t.w_jamo or t.w_neg or t.stack else None
         if model is None or question is None:
             out = [
                 replace(s, score=min(1.0, max(0.0, 1.0 if s.exact else s.lexical - t.w_unseen * unseen)))
@@ -363,11 +431,24 @@ class Matcher:
         n = self.index.n
         negative = float(probs[n]) if len(probs) > n else 0.0
         by_index = {s.index: s for s in lexical}
-        learned_top = np.argsort(-probs[:n])[:LEARNED_CANDIDATES] if n else np.zeros(0, dtype=np.intp)
-        for e in learned_top:
-            e = int(e)
+        learned_top: list[int] = np.argsort(-probs[:n])[: LEARNED_CANDIDATES + len(leave_out)].tolist()
+        for e in [e for e in learned_top if e not in leave_out][:LEARNED_CANDIDATES]:
             if e not in by_index:
                 by_index[e] = Scored(e, 0.0, 0.0, 0.0, 0.0)
+        if t.stack:
+            cands = list(by_index.values())
+            lex = np.fromiter((s.lexical for s in cands), np.float64, len(cands))
+            learned = probs[np.fromiter((s.index for s in cands), np.int64, len(cands))].astype(np.float64)
+            x = stack_features(
+                lex, learned, np.zeros(len(cands), np.int64), np.asarray([negative]), np.asarray([unseen])
+            )
+            scores = stacked_score(x, t.stack)
+            out = [
+                replace(s, score=1.0 if s.exact else float(sc), learned=float(p))
+                for s, sc, p in zip(cands, scores, learned, strict=True)
+            ]
+            out.sort(key=lambda s: (-s.score, -s.learned))
+            return out
         penalty = t.w_neg * negative + t.w_unseen * unseen
         out = []
         for e, s in by_index.items():
@@ -543,6 +624,9 @@ class Thresholds:
     w_jamo: float = 0.0
     w_neg: float = 0.0
     w_unseen: float = W_UNSEEN
+    # When set, the score is the stacker's instead of the weighted sum: (bias, one coefficient per
+    # STACK_FEATURES name), fitted by bot/thresholds.py fit_stacker.
+    stack: tuple[float, ...] = ()
 
 
 # Replies to casual noise (bot/korean.py small_talk): kind, never "your question is empty".

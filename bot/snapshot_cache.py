@@ -87,8 +87,10 @@ def load(version: str, kb: KnowledgeBase) -> tuple[JamoModel, Thresholds, TextTo
             raise ValueError("vocabulary is not a list of strings")
         model = JamoModel.from_arrays(labels, vocabulary, data)
         values: dict[str, Any] = {name: float(meta["thresholds"][name]) for name in _THRESHOLD_FIELDS}
-        if not all(math.isfinite(v) for v in values.values()):
+        stack = tuple(float(v) for v in meta["thresholds"].get("stack", ()))
+        if not all(math.isfinite(v) for v in (*values.values(), *stack)):
             raise ValueError("non-finite threshold")
+        values["stack"] = stack
         text_tokens = meta.get("text_tokens") or {"raw": {}, "tokens": {}}
         if not _is_text_tokens(text_tokens):
             raise ValueError("text tokens are not lists of strings")
@@ -138,7 +140,10 @@ def store(
             "npz_sha256": hashlib.sha256(blob).hexdigest(),
             "labels": list(model.labels),
             "vocabulary": vocabulary,
-            "thresholds": {name: getattr(thresholds, name) for name in _THRESHOLD_FIELDS},
+            "thresholds": {
+                **{name: getattr(thresholds, name) for name in _THRESHOLD_FIELDS},
+                "stack": list(thresholds.stack),
+            },
             "text_tokens": text_tokens,
         }
         meta_path.parent.mkdir(parents=True, exist_ok=True)

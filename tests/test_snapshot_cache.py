@@ -12,21 +12,22 @@ from bot.live_knowledge import build_snapshot
 FIXTURE_KB = Path(__file__).parent / "fixtures"
 
 
-def hold_training(monkeypatch):
-    """Make the model's fit wait: (set once training has begun, set it to let training finish)."""
+def hold_training(monkeypatch, name: str = "fit_learned"):
+    """Make the model's fit (or `name`, another step of bot/thresholds.py) wait: (set once it has begun,
+    set it to let it finish)."""
     import threading
 
     from bot import thresholds
 
     training, release = threading.Event(), threading.Event()
-    real_fit = thresholds.fit_learned
+    real_fit = getattr(thresholds, name)
 
-    def held_fit(kb):
+    def held_fit(*args):
         training.set()
         assert release.wait(60)
-        return real_fit(kb)
+        return real_fit(*args)
 
-    monkeypatch.setattr(thresholds, "fit_learned", held_fit)
+    monkeypatch.setattr(thresholds, name, held_fit)
     return training, release
 
 
@@ -116,6 +117,7 @@ def test_a_knowledge_edit_retrains_while_the_old_model_answers(tmp_path, monkeyp
     question = "명명된 볼륨이 뭐야?"
     assert old.matcher.match(question).match.entry.id == "volume-named"
 
+    refitting, release_refit = hold_training(monkeypatch, "refit_model")
     training, release = hold_training(monkeypatch)
     volumes = kb_dir / "volumes.yaml"
     volumes.write_text(
@@ -127,17 +129,29 @@ def test_a_knowledge_edit_retrains_while_the_old_model_answers(tmp_path, monkeyp
     results = []
     reloader = threading.Thread(target=lambda: results.append(live.reload()))
     reloader.start()
-    assert training.wait(60)
-    # Training is under way: the old snapshot keeps answering, with its model.
+    assert refitting.wait(60)
+    # The changed entry is being refitted: the old snapshot keeps answering, with its model.
     for _ in range(5):
         answer = live.current.matcher.match(question)
         assert live.current is old and answer.match.entry.id == "volume-named"
-    release.set()
+    release_refit.set()
     reloader.join(120)
     assert results and results[0].ok and results[0].changed
-    assert live.current is not old and live.current.matcher.model is not None
-    assert live.current.kb.get("volume-named").title == "명명된 볼륨"
-    assert live.current.matcher.match(question).match.entry.id == "volume-named"
+    interim = live.current
+    # The refitted model answers at once; the full training runs in the background (held here).
+    assert interim is not old and interim.interim and interim.matcher.model is not None
+    assert interim.kb.get("volume-named").title == "명명된 볼륨"
+    assert training.wait(60)
+    assert interim.matcher.match(question).match.entry.id == "volume-named"
+    release.set()
+    for _ in range(600):
+        if live.current is not interim:
+            break
+        threading.Event().wait(0.1)
+    trained = live.current
+    assert not trained.interim and trained.version == interim.version
+    assert trained.matcher.match(question).match.entry.id == "volume-named"
+    assert snapshot_cache.load(trained.version, trained.kb) is not None
 
 
 def test_serving_answers_at_once_on_an_empty_cache_and_swaps_in_the_trained_model(tmp_path, monkeypatch):
