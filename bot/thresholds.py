@@ -21,6 +21,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -245,6 +246,11 @@ class FoldEvidence:
     # Question number within its entry of each held-out question (-1: a negative question).
     question: np.ndarray | None = None
 
+    @cached_property
+    def owner(self) -> np.ndarray:
+        """The question each candidate belongs to (candidate i is of question owner[i])."""
+        return np.repeat(np.arange(len(self.expect)), np.diff(self.ptr))
+
 
 def training_set(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
     """(texts, labels) the jamo model learns from: titles and example questions, and the negative files."""
@@ -456,7 +462,7 @@ def candidate_scores(ev: FoldEvidence, t: Thresholds) -> np.ndarray:
     """The final score of every candidate of the evidence, as Matcher.combine makes it with `t`."""
     from bot.matcher import stack_features, stacked_score
 
-    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
+    owner = ev.owner
     if t.stack:
         score = stacked_score(
             stack_features(ev.cand_lex, ev.cand_learned, owner, ev.negative, ev.unseen), t.stack
@@ -469,15 +475,17 @@ def candidate_scores(ev: FoldEvidence, t: Thresholds) -> np.ndarray:
 
 def combined_evidence(ev: FoldEvidence, w_lex: float, w_neg: float, w_unseen: float) -> Evidence:
     """The fold evidence as (top score, right?) pairs for one choice of weights."""
-    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
-    penalty = (w_neg * ev.negative + w_unseen * ev.unseen)[owner]
-    score = w_lex * ev.cand_lex + (1.0 - w_lex) * ev.cand_learned - penalty
-    return scored_evidence(ev, np.clip(np.where(ev.cand_exact, 1.0, score), 0.0, 1.0))
+    from bot.matcher import Thresholds
+
+    weights = Thresholds(
+        answer=1.01, suggest=1.01, w_lex=w_lex, w_jamo=1.0 - w_lex, w_neg=w_neg, w_unseen=w_unseen
+    )
+    return scored_evidence(ev, candidate_scores(ev, weights))
 
 
 def scored_evidence(ev: FoldEvidence, score: np.ndarray) -> Evidence:
     """(top score, right?) per in-scope question and the top scores of the negatives, for candidate scores."""
-    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
+    owner = ev.owner
     n = len(ev.expect)
     top = np.zeros(n)
     right = np.zeros(n, dtype=bool)
@@ -612,7 +620,7 @@ def fit_stacker(ev: FoldEvidence, negative_weight: float = STACK_NEGATIVE_WEIGHT
 
     from bot.matcher import Thresholds, stack_features
 
-    owner = np.repeat(np.arange(len(ev.expect)), np.diff(ev.ptr))
+    owner = ev.owner
     x = stack_features(ev.cand_lex, ev.cand_learned, owner, ev.negative, ev.unseen)
     y = (ev.cand_entry == ev.expect[owner]).astype(np.int64)
     weight = np.where(ev.expect[owner] < 0, negative_weight, 1.0)
