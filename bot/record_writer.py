@@ -47,6 +47,7 @@ class RecordWriter:
         self._give_up_after_s = give_up_after_s
         self._idle = threading.Condition()
         self._busy = 0  # records taken from the queue and not yet written or dropped
+        self._retrying = False  # the record in hand failed at least once (database locked, full, gone)
         self._dropped_in_burst = 0
         self._stop = threading.Event()
         self.written = 0
@@ -75,11 +76,21 @@ class RecordWriter:
         with self._idle:
             return self._busy
 
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything submitted so far is written (or dropped); False on timeout."""
+    @property
+    def retrying(self) -> bool:
+        """True while a write keeps failing: waiting for the queue to drain would wait for the retries."""
+        return self._retrying
+
+    def flush(self, timeout: float, *, unless_retrying: bool = False) -> bool:
+        """Wait until everything submitted so far is written (or dropped); False on timeout.
+
+        `unless_retrying`: give up at once (False) while the writer is retrying a failed write, e.g. a read
+        made for a reply, which must not wait for a database that is full or locked by another process."""
         deadline = time.monotonic() + timeout
         with self._idle:
             while self._busy:
+                if unless_retrying and self._retrying:
+                    return False
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -117,11 +128,16 @@ class RecordWriter:
             try:
                 if record.write():
                     self.written += 1
+                    self._retrying = False
                     return
             except Exception as exc:  # the store swallows its own failures; anything else is a bug to log
                 log.warning("store: writing a %s raised %s: %s", record.action, type(exc).__name__, exc)
+            with self._idle:  # wakes readers waiting in flush(unless_retrying=True)
+                self._retrying = True
+                self._idle.notify_all()
             if time.monotonic() - record.queued_at > self._give_up_after_s:
                 self.dropped += 1
+                self._retrying = False
                 log.warning(
                     "store: dropped a %s after %.0f s of failed writes",
                     record.action,

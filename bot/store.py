@@ -53,6 +53,8 @@ PRUNE_EVERY_S = 3600.0
 # while `dockbot serve` writes) before giving up; the failure is then logged and swallowed.
 BUSY_TIMEOUT_MS = 2000
 # How long a read (stats) waits for records still queued for writing, so an admin sees what was just asked.
+# It does not wait while the writer retries a failed write (a full disk, a lock held by another process):
+# reads made for a reply would otherwise hold up listeners until Slack's 3-second ack window closes.
 READ_WAITS_FOR_PENDING_S = 2.0
 # Delivered event keys are kept this long (Slack's last retry comes about 5 minutes after the first try).
 EVENT_KEY_TTL_S = 15 * 60
@@ -441,9 +443,14 @@ class Store:
             self._recovered()
             return result
 
-    def _read(self, action: str, work: Callable[[Any], T], default: T) -> T:
+    def _wait_for_pending(self) -> None:
+        """Let queued records land first, so a read sees what was just asked (not while writes fail)."""
         if self._writer is not None:
-            self._writer.flush(READ_WAITS_FOR_PENDING_S)
+            self._writer.flush(READ_WAITS_FOR_PENDING_S, unless_retrying=True)
+
+    def _read(self, action: str, work: Callable[[Any], T], default: T, *, after_pending: bool = True) -> T:
+        if after_pending:
+            self._wait_for_pending()
         with self._lock:
             conn = self._connection()
             if conn is None:
@@ -635,6 +642,11 @@ class Store:
         if self._writer is None:
             return write()
         return self._writer.submit(action, write)
+
+    @property
+    def writes_retrying(self) -> bool:
+        """A queued write keeps failing (the database is locked by another process, full or gone)."""
+        return self._writer is not None and self._writer.retrying
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every submitted record is written; False when some are still pending."""
@@ -886,7 +898,9 @@ class Store:
             ).fetchone()
             return Topic(*(str(value) for value in row)) if row else None
 
-        return self._read("recall_topic", query, None)
+        # No wait for queued writes: this process's own topics are in Conversations' local copy, and the
+        # read is made for a reply.
+        return self._read("recall_topic", query, None, after_pending=False)
 
     def submit_topic(self, key: str, topic: Topic, *, max_age_s: float) -> bool:
         """`remember_topic` through the writer queue, after the reply."""

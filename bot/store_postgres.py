@@ -24,7 +24,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from bot.store import MIGRATIONS, READ_WAITS_FOR_PENDING_S, Store, utc_now
+from bot.store import MIGRATIONS, Store, utc_now
 
 log = logging.getLogger("bot.store")
 
@@ -134,9 +134,17 @@ class PostgresStore(Store):
         self._recovered()
         return result
 
-    def _read(self, action: str, work: Callable[[Any], T], default: T, *, wait_s: float = POOL_WAIT_S) -> T:
-        if self._writer is not None:
-            self._writer.flush(READ_WAITS_FOR_PENDING_S)
+    def _read(
+        self,
+        action: str,
+        work: Callable[[Any], T],
+        default: T,
+        *,
+        after_pending: bool = True,
+        wait_s: float = POOL_WAIT_S,
+    ) -> T:
+        if after_pending:
+            self._wait_for_pending()
         if self._pool is None:
             return default
         try:

@@ -82,3 +82,31 @@ def test_a_write_that_raises_is_logged_and_retried(caplog):
         assert any("RuntimeError" in r.getMessage() for r in caplog.records)
     finally:
         writer.close()
+
+
+def test_a_read_for_a_reply_does_not_wait_while_writes_keep_failing():
+    """A full disk or a lock held by another process: reads made for a reply give up waiting at once
+    (the CI failure this fixes: every threaded question waited 2 s, and /docker missed its ack window)."""
+    import time
+
+    allowed = threading.Event()
+    failures = threading.Semaphore(0)
+
+    def attempt() -> bool:
+        if allowed.is_set():
+            return True
+        failures.release()
+        return False
+
+    writer = RecordWriter()
+    try:
+        writer.submit("question", attempt)
+        assert failures.acquire(timeout=10) and writer.retrying
+        started = time.monotonic()
+        assert not writer.flush(60, unless_retrying=True)
+        assert time.monotonic() - started < 30  # gave up rather than wait the 60 s it was given
+        assert writer.pending() == 1  # nothing was lost
+        allowed.set()
+        assert writer.flush(10) and not writer.retrying and writer.written == 1
+    finally:
+        writer.close()

@@ -507,6 +507,7 @@ DISK_FULL_CHILD = textwrap.dedent(
     during = [brain.ask("명명된 볼륨이 뭐야?", user="U1", channel="C1").outcome for _ in range(20)]
     os.remove(filler)
     after = brain.ask("컨테이너 지웠더니 DB 데이터가 날아갔어요", user="U1", channel="C1").outcome
+    brain.store.flush(30)  # the writer's next retry lands now that there is space (reads do not wait for it)
     stored = brain.store.outcome_counts().total
     integrity = brain.store._conn.execute("PRAGMA integrity_check").fetchone()[0]
     print(json.dumps({"before": before, "during": during, "after": after, "stored": stored, "ok": integrity}))
@@ -582,4 +583,35 @@ def test_records_submitted_while_another_process_holds_the_lock_are_written_afte
     assert store.outcome_counts().total == 50
     assert store.vote_of(user="U1", entry_id="volume-named", message="m") == 1
     assert sum(t.runs for t in store.demo_tallies()) == 1
+    store.close()
+
+
+def test_reads_made_for_a_reply_do_not_wait_for_writes_that_keep_failing(tmp_path):
+    """While another process holds the write lock, queued records wait; a thread's topic is still read
+    (the conversation's own copy covers this process's writes) and stats read what is already written."""
+    from bot.conversation import Conversations
+
+    db = tmp_path / "dockbot.db"
+    store = Store.open(db, background_writes=True)
+    store.submit_question(answer("질문 0", "no_answer"), user="U1")
+    assert store.flush(30)
+    conversations = Conversations(store)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        conversations.remember("C1:1.0", "volume-named", "볼륨이 뭐야")
+        store.submit_question(answer("질문 1", "no_answer"), user="U1")
+        deadline = time.monotonic() + 30
+        while store.flush(0.05) or not store.writes_retrying:
+            assert time.monotonic() < deadline, "the writer never retried"
+        assert conversations.topic("C1:1.0").entry_id == "volume-named"  # from this process's copy
+        assert store.recall_topic("C1:1.0", max_age_s=60) is None  # not written yet, and not waited for
+        assert store.outcome_counts().total == 1  # what is written, without waiting for the queue
+        assert not store.flush(0.2)  # still queued: nothing was dropped
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.flush(30)
+    assert store.recall_topic("C1:1.0", max_age_s=60).entry_id == "volume-named"
+    assert store.outcome_counts().total == 2
     store.close()
