@@ -76,6 +76,26 @@ def test_example_question_answered_by_another_entry_is_reported(tmp_path: Path):
     )
 
 
+def test_uncovered_question_that_nearly_repeats_an_example_is_reported_at_its_line(tmp_path: Path):
+    kb = tmp_path / "kb"
+    shutil.copytree(FIXTURE, kb)
+    # Not the exact text (loading rejects that), but the same words as k8s-pod's "파드 하나에 컨테이너 여러
+    # 개 넣어도 돼?" with another ending; the helm question is covered by no entry and must pass.
+    text = (
+        "topics:\n"
+        "  helm:\n"
+        "    - 헬름 차트가 뭐예요?\n"
+        "  sidecars:\n"
+        "    - 파드 하나에 컨테이너 여러 개 넣어도 되나요\n"
+    )
+    (kb / "uncovered.yaml").write_text(text, encoding="utf-8")
+    problems, summary = validate_directory(kb)
+    found = [p for p in problems if "nearly repeats" in p.message]
+    assert [(p.path.endswith("uncovered.yaml"), p.line) for p in found] == [(True, 5)]
+    assert "'k8s-pod'" in found[0].message and "kubernetes.yaml:12" in found[0].message
+    assert "problem" in summary
+
+
 def test_yaml_syntax_error_via_the_real_command(tmp_path: Path):
     kb = tmp_path / "kb"
     shutil.copytree(FIXTURE, kb)

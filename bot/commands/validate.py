@@ -1,8 +1,9 @@
 """`dockbot validate [DIR]`: every problem of a knowledge directory as `path:line: message`; exit 0 or 1.
 
-Beyond what loading checks (bot/knowledge.py): every id of the shared topic list must exist, and no example
+Beyond what loading checks (bot/knowledge.py): every id of the shared topic list must exist, no example
 question may look misfiled: asked of a model that never saw it (its grouped fold, bot/thresholds.py), it is
-answered by another entry far more confidently than by its own.
+answered by another entry far more confidently than by its own, and no uncovered.yaml question may nearly
+repeat an entry's example (loading catches only the exact copy).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def validate_directory(directory: Path) -> tuple[list[Problem], str]:
     kb, matcher = snapshot.kb, snapshot.matcher
     problems = missing_required_ids(kb)
     problems += self_check(kb, matcher)
+    problems += covered_uncovered(kb)
     questions = sum(len(e.questions) for e in kb.entries)
     summary = (
         f"{len(kb.entries)} entries, {questions} example questions, {len(kb.synonyms)} synonym groups, "
@@ -106,6 +108,51 @@ def self_check(kb, matcher=None) -> list[Problem]:
                 f"own entry {held.own:.2f}) by a model that never saw it, not '{entry.id}'",
             )
         )
+    return problems
+
+
+# An uncovered question whose words match an entry's example at this rapidfuzz ratio (0-100) or above is
+# one that entry answers. Both sides are compared as `grouping_key` (the matcher's cleaning, particles and
+# question endings dropped), so "헬름 차트가 뭐예요?" and "헬름 차트 머에요" are the same words. On the
+# 72-entry knowledge base the closest pairs are 83-86, different subjects in one frame ("오퍼레이터가
+# reconcile 한다는 게 무슨 말" vs "reconcile 한다는 게 무슨 말이야").
+NEAR_DUPLICATE_RATIO = 90.0
+
+
+def covered_uncovered(kb) -> list[Problem]:
+    """uncovered.yaml questions that nearly repeat an entry's example question, at the uncovered line.
+
+    Negative data that an entry covers teaches the matcher to refuse what it should answer."""
+    from rapidfuzz import fuzz, process
+
+    from bot.knowledge import UNCOVERED_FILE
+    from bot.question_groups import grouping_key
+    from bot.yamlfile import read_yaml
+
+    path = Path(kb.directory) / UNCOVERED_FILE
+    if not kb.uncovered or not path.is_file():
+        return []
+    doc = read_yaml(path)
+    examples = [(entry, i) for entry in kb.entries for i in range(len(entry.questions))]
+    keys = [grouping_key(entry.questions[i]) for entry, i in examples]
+    problems = []
+    for topic, questions in kb.uncovered.items():
+        for n, question in enumerate(questions):
+            best = process.extractOne(
+                grouping_key(question), keys, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE_RATIO
+            )
+            if best is None:
+                continue
+            entry, i = examples[best[2]]
+            line = entry.question_lines[i] if i < len(entry.question_lines) else entry.line
+            problems.append(
+                Problem(
+                    doc.path,
+                    doc.line_of(("topics", topic, n)),
+                    f"uncovered question '{question}' nearly repeats '{entry.questions[i]}', an example of "
+                    f"'{entry.id}' ({entry.path}:{line}): that entry covers it, so move it there or drop it",
+                )
+            )
     return problems
 
 
