@@ -201,15 +201,15 @@ def figure_line(c: Counter) -> str:
 
 def leave_one_writer_out(groups: dict[str, fitting.FoldEvidence], folds_fit: Thresholds) -> None:
     """Per outside writer: the stacker and thresholds fitted on the other writers only, scored on this one
-    (how a new writer fares); beside it the fit on the knowledge base's own grouped folds, which never saw
-    any outside question."""
-    print(f"leave-one-writer-out ({len(groups)} writers; the model is trained on the knowledge only):")
-    pooled = {"stacker fit on the other writers": Counter(), "grouped-fold fit (knowledge only)": Counter()}
+    with a jamo model trained on the knowledge and the other writers (how a new writer fares); beside it
+    the weighted sum fitted on the knowledge base's grouped folds."""
+    print(f"leave-one-writer-out ({len(groups)} writers; the model never saw the writer it scores):")
+    pooled = {"stacker fit on the other writers": Counter(), "weighted sum fit on grouped folds": Counter()}
     for name, ev in groups.items():
         others = fitting.join_evidence([g for n, g in groups.items() if n != name])
         for label, t in (
             ("stacker fit on the other writers", fitting.fit_stacker(others)),
-            ("grouped-fold fit (knowledge only)", folds_fit),
+            ("weighted sum fit on grouped folds", folds_fit),
         ):
             counts = outcome_figures(ev, fitting.candidate_scores(ev, t), t.answer)
             pooled[label] += counts
@@ -292,7 +292,7 @@ def main() -> int:
 
     data = REPO / "tests" / "data"
     print_fold_confusions(kb, evidence, t)
-    leave_one_writer_out(fitting.writer_evidence(matcher, data), folds_fit)
+    leave_one_writer_out(fitting.writer_evidence(kb, fitting.writer_questions(data)), folds_fit)
 
     dev_files, sealed_files = evaluation_files(data)
     dev_files += [Path(p) for p in args.dev]

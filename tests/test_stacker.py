@@ -12,6 +12,7 @@ import pytest
 from bot import snapshot_cache
 from bot import thresholds as fitting
 from bot.heldout import Labelled, evaluation_files, outside_writers
+from bot.jamo_model import NEGATIVE
 from bot.knowledge import load_knowledge
 from bot.live_knowledge import build_snapshot
 from bot.matcher import STACK_FEATURES, stack_features
@@ -126,3 +127,60 @@ def test_the_cache_keeps_the_stacker(shipped):
     cached = snapshot_cache.load(shipped.version, shipped.kb)
     assert cached is not None
     assert cached[1] == shipped.matcher.thresholds
+
+
+def test_the_outside_questions_are_development_data_of_the_shipped_knowledge():
+    kb = load_knowledge(REPO / "knowledge")
+    doc = json.loads(fitting.OUTSIDE_FILE.read_text(encoding="utf-8"))
+    dev, sealed = evaluation_files(REPO / "tests" / "data")
+    assert set(doc["writers"]) <= set(outside_writers(dev))
+    assert not {p.stem for p in sealed} & set(doc["writers"])
+    assert sum(doc["writers"].values()) == len(doc["questions"])
+    examples = fitting.outside_examples(kb)
+    assert len(examples) == len(doc["questions"])
+    texts, labels = fitting.training_set(kb)
+    ids = {e.id for e in kb.entries}
+    trained = set(zip(texts, labels, strict=True))
+    # Each question is a training text of its entry (negatives of the NEGATIVE class), if that entry exists.
+    for question, expect in examples[:50]:
+        if expect is None or expect in ids:
+            assert (question, expect or NEGATIVE) in trained
+
+
+def test_a_knowledge_base_of_other_topics_does_not_learn_the_outside_questions():
+    kb_dir = next(p.parent for p in sorted(FIXTURE_KB.rglob("*.yaml")) if p.parent.name != "demos")
+    kb = load_knowledge(kb_dir)
+    assert fitting.outside_examples(kb) == []
+    own = sum(1 + len(e.questions) for e in kb.entries) + len(fitting.negative_questions(kb))
+    assert len(fitting.training_set(kb)[0]) == own
+
+
+@pytest.mark.parametrize("text", ["not json", '{"questions": 3}', '{"questions": [["only one"]]}'])
+def test_a_malformed_outside_file_is_ignored(tmp_path, text):
+    path = tmp_path / "outside_questions.json"
+    path.write_text(text, encoding="utf-8")
+    assert fitting.outside_examples(load_knowledge(REPO / "knowledge"), path) == []
+
+
+def test_each_writer_is_scored_by_a_model_that_never_saw_it(monkeypatch):
+    kb = load_knowledge(REPO / "knowledge")
+    entry = kb.entries[0].id
+    writers = {
+        name: [Labelled(f"{name}의 질문 {i}", entry if i else None, "plain", "-") for i in range(3)]
+        for name in ("w1", "w2", "w3")
+    }
+    seen: list[set[str]] = []
+
+    def fake_train(kb_, outside=None):  # the training itself is tested in test_refit / test_matcher
+        seen.append({q for q, _ in outside})
+        return fitting_train(kb_, outside=outside)
+
+    fitting_train = fitting.train_model
+    monkeypatch.setattr(fitting, "train_model", fake_train)
+    evidence = fitting.writer_evidence(kb, writers)
+    assert list(evidence) == ["w1", "w2", "w3"]
+    for name, trained_on in zip(writers, seen, strict=True):
+        mine = {x.question for x in writers[name]}
+        others = {x.question for other, items in writers.items() if other != name for x in items}
+        assert not trained_on & mine and trained_on == others
+        assert len(evidence[name].expect) == 3
