@@ -114,15 +114,3 @@ def known_writable_paths(api: docker.APIClient, image: str) -> frozenset[str] | 
     """What `image` on this engine declared writable when ensure_image last read it (None: never read)."""
     known = _WRITABLE_PATHS.get((api.base_url, image))
     return known[1] if known is not None else None
-    repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
-    log.info("demo image %s is missing; pulling it", image)
-    try:
-        api.pull(repository, tag=tag or "latest")
-        api.inspect_image(image)
-    except ENGINE_ERRORS as exc:
-        log.warning("cannot pull demo image %s: %s", image, exc)
-        raise EngineUnavailable(
-            f"데모 이미지 '{image}'가 Docker 호스트에 없고 받아올 수도 없습니다. "
-            "관리자가 이미지를 준비하거나 DOCKBOT_DEMO_IMAGE를 바꿔야 합니다.",
-            f"demo image {image} missing and not pullable: {exc}",
-        ) from None
