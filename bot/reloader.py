@@ -31,6 +31,8 @@ Notify = Callable[[str], None]
 
 # watchfiles groups the bursts an editor makes when saving (write temp, rename, chmod) into one change.
 DEBOUNCE_MS = 400
+# watchfiles yields an empty set after this long without changes: the first one says the watch is set up.
+READY_TICK_MS = 1000
 POLL_INTERVAL_S = 1.0
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -156,17 +158,25 @@ class KnowledgeReloader:
     def _watch_events(self) -> None:
         from watchfiles import watch
 
-        self.mode = "watchfiles"
-        log.info("watching %s for knowledge edits (watchfiles)", self.directory)
-        self._reload_safely("watch")  # an edit made between loading and watching
-        for _changes in watch(
+        watching = False
+        for changes in watch(
             self.directory,
             watch_filter=_is_knowledge_file,
             debounce=DEBOUNCE_MS,
             stop_event=self._stop,
             raise_interrupt=False,
+            rust_timeout=READY_TICK_MS,
+            yield_on_timeout=True,
         ):
-            self._reload_safely("watch")
+            if not watching:
+                # The first yield (a change or an idle tick) means inotify is set up: from now on no edit is
+                # missed, so only now is the watcher running; the catch-up reload reads edits made before.
+                watching = True
+                self.mode = "watchfiles"
+                log.info("watching %s for knowledge edits (watchfiles)", self.directory)
+                self._reload_safely("watch")
+            elif changes:
+                self._reload_safely("watch")
 
     def _poll(self) -> None:
         seen = self._fingerprint()

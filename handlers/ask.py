@@ -52,9 +52,12 @@ def _is_from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
     return bool(user) and user != bot_user_id
 
 
-def _not_answered(body: dict[str, Any], reason: str) -> None:
-    """One line per event the bot decided not to answer (ids only): what "nothing happened" looks like."""
-    log.info("event %s not answered: %s", body.get("event_id") or "-", reason)
+def _not_answered(body: dict[str, Any], reason: str, *, a_user_may_wonder: bool = False) -> None:
+    """One line per event the bot decided not to answer (ids only): what "nothing happened" looks like.
+    Routine ignores (its own and other bots' posts, edits, joins, chatter) are DEBUG: every answer in a DM
+    comes back as one. INFO only where someone may ask why the bot stayed quiet."""
+    level = logging.INFO if a_user_may_wonder else logging.DEBUG
+    log.log(level, "event %s not answered: %s", body.get("event_id") or "-", reason)
 
 
 def _answer_event(
@@ -63,7 +66,7 @@ def _answer_event(
     recent = context["recent"]
     # One message can reach us twice under different event ids (app_mention + message.im): answer it once.
     if not recent.first_time(f"message:{event.get('channel')}:{event.get('ts')}"):
-        _not_answered(body, "the same message was answered under another event id")
+        _not_answered(body, "the same message was answered under another event id", a_user_may_wonder=True)
         return
     brain, messenger = context["brain"], context["messenger"]
     channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
@@ -96,7 +99,8 @@ def _answer_event(
 def on_mention(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
     """@dockbot in a channel: answer in the thread of the question."""
     if not _is_from_a_person(event, context.get("bot_user_id")):
-        _not_answered(body, "not a person's new message")
+        # Someone's workflow or bot mentioned dockbot and got nothing: worth a line an operator sees.
+        _not_answered(body, "a mention that is not a person's new message", a_user_may_wonder=True)
         return
     thread_ts = event.get("thread_ts") or event.get("ts")
     _answer_event(event, body, context, thread_ts=thread_ts, source="slack_mention")

@@ -481,6 +481,15 @@ class Runner:
 
     def clean(self) -> None:
         docker_client = self.client
+        networks = docker_client.networks.list(filters={"label": f"{LABEL}={self.prefix}"})
+        # Disconnect first: on an engine without a default bridge (`--bridge=none`, as the test-owned
+        # engine of bench/fresh_clone_tests.py), removing a container that was started on the default
+        # network and then `network connect`ed leaves its endpoint on the connected network ("has
+        # active endpoints" for ever); an explicit disconnect while the container exists releases it.
+        for network in networks:
+            network.reload()
+            for container_id in network.attrs.get("Containers") or {}:
+                network.disconnect(container_id, force=True)
         volumes = set()
         for container in docker_client.containers.list(all=True, filters={"label": f"{LABEL}={self.prefix}"}):
             volumes |= {m.get("Name") for m in container.attrs.get("Mounts", []) if m.get("Name")}
@@ -495,7 +504,7 @@ class Runner:
         for name in volumes - {""}:
             with contextlib.suppress(DockerException):  # already gone with its container
                 docker_client.volumes.get(name).remove(force=True)
-        for network in docker_client.networks.list(filters={"label": f"{LABEL}={self.prefix}"}):
+        for network in networks:
             network.remove()
         for image in docker_client.images.list():
             for tag in image.tags:

@@ -8,6 +8,7 @@ engine at the same time cannot make these tests pass or fail.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -171,11 +172,22 @@ def test_path_precedence_more_specific_mount_wins(api):
 
 
 class UploadCountingAPI(docker.APIClient):
-    """The real client, recording where a volume is handed over to the demo uid by an archive upload."""
+    """The real client, recording where a volume is handed over to the demo uid by an archive upload, and
+    which images it inspected and how often it pinged."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.uploads: list[str] = []
+        self.inspected: list[str] = []
+        self.pings = 0
+
+    def inspect_image(self, image):
+        self.inspected.append(image)
+        return super().inspect_image(image)
+
+    def ping(self, *args, **kwargs):
+        self.pings += 1
+        return super().ping(*args, **kwargs)
 
     def put_archive(self, container, path, data):
         if data == writable_root_tar():  # not the bind-mount demos' file edits
@@ -223,6 +235,40 @@ def test_a_volume_target_the_image_lacks_is_handed_over_by_upload(counting_api, 
     # The named volume once, each new anonymous volume again.
     assert counting_api.uploads == ["/srv/data", "/srv/anon", "/srv/anon"]
     assert left_by_run(counting_api, run.run_id) == []
+
+
+def test_a_run_reads_the_image_once_and_a_rebuilt_image_is_read_again(counting_api, docker_client):
+    # The pool checks the engine before every run with one inspect_image instead of a ping; the run reads
+    # the writable paths that check learned (no image of its own). A new image under the tag is read again.
+    from bot.config import DockerHost
+    from bot.demos.engine import known_writable_paths
+    from bot.demos.engine_pool import EnginePool
+
+    tag = f"dockbot-test-facts:{os.getpid()}"
+
+    def build(writable: str) -> None:
+        dockerfile = f'FROM {IMAGE}\nLABEL dockbot.demo.writable="{writable}"\n'
+        docker_client.images.build(
+            fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, network_mode="none"
+        )
+
+    pool = EnginePool((DockerHost(),), image=tag, factory=lambda _environment: counting_api)
+    (name,) = pool.names
+    try:
+        build("")  # declares nothing writable: the run must hand its volumes over by upload
+        pool.connect(name)
+        assert counting_api.inspected == [tag]
+        run = run_scenario(pool.connect(name), SCENARIOS["volumes"], image=tag)
+        assert run.ok, run.to_json()
+        assert counting_api.inspected == [tag, tag] and counting_api.pings == 0
+        assert counting_api.uploads == ["/data", "/anon", "/anon"]
+        assert left_by_run(counting_api, run.run_id) == []
+
+        build("/data /anon")  # rebuilt: a new id under the same tag
+        pool.connect(name)
+        assert known_writable_paths(counting_api, tag) == {"/data", "/anon"}
+    finally:
+        docker_client.images.remove(tag, force=True)
 
 
 def test_every_docker_scenario_volume_target_is_pre_owned_by_the_demo_image():

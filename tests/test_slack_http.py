@@ -48,7 +48,12 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def dockbot(fake: FakeSlack, db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> DockbotProcess:
     env = dockbot_env(
-        fake, DOCKBOT_DEMO_CHANNELS=",".join(DEMO_CHANNELS), DOCKBOT_ADMINS=ADMIN, DOCKBOT_DB=str(db_path)
+        fake,
+        DOCKBOT_DEMO_CHANNELS=",".join(DEMO_CHANNELS),
+        DOCKBOT_ADMINS=ADMIN,
+        DOCKBOT_DB=str(db_path),
+        # DEBUG: routine "not answered" lines are DEBUG; the secrets check covers the most verbose level.
+        DOCKBOT_LOG_LEVEL="DEBUG",
     )
     proc = DockbotProcess(env, tmp_path_factory.mktemp("slack-log") / "dockbot.log").start()
     yield proc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import docker
 import docker.constants
@@ -17,6 +18,7 @@ import docker.utils
 import requests
 
 from bot.demos.errors import EngineUnavailable
+from bot.demos.hostdir import image_writable_paths
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +74,16 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
-def ping(api: docker.APIClient) -> None:
-    """Raise EngineUnavailable unless the engine answers (within the client's request timeout)."""
-    try:
-        api.ping()
-    except ENGINE_ERRORS as exc:
-        raise engine_unavailable(exc) from None
+# (engine URL, image reference) -> (image id, the paths its `dockbot.demo.writable` label names): a keyed
+# store. ensure_image fills it; the pool calls that before every run in place of a ping (one request either
+# way), so a rebuilt or re-tagged image (a new id) is read again, and a run reads no image of its own.
+_WRITABLE_PATHS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
 
 
 def ensure_image(api: docker.APIClient, image: str) -> None:
     """Pull `image` when the engine does not have it; EngineUnavailable (Korean) when it cannot be had."""
     try:
-        api.inspect_image(image)
+        _remember(api, image, api.inspect_image(image))
         return
     except docker.errors.ImageNotFound:
         pass
@@ -93,7 +93,7 @@ def ensure_image(api: docker.APIClient, image: str) -> None:
     log.info("demo image %s is missing; pulling it", image)
     try:
         api.pull(repository, tag=tag or "latest")
-        api.inspect_image(image)
+        _remember(api, image, api.inspect_image(image))
     except ENGINE_ERRORS as exc:
         log.warning("cannot pull demo image %s: %s", image, exc)
         raise EngineUnavailable(
@@ -101,3 +101,16 @@ def ensure_image(api: docker.APIClient, image: str) -> None:
             "관리자가 이미지를 준비하거나 DOCKBOT_DEMO_IMAGE를 바꿔야 합니다.",
             f"demo image {image} missing and not pullable: {exc}",
         ) from None
+
+
+def _remember(api: docker.APIClient, image: str, info: dict[str, Any]) -> None:
+    key, image_id = (api.base_url, image), str(info.get("Id") or "")
+    known = _WRITABLE_PATHS.get(key)
+    if known is None or known[0] != image_id:
+        _WRITABLE_PATHS[key] = (image_id, image_writable_paths(info))
+
+
+def known_writable_paths(api: docker.APIClient, image: str) -> frozenset[str] | None:
+    """What `image` on this engine declared writable when ensure_image last read it (None: never read)."""
+    known = _WRITABLE_PATHS.get((api.base_url, image))
+    return known[1] if known is not None else None

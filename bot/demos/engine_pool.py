@@ -26,12 +26,11 @@ RETRY_AFTER_S = 30.0
 class _Engine:
     host: DockerHost
     api: Any = None
-    image_ready: bool = False
     down_until: float = 0.0
 
 
 class EnginePool:
-    """`connect(host)` returns a connected client (cached, pinged before each run, reconnected after a
+    """`connect(host)` returns a connected client (cached, checked before each run, reconnected after a
     restart) with the demo image present. `factory`/`checks` are injectable for unit tests above Docker."""
 
     def __init__(
@@ -95,19 +94,22 @@ class EnginePool:
             api = engine.api
         factory = self._factory or docker_engine.connect_engine
         environment = engine.host.environment()
+        checked = False
+        if api is not None and self._checks:
+            try:
+                # Before every run: answers like a ping (one request either way) and reads the image as it
+                # is now, so a rebuilt demo image is seen (engine.py keeps its facts by image id).
+                docker_engine.ensure_image(api, self._image)
+                checked = True
+            except EngineUnavailable:
+                api = None  # the engine may have restarted: one fresh try
         if api is None:
             api = factory(environment)
-        elif self._checks:
-            try:
-                docker_engine.ping(api)
-            except EngineUnavailable:
-                api = factory(environment)  # the engine may have restarted: one fresh try
+        if self._checks and not checked:
+            docker_engine.ensure_image(api, self._image)
         with self._lock:
             engine.api = api
             engine.down_until = 0.0
-        if self._checks and not engine.image_ready:
-            docker_engine.ensure_image(api, self._image)
-            engine.image_ready = True
         return api
 
     def connected(self) -> list[tuple[str, Any]]:
